@@ -45,7 +45,8 @@ struct http_request {
 /// and, when the connection will close, `Connection: close`.
 struct http_response {
   std::uint16_t status = 200;
-  std::string content_type = "application/json";
+  /// Always a literal or other static storage: a view keeps the hot path free of an allocation.
+  std::string_view content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers; ///< extra headers
   std::string body;
   bool close = false; ///< close the connection after this response
