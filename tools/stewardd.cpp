@@ -1,1 +1,253 @@
-int main() { return 0; }
+// stewardd: the steward daemon. This file only wires the parts together — options, the data dir's
+// secrets, metrics, the actor system, and the public and admin listeners — and owns the process's
+// lifetime: start, print where it listens, wait for SIGTERM/SIGINT, drain, exit 0.
+
+#include "actors/node.hpp"
+#include "core/assert.hpp"
+#include "core/metrics.hpp"
+#include "core/options.hpp"
+#include "net/listener_metrics.hpp"
+#include "net/server.hpp"
+#include "storage/data_dir.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/send.hpp>
+
+#ifdef STEWARD_ALLOCATOR_MIMALLOC
+#  include <mimalloc.h>
+#endif
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+using namespace steward;
+
+namespace {
+
+constexpr std::string_view version = "0.1.0";
+constexpr int exit_bad_option = 2;
+constexpr int exit_start_failed = 1;
+
+net::io_backend to_net(core::io_backend backend) {
+  switch (backend) {
+  case core::io_backend::automatic: return net::io_backend::auto_select;
+  case core::io_backend::io_uring: return net::io_backend::io_uring;
+  case core::io_backend::epoll: return net::io_backend::epoll;
+  }
+  return net::io_backend::auto_select;
+}
+
+net::connection_settings connection_settings_from(const core::options& opts) {
+  net::connection_settings settings;
+  settings.parse.header_bytes_max = opts.header_bytes_max;
+  settings.parse.request_line_bytes_max =
+    std::min(opts.header_bytes_max, core::limits::request_line_bytes_max);
+  settings.parse.body_bytes_max = opts.body_bytes_max;
+  settings.pipeline_depth_max = opts.pipeline_depth_max;
+  settings.header_read_timeout_ms = opts.header_read_timeout_ms;
+  settings.body_read_timeout_ms = opts.body_read_timeout_ms;
+  settings.idle_timeout_ms = opts.idle_timeout_ms;
+  settings.actor_timeout_ms = opts.actor_timeout_ms;
+  return settings;
+}
+
+net::server_config listener_config(std::string name, const core::host_port& address,
+                                   std::uint32_t io_threads, const core::options& opts) {
+  net::server_config config;
+  config.name = std::move(name);
+  config.host = address.host;
+  config.port = address.port;
+  config.io_threads = io_threads;
+  config.backend = to_net(opts.io);
+  config.connections_max = opts.connections_max;
+  config.drain_timeout_ms = opts.drain_timeout_ms;
+  config.connection = connection_settings_from(opts);
+  return config;
+}
+
+net::http_response static_json(std::string_view body) {
+  net::http_response response;
+  response.body = std::string(body);
+  return response;
+}
+
+/// Reads options from the config file (if any) and the flags; exits on the first bad one.
+core::options load_options(int argc, char** argv) {
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  core::options opts;
+  auto fail = [](const core::option_error& error) {
+    std::cerr << "stewardd: " << core::to_string(error) << "\n";
+    std::exit(exit_bad_option);
+  };
+  if (auto path = core::config_file_argument(args)) {
+    std::ifstream file(*path);
+    if (!file) {
+      std::cerr << "stewardd: --config-file: cannot read " << *path << "\n";
+      std::exit(exit_bad_option);
+    }
+    std::stringstream text;
+    text << file.rdbuf();
+    if (auto error = core::apply_config_text(text.str(), *path, opts))
+      fail(*error);
+  }
+  if (auto error = core::apply_arguments(args, opts))
+    fail(*error);
+  if (auto error = core::validate(opts))
+    fail(*error);
+  return opts;
+}
+
+void report_allocator() {
+#ifdef STEWARD_ALLOCATOR_MIMALLOC
+  void* probe = std::malloc(64);
+  bool ours = mi_is_in_heap_region(probe);
+  std::free(probe);
+  if (!ours)
+    std::cerr << "stewardd: warning: built for mimalloc but malloc is not served by it\n";
+  std::cout << "allocator: mimalloc " << mi_version() / 100 << "." << mi_version() / 10 % 10 << "." << mi_version() % 10 << (ours ? "" : " (NOT ACTIVE)") << "\n";
+#else
+  std::cout << "allocator: system\n";
+#endif
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  auto opts = load_options(argc, argv);
+  if (opts.help) {
+    std::cout << core::usage();
+    return 0;
+  }
+  if (opts.version) {
+    std::cout << "stewardd " << version << "\n";
+    return 0;
+  }
+
+  // Secrets: --demo creates what is missing; otherwise every one must already be there.
+  std::vector<std::string> slugs;
+  for (auto& provider : opts.providers)
+    slugs.push_back(provider.slug);
+  storage::demo_result demo;
+  if (opts.demo) {
+    if (auto error = storage::ensure_demo_secrets(opts.data_dir, slugs, demo)) {
+      std::cerr << "stewardd: --demo: " << storage::to_string(*error) << "\n";
+      return exit_start_failed;
+    }
+  }
+  storage::secrets secrets;
+  if (auto error = storage::load_secrets(opts.data_dir, slugs, secrets)) {
+    std::cerr << "stewardd: " << storage::to_string(*error) << "\n";
+    return exit_start_failed;
+  }
+
+  // Signals are taken by the main thread alone: block them before any thread starts.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto cores = std::thread::hardware_concurrency();
+  auto io_threads = core::resolve_io_threads(opts, cores);
+  auto workers = core::resolve_workers(opts, cores);
+
+  core::metrics::registry metrics;
+  std::atomic<bool> draining{false};
+  actors::mailbox_counter node_mailbox;
+  metrics.add_callback_counter("steward_survivable_failures_total",
+                               "Conditions that should never happen but were survived (see logs).",
+                               {}, [] { return core::survivable_failures(); });
+  metrics.add_callback_gauge("steward_actor_mailbox_depth",
+                             "Messages sent to actors of a kind and not yet handled.",
+                             {{"actor", "node"}}, [&node_mailbox] { return node_mailbox.depth(); });
+
+  caf::actor_system_config caf_config;
+  caf_config.set("scheduler.max-threads", std::size_t(workers));
+  caf_config.set("logger.console", caf::atom("none"));
+  auto system = std::make_unique<caf::actor_system>(caf_config);
+  auto node = actors::spawn_node(*system, actors::node_config{&draining, &node_mailbox});
+
+  // Public listener. /healthz answers on the io thread (the HTTP floor); everything else goes to
+  // actors.
+  net::route_table public_routes;
+  public_routes.add(net::http_method::get, "/healthz",
+                    [](const net::http_request&, const net::route_params&, net::responder reply) {
+                      reply.respond(static_json(R"({"status":"ok"})"));
+                    });
+  public_routes.add(net::http_method::get, "/readyz",
+                    actors::readiness_handler(node, node_mailbox));
+  net::listener_metrics public_stats(metrics, "public", public_routes.routes);
+
+  // Admin listener: probes and metrics, loopback by default.
+  net::route_table admin_routes;
+  admin_routes.add(net::http_method::get, "/healthz",
+                   [](const net::http_request&, const net::route_params&, net::responder reply) {
+                     reply.respond(static_json(R"({"status":"ok"})"));
+                   });
+  admin_routes.add(net::http_method::get, "/readyz", actors::readiness_handler(node, node_mailbox));
+  admin_routes.add(net::http_method::get, "/metrics",
+                   [&metrics](const net::http_request&, const net::route_params&,
+                              net::responder reply) {
+                     net::http_response response;
+                     response.content_type = "text/plain; version=0.0.4";
+                     response.body = metrics.render();
+                     reply.respond(std::move(response));
+                   });
+  net::listener_metrics admin_stats(metrics, "admin", admin_routes.routes);
+
+  net::server public_server(listener_config("public", opts.listen, io_threads, opts),
+                            std::move(public_routes), public_stats);
+  net::server admin_server(listener_config("admin", opts.admin_listen, 1, opts),
+                           std::move(admin_routes), admin_stats);
+
+  std::string fallback_note;
+  if (auto problem = public_server.start(&fallback_note)) {
+    std::cerr << "stewardd: --listen: " << *problem << "\n";
+    return exit_start_failed;
+  }
+  if (!fallback_note.empty())
+    std::cerr << "stewardd: " << fallback_note << "\n";
+  if (auto problem = admin_server.start()) {
+    std::cerr << "stewardd: --admin-listen: " << *problem << "\n";
+    public_server.drain();
+    public_server.wait();
+    return exit_start_failed;
+  }
+
+  // The first line is the contract scripts rely on (DESIGN 8).
+  std::cout << "listening public=" << public_server.bound_address()
+            << " admin=" << admin_server.bound_address() << "\n";
+  std::cout << "io backend: " << net::to_string(public_server.backend()) << ", " << io_threads
+            << " io thread(s), " << workers << " worker(s)\n";
+  report_allocator();
+  for (auto& path : demo.created)
+    std::cout << "demo: created secret " << path << "\n";
+  std::cout << std::flush;
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  std::cout << "stewardd: " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
+            << ", draining" << std::endl;
+
+  draining = true;
+  public_server.drain();
+  admin_server.drain();
+  public_server.wait();
+  admin_server.wait();
+
+  // Actors may still hold responders naming the loops; stop them before the servers go away.
+  caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
+  system.reset();
+  std::cout << "stewardd: stopped" << std::endl;
+  return 0;
+}
