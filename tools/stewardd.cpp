@@ -224,6 +224,13 @@ int main(int argc, char** argv) {
     return exit_start_failed;
   }
 
+  for (auto* listener : {&public_server, &admin_server})
+    metrics
+      .add_gauge("steward_io_backend", "The transport each listener runs on (1 = in use).",
+                 {{"listener", listener == &public_server ? "public" : "admin"},
+                  {"backend", std::string(net::to_string(listener->backend()))}})
+      .set(1);
+
   // The first line is the contract scripts rely on (DESIGN 8).
   std::cout << "listening public=" << public_server.bound_address()
             << " admin=" << admin_server.bound_address() << "\n";
