@@ -31,7 +31,8 @@ struct epoll_loop::impl {
     : loop(owner), listen_fd(listen), budget(shared), drain_timeout_ms(drain_ms) {}
 
   epoll_loop& loop;
-  asio::io_context context{1};
+  // Only this thread touches the reactor; posts from actor threads still lock the scheduler.
+  asio::io_context context{ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   asio::ip::tcp::acceptor acceptor{context};
   asio::steady_timer timer{context};
   int listen_fd;

@@ -422,25 +422,33 @@ parse_status http_parser::check_request_line(std::string_view input, std::size_t
   return parse_status::need_more;
 }
 
+http_parser::line_scan http_parser::next_line(std::string_view input, std::size_t section_limit,
+                                              std::string_view too_large) noexcept {
+  const std::size_t window_end = std::min(input.size(), section_limit);
+  const void* found = nullptr;
+  if (scan_position_ < window_end)
+    found = std::memchr(input.data() + scan_position_, '\n', window_end - scan_position_);
+  if (found == nullptr) {
+    if (scan_position_ < window_end)
+      bytes_examined_ += window_end - scan_position_;
+    scan_position_ = std::max(scan_position_, window_end);
+    if (input.size() >= section_limit)
+      return {fail(431, too_large), 0};
+    return {parse_status::need_more, 0};
+  }
+  auto line_end = static_cast<std::size_t>(static_cast<const char*>(found) - input.data());
+  bytes_examined_ += line_end + 1 - scan_position_;
+  if (line_end == position_ || input[line_end - 1] != '\r')
+    return {fail(400, "bare LF"), 0};
+  return {parse_status::complete, line_end};
+}
+
 parse_status http_parser::parse_field_lines(std::string_view input) {
   const std::size_t head_limit = head_start_ + limits_.header_bytes_max;
   for (;;) {
-    const std::size_t window_end = std::min(input.size(), head_limit);
-    const void* found = nullptr;
-    if (scan_position_ < window_end)
-      found = std::memchr(input.data() + scan_position_, '\n', window_end - scan_position_);
-    if (found == nullptr) {
-      if (scan_position_ < window_end)
-        bytes_examined_ += window_end - scan_position_;
-      scan_position_ = std::max(scan_position_, window_end);
-      if (input.size() >= head_limit)
-        return fail(431, "header section too large");
-      return parse_status::need_more;
-    }
-    auto line_end = static_cast<std::size_t>(static_cast<const char*>(found) - input.data());
-    bytes_examined_ += line_end + 1 - scan_position_;
-    if (line_end == position_ || input[line_end - 1] != '\r')
-      return fail(400, "bare LF");
+    auto [status, line_end] = next_line(input, head_limit, "header section too large");
+    if (status != parse_status::complete)
+      return status;
     if (line_end - 1 == position_) {
       position_ = line_end + 1;
       scan_position_ = position_;
@@ -701,22 +709,9 @@ parse_status http_parser::parse_chunk_data_end(std::string_view input) noexcept 
 parse_status http_parser::parse_trailer_lines(std::string_view input) noexcept {
   const std::size_t trailer_limit = trailer_start_ + core::limits::trailer_bytes_max;
   for (;;) {
-    const std::size_t window_end = std::min(input.size(), trailer_limit);
-    const void* found = nullptr;
-    if (scan_position_ < window_end)
-      found = std::memchr(input.data() + scan_position_, '\n', window_end - scan_position_);
-    if (found == nullptr) {
-      if (scan_position_ < window_end)
-        bytes_examined_ += window_end - scan_position_;
-      scan_position_ = std::max(scan_position_, window_end);
-      if (input.size() >= trailer_limit)
-        return fail(431, "trailer section too large");
-      return parse_status::need_more;
-    }
-    auto line_end = static_cast<std::size_t>(static_cast<const char*>(found) - input.data());
-    bytes_examined_ += line_end + 1 - scan_position_;
-    if (line_end == position_ || input[line_end - 1] != '\r')
-      return fail(400, "bare LF");
+    auto [status, line_end] = next_line(input, trailer_limit, "trailer section too large");
+    if (status != parse_status::complete)
+      return status;
     if (line_end - 1 == position_) {
       request_.body = std::string_view(chunk_body_.data(), chunk_body_size_);
       return finish(line_end + 1);

@@ -124,6 +124,15 @@ private:
   parse_status parse_leading_lines(std::string_view input) noexcept;
   parse_status parse_request_line(std::string_view input) noexcept;
   parse_status check_request_line(std::string_view input, std::size_t line_end) noexcept;
+  /// Result of looking for the next CRLF-terminated line of a header or trailer section.
+  struct line_scan {
+    parse_status status; ///< complete: a line ends at `line_end` (its LF); else need_more or error
+    std::size_t line_end;
+  };
+  /// Finds the end of the line at `position_`, scanning each byte once across calls, within a
+  /// section that may not extend past `section_limit` (431 `too_large` past it); bare LF is 400.
+  line_scan next_line(std::string_view input, std::size_t section_limit,
+                      std::string_view too_large) noexcept;
   parse_status parse_field_lines(std::string_view input);
   /// Validates the field line ending at `line_end` (RFC 9110 5.1, 5.5) and locates its name and
   /// value; false after recording the error.
