@@ -1,0 +1,754 @@
+#include "core/ledger.hpp"
+
+#include "core/ids.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace steward::core {
+namespace {
+
+// 2024-05-10T12:00:00Z: mid-month, so a few days either way stay in May.
+constexpr std::int64_t t0 = 1715342400;
+constexpr std::int64_t day = 86400;
+constexpr money usd(std::int64_t amount) { return {amount, currency::usd}; }
+
+/// Ids from a counter, so every test names its objects reproducibly.
+std::string make_test_id(id_kind kind, std::uint64_t n) {
+  id_bits bits{};
+  for (int i = 0; i < 8; ++i) bits[15 - i] = static_cast<std::uint8_t>(n >> (8 * i));
+  return format_id(kind, bits);
+}
+
+// --- Calendar ------------------------------------------------------------------------------------
+
+TEST(Ledger, CivilDatesAroundLeapDaysAndYearEnds) {
+  EXPECT_EQ(civil_from_unix_seconds(0), (civil_date{1970, 1, 1}));
+  EXPECT_EQ(civil_from_unix_seconds(-1), (civil_date{1969, 12, 31}));
+  EXPECT_EQ(civil_from_unix_seconds(-86400), (civil_date{1969, 12, 31}));
+  EXPECT_EQ(civil_from_unix_seconds(-86401), (civil_date{1969, 12, 30}));
+  EXPECT_EQ(civil_from_unix_seconds(951782400), (civil_date{2000, 2, 29})); // 400-year leap
+  EXPECT_EQ(civil_from_unix_seconds(951868799), (civil_date{2000, 2, 29}));
+  EXPECT_EQ(civil_from_unix_seconds(951868800), (civil_date{2000, 3, 1}));
+  EXPECT_EQ(civil_from_unix_seconds(1709164800), (civil_date{2024, 2, 29}));
+  EXPECT_EQ(civil_from_unix_seconds(1709251199), (civil_date{2024, 2, 29}));
+  EXPECT_EQ(civil_from_unix_seconds(1709251200), (civil_date{2024, 3, 1}));
+  EXPECT_EQ(civil_from_unix_seconds(4107456000), (civil_date{2100, 2, 28})); // 2100 is no leap year
+  EXPECT_EQ(civil_from_unix_seconds(4107542400), (civil_date{2100, 3, 1}));
+  EXPECT_EQ(civil_from_unix_seconds(-2203891200), (civil_date{1900, 3, 1}));
+  EXPECT_EQ(civil_from_unix_seconds(1704067199), (civil_date{2023, 12, 31}));
+  EXPECT_EQ(civil_from_unix_seconds(1704067200), (civil_date{2024, 1, 1}));
+}
+
+TEST(Ledger, MonthIndexTurnsExactlyAtMidnightUtc) {
+  EXPECT_EQ(month_index(0), 0);
+  EXPECT_EQ(month_index(-1), -1);
+  EXPECT_EQ(month_index(1704067199), (2023 - 1970) * 12 + 11);
+  EXPECT_EQ(month_index(1704067200), (2024 - 1970) * 12);
+  EXPECT_EQ(month_index(1709251199), (2024 - 1970) * 12 + 1);
+  EXPECT_EQ(month_index(1709251200), (2024 - 1970) * 12 + 2);
+}
+
+TEST(Ledger, CalendarIsConsistentDayByDayOverCenturies) {
+  // Walks every day from 1890 to 2410 and checks that each date follows the previous one by the
+  // Gregorian rules, written here independently of the implementation.
+  auto leap = [](std::int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; };
+  auto length = [&](std::int64_t y, std::uint32_t m) -> std::uint32_t {
+    constexpr std::uint32_t days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && leap(y) ? 29 : days[m - 1];
+  };
+  std::int64_t first = days_from_civil({1890, 1, 1});
+  civil_date previous = civil_from_unix_seconds((first - 1) * day);
+  ASSERT_EQ(previous, (civil_date{1889, 12, 31}));
+  for (std::int64_t d = first; d < days_from_civil({2410, 1, 1}); ++d) {
+    civil_date date = civil_from_unix_seconds(d * day + 43200);
+    civil_date expected = previous;
+    if (++expected.day > length(expected.year, expected.month)) {
+      expected.day = 1;
+      if (++expected.month > 12) {
+        expected.month = 1;
+        ++expected.year;
+      }
+    }
+    ASSERT_EQ(date, expected) << "day " << d;
+    ASSERT_EQ(days_from_civil(date), d);
+    previous = date;
+  }
+}
+
+// --- A ledger driven like the actor drives it ----------------------------------------------------
+
+class LedgerTest : public ::testing::Test {
+protected:
+  /// Applies an accepted decision and keeps the event for replay; fails the test on a decline.
+  accepted take(decision d) {
+    if (auto* refused = std::get_if<decline>(&d)) {
+      ADD_FAILURE() << "declined: " << info(refused->code).code << " " << refused->detail;
+      return accepted{};
+    }
+    auto& ok = std::get<accepted>(d);
+    apply_event(state_, ok.event);
+    journal_.push_back(ok.event);
+    auto violation = check_invariants(state_);
+    EXPECT_FALSE(violation) << *violation;
+    return ok;
+  }
+
+  /// The decline of a decision that must be refused.
+  decline refused(decision d) {
+    auto* r = std::get_if<decline>(&d);
+    if (r == nullptr) {
+      ADD_FAILURE() << "accepted: " << event_type(std::get<accepted>(d).event);
+      return decline{};
+    }
+    return *r;
+  }
+
+  std::string session(std::int64_t budget, std::int64_t now = t0) {
+    std::string id = make_test_id(id_kind::session, ++counter_);
+    take(decide_open_session(state_, {id, usd(budget), now + 30 * day}, now));
+    return id;
+  }
+
+  std::string token(std::string provider, std::int64_t max, std::optional<std::string> session_id,
+                    bool single_use = false, std::int64_t expires_at = t0 + 400 * day) {
+    std::string id = make_test_id(id_kind::payment_token, ++counter_);
+    take(decide_create_token(state_, {id, provider, session_id, usd(max), expires_at, single_use},
+                             t0));
+    return id;
+  }
+
+  decision charge(const std::string& token_id, std::string provider, std::int64_t amount,
+                  std::int64_t now = t0, std::optional<std::string> hold = {}) {
+    return decide_charge(state_, {make_test_id(id_kind::charge, ++counter_), token_id, provider,
+                                  usd(amount), "test", hold},
+                         now);
+  }
+
+  decision hold(std::string provider, std::int64_t amount, std::optional<std::string> session_id,
+                std::optional<std::string> token_id, std::int64_t now = t0,
+                std::int64_t ttl = 600) {
+    return decide_hold(state_, {make_test_id(id_kind::hold, ++counter_), provider, session_id,
+                                token_id, usd(amount), now + ttl},
+                       now);
+  }
+
+  std::string hold_id(const accepted& a) { return std::get<hold_placed>(a.event).id; }
+  std::string charge_id(const accepted& a) { return std::get<charge_created>(a.event).id; }
+
+  void expect_replay_and_snapshot_match() {
+    ledger_state replayed;
+    for (const auto& e : journal_) apply_event(replayed, e);
+    EXPECT_EQ(replayed, state_);
+    std::string snapshot;
+    encode_snapshot(state_, snapshot);
+    ledger_state decoded;
+    json_error error = decode_snapshot(snapshot, decoded);
+    ASSERT_FALSE(error) << error.pointer << " " << error.detail;
+    EXPECT_EQ(decoded, state_);
+  }
+
+  ledger_state state_;
+  std::vector<ledger_event> journal_;
+  std::uint64_t counter_ = 0;
+};
+
+TEST_F(LedgerTest, ExactCapApprovesUpToTheMinorUnitAndNotOneMore) {
+  std::string s = session(1'000'000);
+  std::string t = token("acme", 1'000'000, s);
+  EXPECT_EQ(provider_cap(state_, "acme"), 10000); // the documented default, $100
+  for (int i = 0; i < 3; ++i) take(charge(t, "acme", 3333));
+  decline d = refused(charge(t, "acme", 3333));
+  EXPECT_EQ(d.code, api_error::budget_exceeded);
+  EXPECT_EQ(d.scope, budget_scope::provider_monthly);
+  take(charge(t, "acme", 1)); // exactly 10000
+  EXPECT_EQ(state_.providers.at("acme").spent, 10000);
+  EXPECT_EQ(refused(charge(t, "acme", 1)).scope, budget_scope::provider_monthly);
+  expect_replay_and_snapshot_match();
+}
+
+TEST_F(LedgerTest, EachDeclineNamesItsScope) {
+  take(decide_set_cap(state_, {cap_kind::global, "", usd(20000)}, t0));
+  take(decide_set_cap(state_, {cap_kind::provider, "big", usd(50000)}, t0));
+  std::string s = session(15000);
+  std::string t = token("big", 12000, s);
+
+  decline d = refused(charge(t, "big", 12001));
+  EXPECT_EQ(d.code, api_error::budget_exceeded);
+  EXPECT_EQ(d.scope, budget_scope::token);
+  EXPECT_EQ(to_string(*d.scope), "token");
+  take(charge(t, "big", 12000));
+
+  std::string t2 = token("big", 100000, s);
+  d = refused(charge(t2, "big", 3001));
+  EXPECT_EQ(d.scope, budget_scope::session);
+  EXPECT_EQ(to_string(*d.scope), "session");
+  take(charge(t2, "big", 3000));
+
+  // A second session under the same provider cap (50000) and global cap (20000).
+  std::string s2 = session(1'000'000);
+  std::string t3 = token("big", 1'000'000, s2);
+  d = refused(charge(t3, "big", 5001));
+  EXPECT_EQ(d.scope, budget_scope::global_monthly);
+  EXPECT_EQ(to_string(*d.scope), "global_monthly");
+  take(charge(t3, "big", 5000));
+
+  std::string t4 = token("small", 1'000'000, s2);
+  take(decide_set_cap(state_, {cap_kind::global, "", std::nullopt}, t0));
+  take(decide_set_cap(state_, {cap_kind::provider, "small", usd(700)}, t0));
+  d = refused(charge(t4, "small", 701));
+  EXPECT_EQ(d.scope, budget_scope::provider_monthly);
+  EXPECT_EQ(to_string(*d.scope), "provider_monthly");
+  take(charge(t4, "small", 700));
+  expect_replay_and_snapshot_match();
+}
+
+TEST_F(LedgerTest, TokenExpiredRevokedSingleUseAndForeignProvider) {
+  std::string t = token("acme", 5000, std::nullopt, false, t0 + 100);
+  take(charge(t, "acme", 10, t0 + 99));
+  decline d = refused(charge(t, "acme", 10, t0 + 100));
+  EXPECT_EQ(d.code, api_error::token_expired);
+  EXPECT_EQ(info(d.code).status, 402);
+
+  std::string r = token("acme", 5000, std::nullopt);
+  take(decide_revoke_token(state_, r, t0));
+  d = refused(charge(r, "acme", 10));
+  EXPECT_EQ(d.code, api_error::token_revoked);
+  EXPECT_EQ(info(d.code).status, 403);
+  EXPECT_EQ(refused(hold("acme", 10, std::nullopt, r)).code, api_error::token_revoked);
+
+  std::string once = token("acme", 5000, std::nullopt, true);
+  take(charge(once, "acme", 10));
+  d = refused(charge(once, "acme", 10));
+  EXPECT_EQ(d.code, api_error::budget_exceeded);
+  EXPECT_EQ(d.scope, budget_scope::token);
+
+  // Another provider cannot even learn that the token exists.
+  std::string multi = token("acme", 5000, std::nullopt);
+  EXPECT_EQ(refused(charge(multi, "other", 10)).code, api_error::not_found);
+  EXPECT_EQ(refused(charge(make_test_id(id_kind::payment_token, 999), "acme", 10)).code,
+            api_error::not_found);
+}
+
+TEST_F(LedgerTest, BadInputIsDeclinedNotAsserted) {
+  std::string t = token("acme", 5000, std::nullopt);
+  EXPECT_EQ(refused(charge(t, "acme", 0)).code, api_error::invalid_field);
+  EXPECT_EQ(refused(charge(t, "acme", -5)).code, api_error::invalid_field);
+  EXPECT_EQ(refused(charge(t, "acme", INT64_MAX)).code, api_error::invalid_field);
+  EXPECT_EQ(refused(charge(t, "acme", INT64_MIN)).code, api_error::invalid_field);
+  decision eur = decide_charge(
+    state_, {make_test_id(id_kind::charge, 77), t, "acme", {5, currency::eur}, "x", {}}, t0);
+  EXPECT_EQ(refused(eur).code, api_error::unsupported_currency);
+  decision bad_id = decide_charge(state_, {"chg_nope", t, "acme", usd(5), "x", {}}, t0);
+  EXPECT_EQ(refused(bad_id).code, api_error::invalid_field);
+  EXPECT_EQ(refused(decide_create_token(state_,
+                                        {make_test_id(id_kind::payment_token, 50), "Bad Slug",
+                                         std::nullopt, usd(5), t0 + 10, false},
+                                        t0))
+              .code,
+            api_error::invalid_field);
+  EXPECT_EQ(refused(hold("acme", 5, std::nullopt, t, t0, limits::hold_ttl_seconds_max + 1)).code,
+            api_error::invalid_field);
+}
+
+TEST_F(LedgerTest, AmountsAtTheCeilingDoNotOverflow) {
+  constexpr std::int64_t max = limits::money_amount_max;
+  take(decide_set_cap(state_, {cap_kind::provider_default, "", usd(max)}, t0));
+  take(decide_set_cap(state_, {cap_kind::global, "", usd(max)}, t0));
+  std::string s = session(max);
+  std::string t = token("acme", max, s);
+  accepted h = take(hold("acme", max, s, t));
+  EXPECT_EQ(refused(charge(t, "acme", 1)).scope, budget_scope::token);
+  take(charge(t, "acme", max, t0, hold_id(h)));
+  EXPECT_EQ(state_.global_spent, max);
+  EXPECT_EQ(state_.global_held, 0);
+  std::string t2 = token("acme", max, std::nullopt);
+  EXPECT_EQ(refused(charge(t2, "acme", 1)).scope, budget_scope::provider_monthly);
+  expect_replay_and_snapshot_match();
+}
+
+TEST_F(LedgerTest, HoldReservesAgainstEveryBudgetAndReleaseRestoresIt) {
+  std::string s = session(5000);
+  std::string t = token("acme", 4000, s);
+  accepted h = take(hold("acme", 3000, s, t));
+  EXPECT_EQ(state_.tokens.at(t).held, 3000);
+  EXPECT_EQ(state_.sessions.at(s).held, 3000);
+  EXPECT_EQ(state_.providers.at("acme").held, 3000);
+  EXPECT_EQ(state_.global_held, 3000);
+  EXPECT_EQ(refused(charge(t, "acme", 1001)).scope, budget_scope::token);
+  take(charge(t, "acme", 1000));
+  EXPECT_EQ(refused(charge(t, "acme", 1)).scope, budget_scope::token);
+
+  take(decide_release_hold(state_, hold_id(h), t0));
+  EXPECT_TRUE(state_.holds.empty());
+  EXPECT_EQ(state_.global_held, 0);
+  take(charge(t, "acme", 3000)); // the token's last 3000, freed by the release
+  EXPECT_EQ(refused(decide_release_hold(state_, hold_id(h), t0)).code, api_error::not_found);
+  expect_replay_and_snapshot_match();
+}
+
+TEST_F(LedgerTest, SettlingAHoldCapturesAndReleasesTheRest) {
+  std::string s = session(10000);
+  std::string t = token("acme", 10000, s);
+  accepted h = take(hold("acme", 6000, s, t));
+  // Within the hold the charge needs no new room, even though 6000 more would not fit.
+  take(charge(t, "acme", 2500, t0, hold_id(h)));
+  EXPECT_TRUE(state_.holds.empty());
+  EXPECT_EQ(state_.sessions.at(s).spent, 2500);
+  EXPECT_EQ(state_.sessions.at(s).held, 0);
+  EXPECT_EQ(state_.tokens.at(t).used, 2500);
+  take(charge(t, "acme", 7500)); // exactly what is left everywhere
+  EXPECT_EQ(refused(charge(t, "acme", 1)).code, api_error::budget_exceeded);
+  expect_replay_and_snapshot_match();
+}
+
+TEST_F(LedgerTest, ChargeBeyondItsHoldNeedsRoomForTheExcessOnly) {
+  std::string s = session(1000);
+  std::string t = token("acme", 5000, s);
+  accepted h = take(hold("acme", 800, s, t));
+  EXPECT_EQ(refused(charge(t, "acme", 1001, t0, hold_id(h))).scope, budget_scope::session);
+  take(charge(t, "acme", 1000, t0, hold_id(h)));
+  EXPECT_EQ(state_.sessions.at(s).spent, 1000);
+}
+
+TEST_F(LedgerTest, ExpiredHoldsStopCountingWhenExpireRuns) {
+  std::string s = session(1000);
+  std::string t = token("acme", 5000, s);
+  accepted h = take(hold("acme", 1000, s, t, t0, 60));
+  EXPECT_EQ(refused(charge(t, "acme", 1, t0 + 59)).scope, budget_scope::session);
+  EXPECT_TRUE(decide_expire(state_, t0 + 59).empty());
+  // An expired hold can no longer be settled, and until expire runs it still counts.
+  EXPECT_EQ(refused(charge(t, "acme", 1, t0 + 60, hold_id(h))).code, api_error::not_found);
+  EXPECT_EQ(refused(charge(t, "acme", 1, t0 + 60)).scope, budget_scope::session);
+  auto events = decide_expire(state_, t0 + 60);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(event_type(events[0]), "hold.expired");
+  for (auto& e : events) take(accepted{e, {}, 0});
+  EXPECT_EQ(state_.sessions.at(s).held, 0);
+  take(charge(t, "acme", 1000, t0 + 61));
+  expect_replay_and_snapshot_match();
+}
+
+TEST_F(LedgerTest, RefundsAreBoundedAndGiveBackThisMonthsRoom) {
+  std::string s = session(1'000'000);
+  std::string t = token("acme", 1'000'000, s);
+  accepted c = take(charge(t, "acme", 10000));
+  EXPECT_EQ(refused(charge(t, "acme", 1)).scope, budget_scope::provider_monthly);
+  auto refund = [&](std::int64_t amount, std::string provider = "acme", std::int64_t now = t0) {
+    return decide_refund(state_, {make_test_id(id_kind::refund, ++counter_), charge_id(c),
+                                  provider, usd(amount)},
+                         now);
+  };
+  EXPECT_EQ(refused(refund(10001)).code, api_error::invalid_field);
+  EXPECT_EQ(refused(refund(5, "other")).code, api_error::not_found);
+  take(refund(4000));
+  EXPECT_EQ(state_.providers.at("acme").spent, 6000);
+  EXPECT_EQ(state_.sessions.at(s).spent, 6000);
+  EXPECT_EQ(state_.tokens.at(t).used, 10000); // the grant is not re-opened
+  EXPECT_EQ(refused(refund(6001)).code, api_error::invalid_field);
+  take(refund(6000));
+  EXPECT_EQ(refused(refund(1)).code, api_error::invalid_field);
+  take(charge(t, "acme", 10000));
+  expect_replay_and_snapshot_match();
+}
+
+TEST_F(LedgerTest, RefundOfLastMonthsChargeCreatesNoRoomThisMonth) {
+  std::string t = token("acme", 1'000'000, std::nullopt);
+  accepted c = take(charge(t, "acme", 10000));
+  std::int64_t june = 1717200000; // 2024-06-01T00:00:00Z
+  take(charge(t, "acme", 10000, june));
+  take(decide_refund(state_, {make_test_id(id_kind::refund, 1), charge_id(c), "acme", usd(10000)},
+                     june));
+  EXPECT_EQ(state_.providers.at("acme").spent, 10000);
+  EXPECT_EQ(refused(charge(t, "acme", 1, june)).scope, budget_scope::provider_monthly);
+  expect_replay_and_snapshot_match();
+}
+
+TEST_F(LedgerTest, MonthRolloverResetsMonthlySpendButNotTokenUsage) {
+  take(decide_set_cap(state_, {cap_kind::global, "", usd(15000)}, t0));
+  std::string t = token("acme", 25000, std::nullopt);
+  take(charge(t, "acme", 10000));
+  std::int64_t last_second_of_may = 1717199999;
+  EXPECT_EQ(refused(charge(t, "acme", 1, last_second_of_may)).scope, budget_scope::provider_monthly);
+  std::int64_t june = last_second_of_may + 1;
+  take(charge(t, "acme", 10000, june));
+  EXPECT_EQ(state_.providers.at("acme").spent, 10000);
+  EXPECT_EQ(state_.global_spent, 10000);
+  EXPECT_EQ(state_.tokens.at(t).used, 20000);
+  // Token usage carries over: only 5000 left on it although June has room.
+  EXPECT_EQ(refused(charge(t, "acme", 5001, june + 40 * day)).scope, budget_scope::token);
+  take(charge(t, "acme", 5000, june + 40 * day));
+  expect_replay_and_snapshot_match();
+}
+
+TEST_F(LedgerTest, HoldsCarryAcrossTheMonthButSpendDoesNot) {
+  std::string t = token("acme", 1'000'000, std::nullopt);
+  take(charge(t, "acme", 4000, 1717199000));
+  accepted h = take(hold("acme", 5000, std::nullopt, t, 1717199000, 3600)); // spans midnight
+  std::int64_t june = 1717200100;
+  // June: spent 0, held 5000, so 5000 more fit.
+  EXPECT_EQ(refused(charge(t, "acme", 5001, june)).scope, budget_scope::provider_monthly);
+  take(charge(t, "acme", 5000, june));
+  take(charge(t, "acme", 5000, june, hold_id(h)));
+  EXPECT_EQ(state_.providers.at("acme").spent, 10000);
+  expect_replay_and_snapshot_match();
+}
+
+TEST_F(LedgerTest, ThresholdsAreReportedExactlyWhenCrossed) {
+  std::string t = token("acme", 1'000'000, std::nullopt);
+  auto crossings = [](const accepted& a) {
+    std::vector<std::uint8_t> percents;
+    for (std::uint8_t i = 0; i < a.crossing_count; ++i) {
+      EXPECT_EQ(a.crossings[i].scope, budget_scope::provider_monthly);
+      percents.push_back(a.crossings[i].percent);
+    }
+    return percents;
+  };
+  using v = std::vector<std::uint8_t>;
+  EXPECT_EQ(crossings(take(charge(t, "acme", 4999))), v{});
+  EXPECT_EQ(crossings(take(charge(t, "acme", 1))), v{50});
+  EXPECT_EQ(crossings(take(charge(t, "acme", 2999))), v{});
+  EXPECT_EQ(crossings(take(charge(t, "acme", 1))), v{80});
+  EXPECT_EQ(crossings(take(charge(t, "acme", 1999))), v{});
+  EXPECT_EQ(crossings(take(charge(t, "acme", 1))), v{100});
+  // A new month starts below every mark again; one charge can cross all three.
+  EXPECT_EQ(crossings(take(charge(t, "acme", 10000, 1717200000))), (v{50, 80, 100}));
+}
+
+TEST_F(LedgerTest, ThresholdsOfSessionAndGlobalCapsAndHolds) {
+  take(decide_set_cap(state_, {cap_kind::global, "", usd(1000)}, t0));
+  std::string s = session(500);
+  std::string t = token("acme", 1'000'000, s);
+  accepted a = take(hold("acme", 400, s, t)); // session 80%, global 0->40%
+  ASSERT_EQ(a.crossing_count, 2);
+  EXPECT_EQ(a.crossings[0], (threshold_crossing{budget_scope::session, 50}));
+  EXPECT_EQ(a.crossings[1], (threshold_crossing{budget_scope::session, 80}));
+  // Settling within the hold moves nothing up, so nothing is reported.
+  accepted settled = take(charge(t, "acme", 400, t0, hold_id(a)));
+  EXPECT_EQ(settled.crossing_count, 0);
+  accepted b = take(charge(t, "acme", 100)); // session 100%, global 50%
+  ASSERT_EQ(b.crossing_count, 2);
+  EXPECT_EQ(b.crossings[0], (threshold_crossing{budget_scope::session, 100}));
+  EXPECT_EQ(b.crossings[1], (threshold_crossing{budget_scope::global_monthly, 50}));
+}
+
+TEST_F(LedgerTest, ExpireRetiresOldTokensAndSessionsOnlyWhenUnreferenced) {
+  std::string s = session(1000);
+  std::string t = token("acme", 1000, s, false, t0 + day);
+  std::int64_t later = t0 + 31 * day + limits::ledger_retire_after_seconds;
+  EXPECT_TRUE(decide_expire(state_, t0 + 2 * day).empty());
+  auto events = decide_expire(state_, later);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(event_type(events[0]), "token.retired");
+  EXPECT_EQ(event_type(events[1]), "session.retired");
+  for (auto& e : events) take(accepted{e, {}, 0});
+  EXPECT_TRUE(state_.tokens.empty());
+  EXPECT_TRUE(state_.sessions.empty());
+  expect_replay_and_snapshot_match();
+}
+
+TEST_F(LedgerTest, CurrencyIsChosenBeforeAnythingElse) {
+  take(decide_set_currency(state_, {currency::eur}, t0));
+  EXPECT_EQ(refused(decide_open_session(state_, {make_test_id(id_kind::session, 1), usd(5), t0 + 9},
+                                        t0))
+              .code,
+            api_error::unsupported_currency);
+  take(decide_open_session(state_,
+                           {make_test_id(id_kind::session, 1), {500, currency::eur}, t0 + 90}, t0));
+  EXPECT_EQ(refused(decide_set_currency(state_, {currency::usd}, t0)).code,
+            api_error::invalid_field);
+  expect_replay_and_snapshot_match();
+}
+
+TEST_F(LedgerTest, LimitsOnLiveObjectsAreRateLimited) {
+  counter_ = 1'000'000; // the helper's next id must not collide with the ones made below
+  for (std::size_t i = 0; i < limits::ledger_holds_max; ++i)
+    take(decide_hold(state_, {make_test_id(id_kind::hold, i + 1), "acme", std::nullopt,
+                              std::nullopt, usd(1), t0 + 60},
+                     t0));
+  EXPECT_EQ(refused(hold("acme", 1, std::nullopt, std::nullopt)).code, api_error::rate_limited);
+}
+
+// --- JSON ----------------------------------------------------------------------------------------
+
+std::vector<ledger_event> one_of_each() {
+  std::string ses = make_test_id(id_kind::session, 1), ptk = make_test_id(id_kind::payment_token, 2),
+              hld = make_test_id(id_kind::hold, 3), chg = make_test_id(id_kind::charge, 4);
+  return {
+    currency_set{currency::gbp, 1},
+    cap_set{cap_kind::provider, "acme", usd(700), 2},
+    cap_set{cap_kind::global, "", std::nullopt, 3},
+    cap_set{cap_kind::provider_default, "", usd(0), 3},
+    session_opened{ses, usd(900), 5000, 4},
+    session_budget_set{ses, usd(1900), 5},
+    token_created{ptk, "acme", ses, usd(100), 6000, true, 6},
+    token_created{ptk, "acme", std::nullopt, usd(100), 6000, false, 6},
+    token_revoked{ptk, 7},
+    hold_placed{hld, "acme", ses, ptk, usd(50), 700, 8},
+    hold_placed{hld, "acme", std::nullopt, std::nullopt, usd(50), 700, 8},
+    hold_released{hld, false, 9},
+    hold_released{hld, true, 10},
+    charge_created{chg, ptk, "acme", ses, usd(40), "dns \"zone\" \xe2\x82\xac", hld, 11},
+    charge_created{chg, ptk, "acme", std::nullopt, usd(40), "", std::nullopt, 11},
+    refund_created{make_test_id(id_kind::refund, 5), chg, usd(1), 12},
+    retired{retired::what::token, ptk, 13},
+    retired{retired::what::session, ses, 14},
+  };
+}
+
+TEST(Ledger, EveryEventRoundTripsThroughJson) {
+  for (const auto& event : one_of_each()) {
+    std::string json;
+    encode_event(event, json);
+    ledger_event decoded;
+    json_error error = decode_event(json, decoded);
+    ASSERT_FALSE(error) << json << " " << error.pointer << " " << error.detail;
+    EXPECT_EQ(decoded, event) << json;
+    std::string again;
+    encode_event(decoded, again);
+    EXPECT_EQ(again, json);
+  }
+}
+
+TEST(Ledger, EventJsonIsCanonical) {
+  std::string json;
+  encode_event(charge_created{make_test_id(id_kind::charge, 1), make_test_id(id_kind::payment_token, 2),
+                              "acme", std::nullopt, usd(1299), "plan", std::nullopt, 1715342400},
+               json);
+  EXPECT_EQ(json, R"({"type":"charge.created","id":"chg_0000000000000000000001",)"
+                  R"("token":"ptk_0000000000000000000002","provider":"acme",)"
+                  R"("amount":{"amount":1299,"currency":"usd"},"description":"plan","at":1715342400})");
+}
+
+TEST(Ledger, EventDecodingIsStrict) {
+  ledger_event e;
+  auto code = [&](std::string_view json) { return decode_event(json, e).code; };
+  auto failed = [&](std::string_view json) { return static_cast<bool>(decode_event(json, e)); };
+  std::string ok = R"({"type":"token.revoked","id":"ptk_0000000000000000000002","at":7})";
+  EXPECT_FALSE(failed(ok));
+  // A member of another event type, and a member of no type.
+  EXPECT_EQ(code(R"({"type":"token.revoked","id":"ptk_0000000000000000000002","provider":"a","at":7})"),
+            api_error::unknown_field);
+  EXPECT_EQ(code(R"({"type":"token.revoked","id":"ptk_0000000000000000000002","at":7,"x":1})"),
+            api_error::unknown_field);
+  EXPECT_EQ(code(R"({"type":"token.revoked","id":"ptk_0000000000000000000002"})"),
+            api_error::invalid_field);
+  EXPECT_EQ(code(R"({"type":"token.revoked","id":"chg_0000000000000000000002","at":7})"),
+            api_error::invalid_field);
+  EXPECT_EQ(code(R"({"type":"token.exploded","id":"ptk_0000000000000000000002","at":7})"),
+            api_error::invalid_field);
+  EXPECT_EQ(code(R"({"type":"refund.created","id":"rfd_0000000000000000000005",)"
+                 R"("charge":"chg_0000000000000000000004","amount":{"amount":0,"currency":"usd"},"at":1})"),
+            api_error::invalid_field);
+  EXPECT_EQ(code(R"({"type":"refund.created","id":"rfd_0000000000000000000005",)"
+                 R"("charge":"chg_0000000000000000000004","amount":{"amount":1,"currency":"xyz"},"at":1})"),
+            api_error::unsupported_currency);
+  EXPECT_EQ(code(R"({"type":"cap.set","kind":"global","provider":"acme","at":1})"),
+            api_error::invalid_field);
+  EXPECT_EQ(code("not json"), api_error::invalid_json);
+}
+
+TEST_F(LedgerTest, CorruptSnapshotsAreRejected) {
+  std::string s = session(1000);
+  std::string t = token("acme", 1000, s);
+  take(hold("acme", 300, s, t));
+  std::string snapshot;
+  encode_snapshot(state_, snapshot);
+  ledger_state out;
+  ASSERT_FALSE(decode_snapshot(snapshot, out));
+  const ledger_state good = out;
+  // The hold's amount no longer matches what the token and session say they hold.
+  std::string bad = snapshot;
+  auto at = bad.find(R"("amount":300)");
+  ASSERT_NE(at, std::string::npos);
+  bad.replace(at, 12, R"("amount":301)");
+  json_error error = decode_snapshot(bad, out);
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error.code, api_error::invalid_field);
+  EXPECT_NE(error.detail.find("inconsistent"), std::string::npos) << error.detail;
+  EXPECT_EQ(out, good); // untouched on failure
+}
+
+// --- Property: random commands never break the ledger ---------------------------------------------
+
+TEST(Ledger, RandomCommandsKeepEveryInvariantAndReplayExactly) {
+  std::uint64_t seed = std::random_device{}();
+  if (const char* env = std::getenv("LEDGER_SEED")) seed = std::strtoull(env, nullptr, 10);
+  std::printf("Ledger.RandomCommands seed=%llu (LEDGER_SEED=%llu replays it)\n",
+              static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed));
+  std::mt19937_64 rng(seed);
+  auto pick = [&](std::int64_t lo, std::int64_t hi) {
+    return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
+  };
+  const std::vector<std::string> providers{"acme", "bolt", "cirrus"};
+  std::vector<std::string> sessions, tokens, holds, charges;
+  ledger_state state;
+  std::vector<ledger_event> journal;
+  std::int64_t now = t0;
+  std::uint64_t counter = 0;
+  std::size_t accepted_count = 0, declined_count = 0;
+  std::map<budget_scope, int> declines_by_scope;
+  std::map<std::string, std::int64_t> charged_per_token; // independent model of token usage
+
+  auto pick_from = [&](const std::vector<std::string>& v) -> std::string {
+    if (v.empty() || pick(0, 9) == 0) return make_test_id(id_kind::payment_token, 999'999);
+    return v[static_cast<std::size_t>(pick(0, static_cast<std::int64_t>(v.size()) - 1))];
+  };
+  auto provider = [&] { return providers[static_cast<std::size_t>(pick(0, 2))]; };
+  auto maybe = [&](const std::vector<std::string>& v) -> std::optional<std::string> {
+    if (v.empty() || pick(0, 2) == 0) return std::nullopt;
+    return v[static_cast<std::size_t>(pick(0, static_cast<std::int64_t>(v.size()) - 1))];
+  };
+
+  for (int step = 0; step < 10000; ++step) {
+    now += pick(0, 19) == 0 ? pick(0, 20 * day) : pick(0, 300);
+    decision d;
+    std::vector<ledger_event> expired;
+    switch (pick(0, 11)) {
+    case 0:
+      d = decide_set_cap(state, {pick(0, 1) ? cap_kind::provider : cap_kind::global,
+                                 "", pick(0, 3) ? std::optional(usd(pick(0, 15000))) : std::nullopt},
+                         now);
+      if (auto* a = std::get_if<accepted>(&d); a == nullptr) {
+        // the provider kind needs a slug: retry with one
+        d = decide_set_cap(state, {cap_kind::provider, provider(), usd(pick(0, 15000))}, now);
+      }
+      break;
+    case 1:
+      d = decide_open_session(state, {make_test_id(id_kind::session, ++counter),
+                                      usd(pick(0, 8000)), now + pick(1, 20 * day)},
+                              now);
+      break;
+    case 2:
+      d = decide_create_token(state, {make_test_id(id_kind::payment_token, ++counter), provider(),
+                                      maybe(sessions), usd(pick(1, 15000)),
+                                      now + pick(1, 40 * day), pick(0, 4) == 0},
+                              now);
+      break;
+    case 3: d = decide_revoke_token(state, pick_from(tokens), now); break;
+    case 4:
+    case 5: {
+      std::optional<std::string> t = maybe(tokens);
+      std::string p = t && state.tokens.contains(*t) ? state.tokens.at(*t).provider : provider();
+      d = decide_hold(state, {make_test_id(id_kind::hold, ++counter), p, maybe(sessions), t,
+                              usd(pick(1, 4000)), now + pick(1, 3600)},
+                      now);
+      break;
+    }
+    case 6: {
+      std::string h = pick_from(holds);
+      d = decide_release_hold(state, h, now);
+      break;
+    }
+    case 7:
+    case 8:
+    case 9: {
+      std::string t = pick_from(tokens);
+      std::string p = state.tokens.contains(t) ? state.tokens.at(t).provider : provider();
+      std::optional<std::string> h;
+      if (pick(0, 1)) h = maybe(holds);
+      d = decide_charge(state, {make_test_id(id_kind::charge, ++counter), t, p,
+                                usd(pick(1, 5000)), "c", h},
+                        now);
+      break;
+    }
+    case 10: {
+      std::string c = pick_from(charges);
+      std::string p = state.charges.contains(c) ? state.charges.at(c).provider : provider();
+      d = decide_refund(state, {make_test_id(id_kind::refund, ++counter), c, p,
+                                usd(pick(1, 3000))},
+                        now);
+      break;
+    }
+    case 11: expired = decide_expire(state, now); break;
+    }
+    std::vector<ledger_event> events = std::move(expired);
+    std::vector<threshold_crossing> crossings;
+    if (auto* a = std::get_if<accepted>(&d)) {
+      events.push_back(a->event);
+    } else if (auto* r = std::get_if<decline>(&d); r && r->scope) {
+      ++declines_by_scope[*r->scope];
+    }
+    if (events.empty()) ++declined_count;
+
+    for (const ledger_event& event : events) {
+      ++accepted_count;
+      // The journal form must carry the event exactly.
+      std::string json;
+      encode_event(event, json);
+      ledger_event decoded;
+      ASSERT_FALSE(decode_event(json, decoded)) << json << " seed=" << seed;
+      ASSERT_EQ(decoded, event) << json << " seed=" << seed;
+
+      apply_event(state, decoded);
+      journal.push_back(decoded);
+      if (auto* e = std::get_if<session_opened>(&event)) sessions.push_back(e->id);
+      if (auto* e = std::get_if<token_created>(&event)) tokens.push_back(e->id);
+      if (auto* e = std::get_if<hold_placed>(&event)) holds.push_back(e->id);
+      if (auto* e = std::get_if<charge_created>(&event)) {
+        charges.push_back(e->id);
+        charged_per_token[e->token] += e->amount.amount;
+      }
+
+      auto violation = check_invariants(state);
+      ASSERT_FALSE(violation) << *violation << " after " << json << " seed=" << seed;
+
+      // Caps are never exceeded by what was just accepted.
+      auto check_scopes = [&](const std::optional<std::string>& token,
+                              const std::optional<std::string>& session,
+                              const std::string& provider_slug) {
+        if (token && state.tokens.contains(*token)) {
+          const token_state& ts = state.tokens.at(*token);
+          ASSERT_LE(ts.used + ts.held, ts.max_amount.amount) << json << " seed=" << seed;
+          ASSERT_EQ(ts.used, charged_per_token[*token]) << json << " seed=" << seed;
+        }
+        if (session && state.sessions.contains(*session)) {
+          const session_state& ss = state.sessions.at(*session);
+          ASSERT_LE(ss.spent + ss.held, ss.run_budget.amount) << json << " seed=" << seed;
+        }
+        const provider_state& ps = state.providers.at(provider_slug);
+        ASSERT_LE(ps.spent + ps.held, provider_cap(state, provider_slug)) << json << " seed=" << seed;
+        if (state.global_cap) {
+          ASSERT_LE(state.global_spent + state.global_held, *state.global_cap)
+            << json << " seed=" << seed;
+        }
+      };
+      if (auto* e = std::get_if<hold_placed>(&event))
+        check_scopes(e->token, e->session, e->provider);
+      if (auto* e = std::get_if<charge_created>(&event))
+        check_scopes(e->token, e->session, e->provider);
+    }
+
+    if (step % 500 == 499) {
+      ledger_state replayed;
+      for (const auto& e : journal) apply_event(replayed, e);
+      ASSERT_EQ(replayed, state) << "replay differs at step " << step << " seed=" << seed;
+      std::string snapshot;
+      encode_snapshot(state, snapshot);
+      ledger_state decoded;
+      json_error error = decode_snapshot(snapshot, decoded);
+      ASSERT_FALSE(error) << error.detail << " seed=" << seed;
+      ASSERT_EQ(decoded, state) << "seed=" << seed;
+      // Replaying the rest of the journal on top of a snapshot gives the same state as well.
+    }
+  }
+  std::printf("Ledger.RandomCommands: %zu events, %zu refused; budget declines: token %d, session "
+              "%d, provider %d, global %d\n",
+              accepted_count, declined_count, declines_by_scope[budget_scope::token],
+              declines_by_scope[budget_scope::session],
+              declines_by_scope[budget_scope::provider_monthly],
+              declines_by_scope[budget_scope::global_monthly]);
+  // The generator must actually reach every scope, or the test proves little.
+  EXPECT_GT(declines_by_scope[budget_scope::token], 0) << "seed=" << seed;
+  EXPECT_GT(declines_by_scope[budget_scope::session], 0) << "seed=" << seed;
+  EXPECT_GT(declines_by_scope[budget_scope::provider_monthly], 0) << "seed=" << seed;
+  EXPECT_GT(declines_by_scope[budget_scope::global_monthly], 0) << "seed=" << seed;
+}
+
+} // namespace
+} // namespace steward::core

@@ -84,4 +84,101 @@ static_assert(recv_buffer_count <= 32768, "io_uring buffer rings hold at most 32
 inline constexpr std::size_t json_depth_max = 32;
 inline constexpr std::size_t json_string_bytes_max = 65536;
 
+// --- Money, ledger and velocity (core/money.hpp, core/ledger.hpp, core/velocity.hpp) --------------
+/// Largest amount, in minor units, that any money field may carry (10^15: ten trillion dollars, or
+/// a quadrillion yen). Keeping amounts far below INT64_MAX means a sum of a few of them never
+/// overflows, but every sum is still checked.
+inline constexpr std::int64_t money_amount_max = 1'000'000'000'000'000;
+/// Monthly cap per provider when neither the user nor the provider configures one (DESIGN 3), in
+/// minor units of the user's ledger currency: 10000 = $100.
+inline constexpr std::int64_t provider_monthly_cap_default = 10'000;
+/// Live payment tokens of one user; past it a new token is refused with 429 rate_limited.
+inline constexpr std::size_t ledger_tokens_max = 1024;
+/// Live sessions of one user.
+inline constexpr std::size_t ledger_sessions_max = 1024;
+/// Open holds of one user.
+inline constexpr std::size_t ledger_holds_max = 1024;
+/// Providers with a configured cap or month-to-date spend, per user.
+inline constexpr std::size_t ledger_providers_max = 256;
+/// Charges a user's ledger remembers for refunds; the oldest is forgotten past it (a refund of a
+/// forgotten charge is 404). Bounds the snapshot size: see the static_assert below.
+inline constexpr std::size_t ledger_charges_retained_max = 16'000;
+/// Bytes of a charge's description and of a provider slug.
+inline constexpr std::size_t charge_description_bytes_max = 500;
+inline constexpr std::size_t provider_slug_bytes_max = 64;
+/// Longest time a hold may stay open before it expires by itself.
+inline constexpr std::int64_t hold_ttl_seconds_max = 86'400;
+/// An expired token or session stays in the ledger this long (so a late charge still gets 402
+/// token_expired rather than 404), then `decide_expire` retires it.
+inline constexpr std::int64_t ledger_retire_after_seconds = 30 * 86'400;
+/// Charges per minute per session (velocity limit); configuration may lower it.
+inline constexpr std::uint32_t charges_per_minute_max = 600;
+inline constexpr std::uint32_t charges_per_minute_default = 60;
+
+static_assert(provider_monthly_cap_default <= money_amount_max);
+static_assert(money_amount_max <= INT64_MAX / 8, "a sum of a handful of amounts must not overflow");
+static_assert(charges_per_minute_default <= charges_per_minute_max);
+static_assert(ledger_charges_retained_max * 400 + ledger_tokens_max * 400 +
+                  ledger_sessions_max * 200 + ledger_holds_max * 400 <=
+                body_bytes_max,
+              "a ledger snapshot (about 400 bytes per charge, token or hold) must stay decodable");
+
+// --- Auth and idempotency (core/idempotency, core/hmac_signature, core/secret_token) ----------
+/// An `Idempotency-Key` value: 1 to this many bytes (DESIGN 4.4).
+inline constexpr std::size_t idempotency_key_bytes_max = 255;
+/// A `Steward-Signature` value; one with more bytes is malformed. Room for `t=` and the most
+/// `v1=` entries below with separators.
+inline constexpr std::size_t signature_header_bytes_max = 1024;
+/// `v1=` entries in one `Steward-Signature` (secret rotation needs two; a few more are tolerated).
+inline constexpr std::size_t signature_v1_count_max = 8;
+/// A bearer credential (session token, platform key, admin token) in `Authorization`.
+inline constexpr std::size_t bearer_token_bytes_max = 512;
+
+static_assert(signature_v1_count_max * 68 + 32 <= signature_header_bytes_max,
+              "every allowed v1 entry (`,v1=` and 64 hex digits) must fit in the header");
+
+// --- Journal (storage/journal.hpp, storage/sqlite_journal.hpp) ---------------------------------
+/// Append batches waiting for the journal writer; past it an append fails at once with
+/// `overloaded` (503 for the client), so memory stays bounded and clients back off instead of
+/// waiting on a disk that cannot keep up.
+inline constexpr std::uint32_t journal_queue_batches_max = 65536;
+inline constexpr std::uint32_t journal_queue_batches_default = 16384;
+/// Bytes of events, idempotency records and snapshots waiting for the writer; same answer past it.
+inline constexpr std::size_t journal_queue_bytes_max = 1u << 30;
+inline constexpr std::size_t journal_queue_bytes_default = 256u << 20;
+/// Append batches the writer puts into one transaction (one fsync). Bigger groups spread the fsync
+/// over more charges (DESIGN 7: about 69 k charges/s at 64, 86 k at 512) but every callback of a
+/// group waits for the whole group.
+inline constexpr std::uint32_t journal_commit_batches_max = 4096;
+inline constexpr std::uint32_t journal_commit_batches_default = 512;
+/// Events, idempotency records and bytes of one append batch (one actor's answer to one request).
+inline constexpr std::uint32_t journal_batch_events_max = 1024;
+inline constexpr std::uint32_t journal_batch_idempotency_max = 64;
+inline constexpr std::size_t journal_batch_bytes_max = 16u << 20;
+/// Events one `read_stream` call returns at most; activation reads a longer stream page by page.
+inline constexpr std::uint32_t journal_read_events_max = 10000;
+/// How long a journal connection waits for a lock held by another process (a backup, the sqlite3
+/// shell) before the operation fails with `io_error`.
+inline constexpr std::uint32_t journal_busy_timeout_ms = 5000;
+/// Idempotency records are kept at least 24 h (DESIGN 4.4). Unlike the other limits this one has
+/// a floor: configuration may keep records longer, up to the ceiling, never shorter.
+inline constexpr std::int64_t idempotency_retention_s_min = 86'400;
+inline constexpr std::int64_t idempotency_retention_s_default = 86'400;
+inline constexpr std::int64_t idempotency_retention_s_max = 90 * 86'400;
+/// Expired idempotency records deleted by one purge, so that no purge makes its commit slow; the
+/// writer purges again every interval until none are left.
+inline constexpr std::uint32_t idempotency_purge_rows_max = 10000;
+inline constexpr std::int64_t idempotency_purge_interval_s = 60;
+
+static_assert(journal_queue_batches_default <= journal_queue_batches_max);
+static_assert(journal_queue_bytes_default <= journal_queue_bytes_max);
+static_assert(journal_commit_batches_default <= journal_commit_batches_max);
+static_assert(journal_commit_batches_max <= journal_queue_batches_max,
+              "a commit group is taken from the queue");
+static_assert(journal_batch_bytes_max <= journal_queue_bytes_default,
+              "the largest batch must fit in an empty queue");
+static_assert(idempotency_retention_s_min <= idempotency_retention_s_default &&
+              idempotency_retention_s_default <= idempotency_retention_s_max);
+static_assert(idempotency_purge_interval_s * 10 <= idempotency_retention_s_min);
+
 } // namespace steward::core::limits

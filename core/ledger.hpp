@@ -1,0 +1,410 @@
+#pragma once
+
+// The money state of one user, event-sourced (DESIGN 3 and 6; docs/ledger.md has every rule).
+//
+// A command is first *decided* against the current state: `decide_*` either declines it (a
+// `decline` naming the API error and, for budget declines, the scope that failed) or accepts it
+// with the event that records it. `apply_event(state, event)` is then the only thing that ever changes
+// the state; the user actor journals the event and applies it. Because `apply_event` is deterministic
+// and takes nothing but the state and the event (times travel inside events), replaying a user's
+// journal from an empty state, or from a snapshot, rebuilds exactly the state the actor had.
+//
+// Budgets checked on every charge and hold, in this order, the first that fails is named:
+//   token             the payment token's max_amount (used + held + amount), its expiry (402
+//                     token_expired), revocation (403 token_revoked), single use;
+//   session           the session's run budget (spent + held + amount);
+//   provider_monthly  the user's cap for that provider this calendar month UTC (default 10000 of
+//                     the ledger currency), month-to-date spent + held + amount;
+//   global_monthly    the user's optional cap over all providers, likewise.
+// Approval is exact: spent + held + amount == cap passes, one minor unit more does not.
+//
+// Everything here is pure: no I/O, no clock, no randomness (ids come in with the command).
+
+#include "core/api_error.hpp"
+#include "core/json_reader.hpp"
+#include "core/json_writer.hpp"
+#include "core/limits.hpp"
+#include "core/money.hpp"
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace steward::core {
+
+// --- Calendar ------------------------------------------------------------------------------------
+
+/// A proleptic Gregorian date in UTC.
+struct civil_date {
+  std::int64_t year = 1970;
+  std::uint32_t month = 1; ///< 1 to 12
+  std::uint32_t day = 1;   ///< 1 to 31
+
+  friend bool operator==(const civil_date&, const civil_date&) = default;
+};
+
+/// The UTC date of the unix time `unix_s` (negative times are before 1970).
+civil_date civil_from_unix_seconds(std::int64_t unix_s) noexcept;
+
+/// Days since 1970-01-01 of a date; the inverse of the above for whole days.
+std::int64_t days_from_civil(civil_date date) noexcept;
+
+/// Calendar months since January 1970 (0 is 1970-01, 12 is 1971-01) of the unix time `unix_s`:
+/// the "month" of every monthly cap.
+std::int64_t month_index(std::int64_t unix_s) noexcept;
+
+// --- State ---------------------------------------------------------------------------------------
+
+/// The scope a budget decline or a threshold crossing is about (DESIGN 4.5 `scope`).
+enum class budget_scope : std::uint8_t { token, session, provider_monthly, global_monthly };
+
+/// The `scope` string of the API: "token", "session", "provider_monthly", "global_monthly".
+std::string_view to_string(budget_scope scope) noexcept;
+
+/// A payment token (`ptk_`): a provider's grant to charge up to `max_amount` until `expires_at`.
+struct token_state {
+  std::string provider;
+  std::optional<std::string> session; ///< the session it was minted for, if any
+  money max_amount;
+  std::int64_t expires_at = 0;
+  bool single_use = false;
+  bool revoked = false;
+  std::int64_t used = 0;     ///< captured by charges, never reduced (refunds do not re-open a grant)
+  std::int64_t held = 0;     ///< reserved by open holds on this token
+  std::uint32_t charges = 0; ///< charges made with it (a single-use token allows one)
+
+  friend bool operator==(const token_state&, const token_state&) = default;
+};
+
+/// A session's run budget.
+struct session_state {
+  money run_budget;
+  std::int64_t expires_at = 0;
+  std::int64_t spent = 0; ///< charged in this run, net of refunds
+  std::int64_t held = 0;  ///< reserved by open holds of this session
+
+  friend bool operator==(const session_state&, const session_state&) = default;
+};
+
+/// What the ledger tracks per provider: a cap set for this user (else the default applies), and
+/// the month-to-date spend and open holds.
+struct provider_state {
+  std::optional<money> cap;
+  std::int64_t spent = 0; ///< month-to-date, of `ledger_state::month`
+  std::int64_t held = 0;
+
+  friend bool operator==(const provider_state&, const provider_state&) = default;
+};
+
+/// A hold (`hld_`): money reserved against every budget while a purchase is in flight.
+struct hold_state {
+  std::string provider;
+  std::optional<std::string> session;
+  std::optional<std::string> token;
+  std::int64_t amount = 0;
+  std::int64_t expires_at = 0;
+
+  friend bool operator==(const hold_state&, const hold_state&) = default;
+};
+
+/// A charge (`chg_`) kept for refunds.
+struct charge_state {
+  std::string token;
+  std::string provider;
+  std::optional<std::string> session;
+  std::int64_t amount = 0;
+  std::int64_t refunded = 0;
+  std::int64_t month = 0; ///< month_index of the month whose spend it counts in
+  std::int64_t at = 0;
+
+  friend bool operator==(const charge_state&, const charge_state&) = default;
+};
+
+/// Maps keyed by id or slug; ordered, so that a snapshot's bytes follow from the state alone.
+template <class T>
+using ledger_map = std::map<std::string, T, std::less<>>;
+
+/// One user's money. Change it only through `apply_event`.
+struct ledger_state {
+  /// Every amount in this ledger is in this currency; there is no exchange on a money path.
+  currency ledger_currency = currency::usd;
+  /// The month that `provider_state::spent` and `global_spent` count; only moves forward.
+  std::int64_t month = 0;
+  /// Cap of a provider that has none of its own.
+  std::int64_t provider_cap_default = limits::provider_monthly_cap_default;
+  std::optional<std::int64_t> global_cap;
+  std::int64_t global_spent = 0; ///< month-to-date over all providers
+  std::int64_t global_held = 0;
+  ledger_map<provider_state> providers;
+  ledger_map<session_state> sessions;
+  ledger_map<token_state> tokens;
+  ledger_map<hold_state> holds;
+  ledger_map<charge_state> charges;
+  /// Charge ids oldest first, to forget the oldest past `limits::ledger_charges_retained_max`.
+  std::deque<std::string> charge_order;
+
+  friend bool operator==(const ledger_state&, const ledger_state&) = default;
+};
+
+/// The cap in force for `provider` (its own, else the user's default).
+std::int64_t provider_cap(const ledger_state& state, std::string_view provider) noexcept;
+
+/// Checks the ledger's internal consistency: held sums equal the open holds, no cap is exceeded by
+/// spent + held beyond what caps lowered after the fact explain, currencies agree, bounds hold.
+/// Returns a description of the first violation, or empty. Used by tests and on snapshot decode.
+std::optional<std::string> check_invariants(const ledger_state& state);
+
+// --- Events --------------------------------------------------------------------------------------
+
+/// Sets the ledger currency; only accepted while the ledger holds nothing in another currency.
+struct currency_set {
+  currency code = currency::usd;
+  std::int64_t at = 0;
+  friend bool operator==(const currency_set&, const currency_set&) = default;
+};
+
+/// Which cap a `cap_set` changes.
+enum class cap_kind : std::uint8_t {
+  provider_default, ///< the cap of every provider without its own
+  provider,         ///< one provider's cap (empty `cap`: back to the default)
+  global,           ///< the global monthly cap (empty `cap`: none)
+};
+
+struct cap_set {
+  cap_kind kind = cap_kind::global;
+  std::string provider; ///< only for cap_kind::provider
+  std::optional<money> cap;
+  std::int64_t at = 0;
+  friend bool operator==(const cap_set&, const cap_set&) = default;
+};
+
+struct session_opened {
+  std::string id;
+  money run_budget;
+  std::int64_t expires_at = 0;
+  std::int64_t at = 0;
+  friend bool operator==(const session_opened&, const session_opened&) = default;
+};
+
+/// A new run budget for a session (a human approved a `budget_increase`).
+struct session_budget_set {
+  std::string id;
+  money run_budget;
+  std::int64_t at = 0;
+  friend bool operator==(const session_budget_set&, const session_budget_set&) = default;
+};
+
+struct token_created {
+  std::string id;
+  std::string provider;
+  std::optional<std::string> session;
+  money max_amount;
+  std::int64_t expires_at = 0;
+  bool single_use = false;
+  std::int64_t at = 0;
+  friend bool operator==(const token_created&, const token_created&) = default;
+};
+
+struct token_revoked {
+  std::string id;
+  std::int64_t at = 0;
+  friend bool operator==(const token_revoked&, const token_revoked&) = default;
+};
+
+struct hold_placed {
+  std::string id;
+  std::string provider;
+  std::optional<std::string> session;
+  std::optional<std::string> token;
+  money amount;
+  std::int64_t expires_at = 0;
+  std::int64_t at = 0;
+  friend bool operator==(const hold_placed&, const hold_placed&) = default;
+};
+
+/// A hold given back whole, by its owner (released) or by `decide_expire` (expired).
+struct hold_released {
+  std::string id;
+  bool expired = false;
+  std::int64_t at = 0;
+  friend bool operator==(const hold_released&, const hold_released&) = default;
+};
+
+/// A capture against a payment token. With `hold`, the hold is settled by it: its reservation
+/// is replaced by the charge and whatever it reserved beyond the charge is released.
+struct charge_created {
+  std::string id;
+  std::string token;
+  std::string provider;               ///< the token's, copied so the audit record reads alone
+  std::optional<std::string> session; ///< the token's, likewise
+  money amount;
+  std::string description;
+  std::optional<std::string> hold;
+  std::int64_t at = 0;
+  friend bool operator==(const charge_created&, const charge_created&) = default;
+};
+
+struct refund_created {
+  std::string id;
+  std::string charge;
+  money amount;
+  std::int64_t at = 0;
+  friend bool operator==(const refund_created&, const refund_created&) = default;
+};
+
+/// An expired token or session dropped from the ledger after `limits::ledger_retire_after_seconds`.
+struct retired {
+  enum class what : std::uint8_t { token, session };
+  what kind = what::token;
+  std::string id;
+  std::int64_t at = 0;
+  friend bool operator==(const retired&, const retired&) = default;
+};
+
+using ledger_event =
+  std::variant<currency_set, cap_set, session_opened, session_budget_set, token_created,
+               token_revoked, hold_placed, hold_released, charge_created, refund_created, retired>;
+
+/// The `type` member of an event's JSON, e.g. "charge.created".
+std::string_view event_type(const ledger_event& event) noexcept;
+
+/// The event's time (unix seconds).
+std::int64_t event_time(const ledger_event& event) noexcept;
+
+/// Changes `state` by `event`. The event must have been accepted by a `decide_*` against this very
+/// state (or be read back from the journal in order); an event that does not fit (an unknown id,
+/// an overflowing sum) is a programmer error or a corrupt journal, and aborts.
+/// (Not named `apply`: argument-dependent lookup on std::variant would find std::apply, which is
+/// the better match for a non-const event and fails to compile far from the call.)
+void apply_event(ledger_state& state, const ledger_event& event);
+
+// --- Decisions -----------------------------------------------------------------------------------
+
+/// Why a command was refused: the API error, for `budget_exceeded` the scope that failed, and a
+/// detail for the problem body.
+struct decline {
+  api_error code = api_error::invalid_field;
+  std::optional<budget_scope> scope;
+  std::string detail;
+};
+
+/// Percentages of a cap whose crossing is reported (DESIGN 3).
+inline constexpr std::array<std::uint8_t, 3> threshold_percents{50, 80, 100};
+
+/// One cap whose spent + held went from below `percent`% to at or above it. The cap's subject is
+/// in the accepted event: its `session` for `session`, its `provider` for `provider_monthly`.
+struct threshold_crossing {
+  budget_scope scope = budget_scope::provider_monthly;
+  std::uint8_t percent = 0;
+  friend bool operator==(const threshold_crossing&, const threshold_crossing&) = default;
+};
+
+/// At most every percent of the three caps that have thresholds (session, provider, global).
+inline constexpr std::size_t threshold_crossings_max = 3 * threshold_percents.size();
+
+/// An accepted command: the event to journal and apply, and the thresholds applying it crosses.
+struct accepted {
+  ledger_event event;
+  std::array<threshold_crossing, threshold_crossings_max> crossings{};
+  std::uint8_t crossing_count = 0;
+};
+
+using decision = std::variant<accepted, decline>;
+
+struct set_currency_command {
+  currency code = currency::usd;
+};
+struct set_cap_command {
+  cap_kind kind = cap_kind::global;
+  std::string provider;
+  std::optional<money> cap;
+};
+struct open_session_command {
+  std::string id;
+  money run_budget;
+  std::int64_t expires_at = 0;
+};
+struct set_session_budget_command {
+  std::string id;
+  money run_budget;
+};
+struct create_token_command {
+  std::string id;
+  std::string provider;
+  std::optional<std::string> session;
+  money max_amount;
+  std::int64_t expires_at = 0;
+  bool single_use = false;
+};
+struct hold_command {
+  std::string id;
+  std::string provider;
+  std::optional<std::string> session;
+  std::optional<std::string> token;
+  money amount;
+  std::int64_t expires_at = 0;
+};
+struct charge_command {
+  std::string id;
+  std::string token;
+  std::string provider; ///< the calling provider; a token of another provider is not_found
+  money amount;
+  std::string description;
+  std::optional<std::string> hold;
+};
+struct refund_command {
+  std::string id;
+  std::string charge;
+  std::string provider; ///< the calling provider; a charge of another provider is not_found
+  money amount;
+};
+
+decision decide_set_currency(const ledger_state& state, const set_currency_command& command,
+                             std::int64_t now);
+decision decide_set_cap(const ledger_state& state, const set_cap_command& command,
+                        std::int64_t now);
+decision decide_open_session(const ledger_state& state, const open_session_command& command,
+                             std::int64_t now);
+decision decide_set_session_budget(const ledger_state& state,
+                                   const set_session_budget_command& command, std::int64_t now);
+decision decide_create_token(const ledger_state& state, const create_token_command& command,
+                             std::int64_t now);
+/// Revoking a token that is already revoked is accepted again (the event is harmless), so a
+/// retried revoke never fails.
+decision decide_revoke_token(const ledger_state& state, std::string_view token, std::int64_t now);
+decision decide_hold(const ledger_state& state, const hold_command& command, std::int64_t now);
+decision decide_release_hold(const ledger_state& state, std::string_view hold, std::int64_t now);
+decision decide_charge(const ledger_state& state, const charge_command& command,
+                       std::int64_t now);
+decision decide_refund(const ledger_state& state, const refund_command& command,
+                       std::int64_t now);
+
+/// The events that tidy the ledger at `now`: every hold past its expiry is released (so it stops
+/// counting against budgets), and tokens and sessions expired for longer than
+/// `limits::ledger_retire_after_seconds` are retired (a session only once no open hold and no
+/// token refers to it). Empty when there is nothing to do.
+std::vector<ledger_event> decide_expire(const ledger_state& state, std::int64_t now);
+
+// --- JSON ----------------------------------------------------------------------------------------
+
+/// Appends the event's canonical JSON: `type` first, then its members in a fixed order, `at` last.
+void encode_event(const ledger_event& event, std::string& out);
+
+/// Reads an event written by `encode_event`. Members that do not belong to its type are
+/// `unknown_field`; ids, currencies and bounds are checked as for API input.
+json_error decode_event(std::string_view json, ledger_event& out);
+
+/// Appends the whole state as one JSON object (a snapshot).
+void encode_snapshot(const ledger_state& state, std::string& out);
+
+/// Reads a snapshot; rejects one that breaks `check_invariants` as `invalid_field`.
+json_error decode_snapshot(std::string_view json, ledger_state& out);
+
+} // namespace steward::core
