@@ -1,0 +1,916 @@
+#include "storage/sqlite_journal.hpp"
+
+#include "core/assert.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <limits>
+#include <mutex>
+#include <span>
+#include <thread>
+#include <utility>
+
+namespace steward::storage {
+
+namespace limits = core::limits;
+
+namespace {
+
+/// The schema, one entry per version, applied in order in one transaction at open. Never edit an
+/// entry that has shipped: add the next version instead.
+struct migration {
+  int version;
+  const char* sql;
+};
+
+constexpr migration migrations[] = {
+  {1, R"sql(
+    CREATE TABLE events (
+      stream     TEXT    NOT NULL,
+      seq        INTEGER NOT NULL CHECK (seq >= 1),
+      type       TEXT    NOT NULL,
+      payload    TEXT    NOT NULL,
+      created_at INTEGER NOT NULL,
+      hash       BLOB    NOT NULL CHECK (length(hash) = 32),
+      PRIMARY KEY (stream, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE snapshots (
+      stream     TEXT    NOT NULL PRIMARY KEY,
+      seq        INTEGER NOT NULL CHECK (seq >= 1),
+      hash       BLOB    NOT NULL CHECK (length(hash) = 32),
+      state      BLOB    NOT NULL,
+      created_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE idempotency (
+      scope_key     TEXT    NOT NULL PRIMARY KEY,
+      fingerprint   BLOB    NOT NULL CHECK (length(fingerprint) = 32),
+      status        INTEGER NOT NULL,
+      response_body BLOB    NOT NULL,
+      created_at    INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX idempotency_by_created_at ON idempotency (created_at);
+  )sql"},
+};
+
+static_assert(std::size(migrations) > 0 &&
+                migrations[std::size(migrations) - 1].version == sqlite_journal::schema_version,
+              "the last migration must be the schema version this binary writes");
+
+/// Page cache of the writer connection. Appends of many users touch many B-tree pages; with
+/// SQLite's default 2 MiB cache, 10 000 active streams would re-read pages from the OS each commit.
+constexpr int writer_cache_kib = 32768;
+
+std::int64_t system_clock_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+struct db_closer {
+  void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
+};
+using db_ptr = std::unique_ptr<sqlite3, db_closer>;
+
+/// A prepared statement, reset and unbound by `reset_guard` after every use.
+class statement {
+public:
+  statement() = default;
+  statement(const statement&) = delete;
+  statement& operator=(const statement&) = delete;
+  ~statement() { sqlite3_finalize(stmt_); }
+
+  /// Returns an SQLite result code.
+  int prepare(sqlite3* db, const char* sql) noexcept {
+    return sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
+  }
+
+  // Bound text and blobs are not copied (SQLITE_STATIC): they must outlive the step, which every
+  // caller guarantees by resetting before the bound value goes away.
+  void bind(int index, std::string_view text) noexcept {
+    sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+  }
+  void bind_blob(int index, std::span<const std::uint8_t> bytes) noexcept {
+    sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_STATIC);
+  }
+  void bind_blob(int index, std::string_view bytes) noexcept {
+    sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_STATIC);
+  }
+  void bind(int index, std::int64_t value) noexcept { sqlite3_bind_int64(stmt_, index, value); }
+
+  int step() noexcept { return sqlite3_step(stmt_); }
+  void reset() noexcept {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+
+  std::int64_t column_int(int index) const noexcept { return sqlite3_column_int64(stmt_, index); }
+  std::string_view column_bytes(int index) const noexcept {
+    // Text and blob columns alike: the pointer first, then the size (SQLite's documented order).
+    auto const* data = static_cast<const char*>(sqlite3_column_blob(stmt_, index));
+    auto const size = static_cast<std::size_t>(sqlite3_column_bytes(stmt_, index));
+    return data == nullptr ? std::string_view{} : std::string_view(data, size);
+  }
+  /// The column as a 32-byte hash, or nullopt when it has another size.
+  std::optional<core::chain_hash> column_hash(int index) const noexcept {
+    auto const bytes = column_bytes(index);
+    core::chain_hash hash{};
+    if (bytes.size() != hash.size())
+      return std::nullopt;
+    std::memcpy(hash.data(), bytes.data(), hash.size());
+    return hash;
+  }
+
+private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+/// Resets a statement on every path out of a scope, so that it releases its read snapshot and
+/// its bindings never outlive the values they point to.
+class reset_guard {
+public:
+  explicit reset_guard(statement& s) noexcept : statement_(s) {}
+  ~reset_guard() { statement_.reset(); }
+  reset_guard(const reset_guard&) = delete;
+  reset_guard& operator=(const reset_guard&) = delete;
+
+private:
+  statement& statement_;
+};
+
+/// Runs SQL without results (pragmas, DDL, transaction control at open).
+int exec(sqlite3* db, const char* sql) noexcept {
+  return sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
+}
+
+std::string describe(sqlite3* db, const std::filesystem::path& path, std::string_view action) {
+  return path.string() + ": " + std::string(action) + ": " + (db ? sqlite3_errmsg(db) : "out of memory");
+}
+
+/// Opens one connection with the settings both connections share.
+db_ptr open_connection(const std::filesystem::path& path, std::string& error) {
+  sqlite3* raw = nullptr;
+  // NOMUTEX: each connection is used by one thread at a time (the writer thread, or a reader
+  // holding the reader mutex), so SQLite's own per-call mutex would be pure cost.
+  auto const rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                  nullptr);
+  db_ptr db(raw);
+  if (rc != SQLITE_OK) {
+    error = describe(raw, path, "cannot open the journal");
+    return nullptr;
+  }
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_timeout(raw, static_cast<int>(limits::journal_busy_timeout_ms));
+  return db;
+}
+
+/// Applies every migration newer than the file's version, all in one transaction.
+bool migrate(sqlite3* db, const std::filesystem::path& path, std::string& error) {
+  if (exec(db, "BEGIN IMMEDIATE") != SQLITE_OK) {
+    error = describe(db, path, "cannot start the schema migration");
+    return false;
+  }
+  auto const fail = [&](std::string_view action) {
+    error = describe(db, path, action);
+    exec(db, "ROLLBACK");
+    return false;
+  };
+  if (exec(db, "CREATE TABLE IF NOT EXISTS schema_version ("
+               "version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL)") != SQLITE_OK)
+    return fail("cannot create schema_version");
+  std::int64_t current = 0;
+  {
+    statement select;
+    if (select.prepare(db, "SELECT coalesce(max(version), 0) FROM schema_version") != SQLITE_OK ||
+        select.step() != SQLITE_ROW)
+      return fail("cannot read schema_version");
+    current = select.column_int(0);
+  }
+  if (current > sqlite_journal::schema_version) {
+    error = path.string() + ": journal schema version " + std::to_string(current) +
+            " is newer than this binary's (" + std::to_string(sqlite_journal::schema_version) +
+            "); run the stewardd that wrote it, or a newer one";
+    exec(db, "ROLLBACK");
+    return false;
+  }
+  for (auto const& step : migrations) {
+    if (step.version <= current)
+      continue;
+    if (exec(db, step.sql) != SQLITE_OK)
+      return fail("migration " + std::to_string(step.version) + " failed");
+    statement record;
+    if (record.prepare(db, "INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)") != SQLITE_OK)
+      return fail("cannot record the schema version");
+    record.bind(1, std::int64_t{step.version});
+    record.bind(2, system_clock_seconds());
+    if (record.step() != SQLITE_DONE)
+      return fail("cannot record the schema version");
+  }
+  if (exec(db, "COMMIT") != SQLITE_OK)
+    return fail("cannot commit the schema migration");
+  return true;
+}
+
+/// Why a refused batch is malformed, checked on the appending thread before it is queued. The
+/// checks are cheap (no hashing in release builds) so that `append` stays non-blocking.
+std::optional<journal_error> check_batch(const append_batch& batch, std::size_t& bytes) {
+  bytes = batch.stream.size();
+  if (batch.stream.empty() || batch.events.size() > limits::journal_batch_events_max ||
+      batch.idempotency.size() > limits::journal_batch_idempotency_max)
+    return journal_error::invalid_request;
+  if (batch.events.empty() && batch.idempotency.empty() && !batch.snapshot)
+    return journal_error::invalid_request;
+  constexpr auto seq_max = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  if (!batch.events.empty()) {
+    auto const first = batch.events.front().seq;
+    if (first == 0 || first > seq_max - batch.events.size())
+      return journal_error::invalid_request;
+    for (std::size_t i = 0; i < batch.events.size(); ++i) {
+      auto const& e = batch.events[i];
+      if (e.stream != batch.stream || e.seq != first + i || e.type.empty())
+        return journal_error::invalid_request;
+      bytes += e.type.size() + e.payload.size() + e.stream.size() + sizeof(event);
+    }
+    if (first == 1 && batch.prev_hash != core::chain_genesis)
+      return journal_error::invalid_request;
+#ifndef NDEBUG
+    // Debug builds recompute the batch's own chain, to catch a caller that hashes wrongly before
+    // its events are stored; release builds leave that to verification on read.
+    core::chain_verifier verifier(batch.prev_hash, first);
+    for (auto const& e : batch.events)
+      if (!verifier.feed(chain_fields(e), e.hash))
+        return journal_error::invalid_request;
+#endif
+  }
+  for (auto const& record : batch.idempotency) {
+    if (record.scope_key.empty())
+      return journal_error::invalid_request;
+    bytes += record.scope_key.size() + record.response_body.size() + sizeof(idempotency_record);
+  }
+  if (batch.snapshot) {
+    if (batch.snapshot->stream != batch.stream || batch.snapshot->seq == 0 || batch.snapshot->seq > seq_max)
+      return journal_error::invalid_request;
+    bytes += batch.snapshot->state.size() + sizeof(snapshot);
+  }
+  if (bytes > limits::journal_batch_bytes_max)
+    return journal_error::invalid_request;
+  return std::nullopt;
+}
+
+/// A primary-key clash: another writer holds the seq (or the idempotency key) already.
+bool is_conflict(int rc) noexcept {
+  return rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE;
+}
+
+} // namespace
+
+class sqlite_journal::impl {
+public:
+  /// One queued request for the writer: an append, or a purge of idempotency records.
+  struct pending {
+    append_batch batch;
+    append_callback callback;
+    std::size_t bytes = 0;
+    bool purge = false;
+    std::optional<journal_error> outcome;
+  };
+
+  impl(sqlite_journal_options options) : options_(std::move(options)) {
+    if (!options_.clock)
+      options_.clock = system_clock_seconds;
+    ring_.resize(options_.queue_batches);
+    group_.reserve(options_.commit_batches);
+  }
+
+  ~impl() { stop(); }
+
+  bool open(std::string& error) {
+    writer_db_ = open_connection(options_.path, error);
+    if (!writer_db_)
+      return false;
+    auto* db = writer_db_.get();
+    {
+      statement mode;
+      if (mode.prepare(db, "PRAGMA journal_mode=WAL") != SQLITE_OK || mode.step() != SQLITE_ROW ||
+          mode.column_bytes(0) != "wal") {
+        error = describe(db, options_.path, "cannot switch the journal to WAL mode");
+        return false;
+      }
+    }
+    auto const cache_pragma = "PRAGMA cache_size=-" + std::to_string(writer_cache_kib);
+    // synchronous=FULL: a commit returns only after the WAL is fsynced, which is what lets the
+    // callback say "durable" (NORMAL would lose the last commits on power loss in WAL mode).
+    if (exec(db, "PRAGMA synchronous=FULL") != SQLITE_OK || exec(db, cache_pragma.c_str()) != SQLITE_OK) {
+      error = describe(db, options_.path, "cannot configure the journal");
+      return false;
+    }
+    if (!migrate(db, options_.path, error))
+      return false;
+    if (!prepare_writer(error))
+      return false;
+
+    reader_db_ = open_connection(options_.path, error);
+    if (!reader_db_)
+      return false;
+    // The reader never writes; query_only makes that a guarantee rather than a habit.
+    if (exec(reader_db_.get(), "PRAGMA query_only=1") != SQLITE_OK || !prepare_reader(error))
+      return false;
+
+    next_purge_ = std::chrono::steady_clock::now();
+    writer_ = std::thread([this] { run_writer(); });
+    return true;
+  }
+
+  // --- Appending (any thread) -------------------------------------------------------------------
+
+  void append(append_batch&& batch, append_callback&& callback) {
+    std::size_t bytes = 0;
+    if (auto const refused = check_batch(batch, bytes)) {
+      callback(append_outcome{refused});
+      return;
+    }
+    enqueue(pending{std::move(batch), std::move(callback), bytes, false, std::nullopt});
+  }
+
+  void purge_idempotency(append_callback&& callback) {
+    enqueue(pending{{}, std::move(callback), 0, true, std::nullopt});
+  }
+
+  void enqueue(pending&& request) {
+    auto const bytes = request.bytes;
+    std::optional<journal_error> refused;
+    bool wake = false;
+    {
+      std::lock_guard lock(queue_mutex_);
+      if (stopping_)
+        refused = journal_error::stopped;
+      else if (count_ == ring_.size() || queued_bytes_ + bytes > options_.queue_bytes)
+        refused = journal_error::overloaded;
+      else {
+        ring_[(head_ + count_) % ring_.size()] = std::move(request);
+        ++count_;
+        queued_bytes_ += bytes;
+        queue_depth_.store(count_, std::memory_order_relaxed);
+        wake = writer_waiting_;
+      }
+    }
+    if (refused) {
+      if (*refused == journal_error::overloaded)
+        overloads_.fetch_add(1, std::memory_order_relaxed);
+      request.callback(append_outcome{refused});
+      return;
+    }
+    // Only a sleeping writer needs the wake-up; a busy one takes the batch with its next group,
+    // which saves a futex call per append under load.
+    if (wake)
+      queue_ready_.notify_one();
+  }
+
+  void stop() {
+    std::lock_guard stop_lock(stop_mutex_);
+    {
+      std::lock_guard lock(queue_mutex_);
+      stopping_ = true;
+    }
+    queue_ready_.notify_one();
+    if (writer_.joinable())
+      writer_.join();
+  }
+
+  // --- Reading (any thread, serialised on the reader connection) --------------------------------
+
+  journal_result<std::vector<event>> read_stream(std::string_view stream, std::uint64_t from_seq,
+                                                 std::uint32_t limit) {
+    if (stream.empty() || from_seq == 0 || from_seq > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+      return journal_error::invalid_request;
+    limit = std::min(limit, limits::journal_read_events_max);
+    std::lock_guard lock(reader_mutex_);
+    // One read transaction, so that the anchor and the events come from the same commit.
+    if (!begin_read())
+      return journal_error::io_error;
+    auto result = read_stream_locked(stream, from_seq, limit);
+    end_read();
+    return result;
+  }
+
+  journal_result<std::optional<snapshot>> latest_snapshot(std::string_view stream) {
+    std::lock_guard lock(reader_mutex_);
+    if (!begin_read())
+      return journal_error::io_error;
+    auto result = latest_snapshot_locked(stream);
+    end_read();
+    return result;
+  }
+
+  journal_result<std::optional<idempotency_record>> find_idempotency(std::string_view scope_key) {
+    std::lock_guard lock(reader_mutex_);
+    auto& s = read_idempotency_;
+    reset_guard guard(s);
+    s.bind(1, scope_key);
+    auto const rc = s.step();
+    if (rc == SQLITE_DONE)
+      return std::optional<idempotency_record>{};
+    if (rc != SQLITE_ROW)
+      return journal_error::io_error;
+    idempotency_record record;
+    record.scope_key = std::string(scope_key);
+    auto const fingerprint = s.column_bytes(0);
+    if (fingerprint.size() != record.fingerprint.size())
+      return journal_error::corrupt;
+    std::memcpy(record.fingerprint.data(), fingerprint.data(), fingerprint.size());
+    record.status = static_cast<std::uint16_t>(s.column_int(1));
+    record.response_body = std::string(s.column_bytes(2));
+    record.created_at = s.column_int(3);
+    return std::optional<idempotency_record>{std::move(record)};
+  }
+
+  journal_result<stream_verification> verify_stream(std::string_view stream) {
+    std::lock_guard lock(reader_mutex_);
+    if (!begin_read())
+      return journal_error::io_error;
+    core::chain_verifier verifier;
+    auto& s = read_events_;
+    int rc = SQLITE_OK;
+    {
+      reset_guard guard(s);
+      s.bind(1, stream);
+      s.bind(2, std::int64_t{1});
+      s.bind(3, std::int64_t{-1}); // no limit: an audit checks everything
+      while ((rc = s.step()) == SQLITE_ROW) {
+        // A stored hash of the wrong size is corrupt; all zeros stands in for it, which no
+        // SHA-256 output matches in practice, so the link is reported bad at its seq.
+        verifier.feed(row_view(s, stream), s.column_hash(4).value_or(core::chain_hash{}));
+      }
+    }
+    end_read();
+    if (rc != SQLITE_DONE)
+      return journal_error::io_error;
+    auto const& verdict = verifier.verdict();
+    return stream_verification{verdict.valid, verdict.events, verdict.first_bad_seq};
+  }
+
+  // --- Counters ----------------------------------------------------------------------------------
+
+  std::atomic<std::uint64_t> batches_durable_{0};
+  std::atomic<std::uint64_t> events_durable_{0};
+  std::atomic<std::uint64_t> commits_{0};
+  std::atomic<std::uint64_t> conflicts_{0};
+  std::atomic<std::uint64_t> overloads_{0};
+  std::atomic<std::uint64_t> io_errors_{0};
+  std::atomic<std::uint64_t> idempotency_purged_{0};
+  std::atomic<std::uint64_t> queue_depth_{0};
+
+private:
+  /// The event fields of the current row of `read_events_` (views into SQLite's row buffer, valid
+  /// until the next step).
+  static core::chain_event row_view(const statement& s, std::string_view stream) noexcept {
+    return core::chain_event{stream, static_cast<std::uint64_t>(s.column_int(0)), s.column_bytes(1),
+                             s.column_int(3), s.column_bytes(2)};
+  }
+
+  bool prepare_writer(std::string& error) {
+    auto* db = writer_db_.get();
+    struct {
+      statement* target;
+      const char* sql;
+    } const list[] = {
+      {&begin_, "BEGIN IMMEDIATE"},
+      {&commit_, "COMMIT"},
+      {&rollback_, "ROLLBACK"},
+      {&savepoint_, "SAVEPOINT batch"},
+      {&rollback_to_, "ROLLBACK TO batch"},
+      {&release_, "RELEASE batch"},
+      {&write_head_, "SELECT hash FROM events WHERE stream = ?1 AND seq = ?2"},
+      {&insert_event_, "INSERT INTO events (stream, seq, type, payload, created_at, hash) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+      {&insert_idempotency_, "INSERT INTO idempotency (scope_key, fingerprint, status, response_body, created_at) "
+                             "VALUES (?1, ?2, ?3, ?4, ?5)"},
+      {&upsert_snapshot_, "INSERT INTO snapshots (stream, seq, hash, state, created_at) VALUES (?1, ?2, ?3, ?4, ?5) "
+                          "ON CONFLICT (stream) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, "
+                          "state = excluded.state, created_at = excluded.created_at "
+                          "WHERE excluded.seq > snapshots.seq"},
+      {&purge_, "DELETE FROM idempotency WHERE scope_key IN "
+                "(SELECT scope_key FROM idempotency WHERE created_at < ?1 LIMIT ?2)"},
+    };
+    for (auto const& item : list)
+      if (item.target->prepare(db, item.sql) != SQLITE_OK) {
+        error = describe(db, options_.path, std::string("cannot prepare `") + item.sql + "`");
+        return false;
+      }
+    return true;
+  }
+
+  bool prepare_reader(std::string& error) {
+    auto* db = reader_db_.get();
+    struct {
+      statement* target;
+      const char* sql;
+    } const list[] = {
+      {&begin_read_, "BEGIN"},
+      {&end_read_, "COMMIT"},
+      {&read_head_, "SELECT hash FROM events WHERE stream = ?1 AND seq = ?2"},
+      {&read_events_, "SELECT seq, type, payload, created_at, hash FROM events "
+                      "WHERE stream = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3"},
+      {&read_snapshot_, "SELECT seq, hash, state, created_at FROM snapshots WHERE stream = ?1"},
+      {&read_idempotency_, "SELECT fingerprint, status, response_body, created_at FROM idempotency "
+                           "WHERE scope_key = ?1"},
+    };
+    for (auto const& item : list)
+      if (item.target->prepare(db, item.sql) != SQLITE_OK) {
+        error = describe(db, options_.path, std::string("cannot prepare `") + item.sql + "`");
+        return false;
+      }
+    return true;
+  }
+
+  /// Runs a statement that returns no rows; returns the SQLite result code.
+  static int run(statement& s) noexcept {
+    reset_guard guard(s);
+    auto const rc = s.step();
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+  }
+
+  bool begin_read() noexcept { return run(begin_read_) == SQLITE_OK; }
+  void end_read() noexcept {
+    // A read transaction has nothing to lose; if COMMIT fails, ROLLBACK through sqlite3_exec is
+    // the only way left to release the read snapshot.
+    if (run(end_read_) != SQLITE_OK)
+      exec(reader_db_.get(), "ROLLBACK");
+  }
+
+  /// The stored hash of (stream, seq) through `s`: a value, nullopt when absent, or an error.
+  static journal_result<std::optional<core::chain_hash>> stored_hash(statement& s, std::string_view stream,
+                                                                     std::uint64_t seq) {
+    reset_guard guard(s);
+    s.bind(1, stream);
+    s.bind(2, static_cast<std::int64_t>(seq));
+    auto const rc = s.step();
+    if (rc == SQLITE_DONE)
+      return std::optional<core::chain_hash>{};
+    if (rc != SQLITE_ROW)
+      return journal_error::io_error;
+    auto hash = s.column_hash(0);
+    if (!hash)
+      return journal_failure{journal_error::corrupt, seq};
+    return std::optional<core::chain_hash>{*hash};
+  }
+
+  journal_result<std::vector<event>> read_stream_locked(std::string_view stream, std::uint64_t from_seq,
+                                                        std::uint32_t limit) {
+    core::chain_hash anchor = core::chain_genesis;
+    bool anchor_missing = false;
+    if (from_seq > 1) {
+      auto stored = stored_hash(read_head_, stream, from_seq - 1);
+      if (!stored)
+        return stored.failure();
+      if (stored.value())
+        anchor = *stored.value();
+      else
+        anchor_missing = true;
+    }
+    std::vector<event> events;
+    core::chain_verifier verifier(anchor, from_seq);
+    auto& s = read_events_;
+    reset_guard guard(s);
+    s.bind(1, stream);
+    s.bind(2, static_cast<std::int64_t>(from_seq));
+    s.bind(3, static_cast<std::int64_t>(limit));
+    int rc = SQLITE_OK;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      auto const view = row_view(s, stream);
+      auto const hash = s.column_hash(4);
+      // Events after a missing anchor cannot be checked: history before them is gone.
+      if (anchor_missing)
+        return journal_failure{journal_error::corrupt, from_seq - 1};
+      if (!hash || !verifier.feed(view, *hash))
+        return journal_failure{journal_error::corrupt, verifier.verdict().first_bad_seq.value_or(view.seq)};
+      events.push_back(event{std::string(stream), view.seq, std::string(view.type),
+                             std::string(view.payload), view.created_at, *hash});
+    }
+    if (rc != SQLITE_DONE)
+      return journal_error::io_error;
+    return events;
+  }
+
+  journal_result<std::optional<snapshot>> latest_snapshot_locked(std::string_view stream) {
+    snapshot found;
+    {
+      auto& s = read_snapshot_;
+      reset_guard guard(s);
+      s.bind(1, stream);
+      auto const rc = s.step();
+      if (rc == SQLITE_DONE)
+        return std::optional<snapshot>{};
+      if (rc != SQLITE_ROW)
+        return journal_error::io_error;
+      found.stream = std::string(stream);
+      found.seq = static_cast<std::uint64_t>(s.column_int(0));
+      auto const hash = s.column_hash(1);
+      if (!hash)
+        return journal_failure{journal_error::corrupt, found.seq};
+      found.hash = *hash;
+      found.state = std::string(s.column_bytes(2));
+      found.created_at = s.column_int(3);
+    }
+    // A snapshot is trusted only as far as it sits on the chain: its hash must be the stored hash
+    // of its event, whose own chain every later read_stream checks.
+    auto stored = stored_hash(read_head_, stream, found.seq);
+    if (!stored)
+      return stored.failure();
+    if (!stored.value() || *stored.value() != found.hash)
+      return journal_failure{journal_error::corrupt, found.seq};
+    return std::optional<snapshot>{std::move(found)};
+  }
+
+  // --- The writer thread -------------------------------------------------------------------------
+
+  void run_writer() {
+    for (;;) {
+      bool purge_due = false;
+      {
+        std::unique_lock lock(queue_mutex_);
+        writer_waiting_ = true;
+        // The timed wait lets an idle journal still purge expired idempotency records.
+        queue_ready_.wait_until(lock, next_purge_, [this] { return count_ > 0 || stopping_; });
+        writer_waiting_ = false;
+        if (count_ == 0 && stopping_)
+          break;
+        auto const take = std::min<std::size_t>(count_, options_.commit_batches);
+        for (std::size_t i = 0; i < take; ++i) {
+          auto& slot = ring_[head_];
+          queued_bytes_ -= slot.bytes;
+          group_.push_back(std::move(slot));
+          slot = pending{};
+          head_ = (head_ + 1) % ring_.size();
+        }
+        count_ -= take;
+        queue_depth_.store(count_, std::memory_order_relaxed);
+      }
+      auto const now = std::chrono::steady_clock::now();
+      if (now >= next_purge_) {
+        purge_due = true;
+        next_purge_ = now + std::chrono::seconds(limits::idempotency_purge_interval_s);
+      }
+      for (auto const& request : group_)
+        purge_due = purge_due || request.purge;
+      if (!group_.empty() || purge_due)
+        write_group(purge_due);
+      // Callbacks run after the commit (durable means fsynced) and outside every lock.
+      for (auto& request : group_)
+        request.callback(append_outcome{request.outcome});
+      group_.clear();
+    }
+  }
+
+  /// Stores the whole group in one transaction and sets every request's outcome.
+  void write_group(bool purge) {
+    auto const fail_all = [this](journal_error error) {
+      for (auto& request : group_)
+        if (!request.outcome) {
+          request.outcome = error;
+          if (!request.purge)
+            io_errors_.fetch_add(1, std::memory_order_relaxed);
+        }
+    };
+    if (run(begin_) != SQLITE_OK) {
+      fail_all(journal_error::io_error);
+      return;
+    }
+    std::uint64_t batches = 0;
+    std::uint64_t events = 0;
+    std::uint64_t purged = 0;
+    for (auto& request : group_) {
+      if (request.purge)
+        continue;
+      auto const written = write_batch(request.batch);
+      if (written == batch_written::stored) {
+        ++batches;
+        events += request.batch.events.size();
+        continue;
+      }
+      if (written == batch_written::failed_transaction) {
+        // The transaction itself is in doubt (I/O error, disk full): nothing of the group can be
+        // called durable. Roll back whatever SQLite has not rolled back already.
+        run(rollback_);
+        fail_all(journal_error::io_error);
+        return;
+      }
+      request.outcome = written == batch_written::conflict ? journal_error::conflict : journal_error::invalid_request;
+      if (written == batch_written::conflict)
+        conflicts_.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (purge) {
+      auto const cutoff = options_.clock() - options_.idempotency_retention_s;
+      purge_.bind(1, cutoff);
+      purge_.bind(2, std::int64_t{limits::idempotency_purge_rows_max});
+      if (run(purge_) != SQLITE_OK) {
+        run(rollback_);
+        fail_all(journal_error::io_error);
+        return;
+      }
+      purged = static_cast<std::uint64_t>(sqlite3_changes64(writer_db_.get()));
+    }
+    if (run(commit_) != SQLITE_OK) {
+      run(rollback_);
+      fail_all(journal_error::io_error);
+      return;
+    }
+    // A group of only refused batches and an empty purge changed nothing, so SQLite wrote and
+    // fsynced nothing: it is not counted as a commit.
+    if (batches > 0 || purged > 0)
+      commits_.fetch_add(1, std::memory_order_relaxed);
+    batches_durable_.fetch_add(batches, std::memory_order_relaxed);
+    events_durable_.fetch_add(events, std::memory_order_relaxed);
+    idempotency_purged_.fetch_add(purged, std::memory_order_relaxed);
+  }
+
+  enum class batch_written : std::uint8_t { stored, conflict, invalid, failed_transaction };
+
+  /// Stores one batch under its own savepoint, so that its failure leaves the rest of the group.
+  batch_written write_batch(const append_batch& batch) {
+    if (run(savepoint_) != SQLITE_OK)
+      return batch_written::failed_transaction;
+    auto const result = write_batch_rows(batch);
+    if (result == batch_written::stored)
+      return run(release_) == SQLITE_OK ? batch_written::stored : batch_written::failed_transaction;
+    if (result == batch_written::failed_transaction)
+      return result;
+    if (run(rollback_to_) != SQLITE_OK || run(release_) != SQLITE_OK)
+      return batch_written::failed_transaction;
+    return result;
+  }
+
+  /// What an SQLite failure inside a batch means for it.
+  static batch_written classify(int rc) noexcept {
+    if (is_conflict(rc))
+      return batch_written::conflict;
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+      return batch_written::invalid; // a CHECK failed: the caller sent what check_batch missed
+    return batch_written::failed_transaction;
+  }
+
+  batch_written write_batch_rows(const append_batch& batch) {
+    if (!batch.events.empty()) {
+      // The fence: the batch must continue the stored head, which also rules out gaps. Seq 1
+      // continues the genesis (check_batch made sure prev_hash says so).
+      auto const first = batch.events.front().seq;
+      if (first > 1) {
+        auto stored = stored_hash(write_head_, batch.stream, first - 1);
+        if (!stored)
+          return stored.error() == journal_error::corrupt ? batch_written::conflict : batch_written::failed_transaction;
+        if (!stored.value() || *stored.value() != batch.prev_hash)
+          return batch_written::conflict;
+      }
+      for (auto const& e : batch.events) {
+        auto& s = insert_event_;
+        s.bind(1, e.stream);
+        s.bind(2, static_cast<std::int64_t>(e.seq));
+        s.bind(3, e.type);
+        s.bind(4, e.payload);
+        s.bind(5, e.created_at);
+        s.bind_blob(6, e.hash);
+        if (auto const rc = run(s); rc != SQLITE_OK)
+          return classify(rc);
+      }
+    }
+    for (auto const& record : batch.idempotency) {
+      auto& s = insert_idempotency_;
+      s.bind(1, record.scope_key);
+      s.bind_blob(2, record.fingerprint);
+      s.bind(3, std::int64_t{record.status});
+      s.bind_blob(4, record.response_body);
+      s.bind(5, record.created_at);
+      if (auto const rc = run(s); rc != SQLITE_OK)
+        return classify(rc);
+    }
+    if (batch.snapshot) {
+      auto const& snap = *batch.snapshot;
+      // The snapshot must sit on the chain: its seq stored (by this batch or earlier) with its hash.
+      auto stored = stored_hash(write_head_, batch.stream, snap.seq);
+      if (!stored)
+        return batch_written::failed_transaction;
+      if (!stored.value() || *stored.value() != snap.hash)
+        return batch_written::invalid;
+      auto& s = upsert_snapshot_;
+      s.bind(1, snap.stream);
+      s.bind(2, static_cast<std::int64_t>(snap.seq));
+      s.bind_blob(3, snap.hash);
+      s.bind_blob(4, snap.state);
+      s.bind(5, snap.created_at);
+      if (auto const rc = run(s); rc != SQLITE_OK)
+        return classify(rc);
+    }
+    return batch_written::stored;
+  }
+
+  sqlite_journal_options options_;
+
+  // Connections first, statements after: members are destroyed in reverse order, so statements
+  // are finalized before their connection closes.
+  db_ptr writer_db_;
+  db_ptr reader_db_;
+
+  // Writer connection, used only by the writer thread (and by `open` before it starts).
+  statement begin_, commit_, rollback_, savepoint_, rollback_to_, release_;
+  statement write_head_, insert_event_, insert_idempotency_, upsert_snapshot_, purge_;
+
+  // Reader connection, used only under `reader_mutex_`.
+  std::mutex reader_mutex_;
+  statement begin_read_, end_read_, read_head_, read_events_, read_snapshot_, read_idempotency_;
+
+  // The bounded queue: a ring allocated at open, guarded by `queue_mutex_`.
+  std::mutex queue_mutex_;
+  std::condition_variable queue_ready_;
+  std::vector<pending> ring_;
+  std::size_t head_ = 0;
+  std::size_t count_ = 0;
+  std::size_t queued_bytes_ = 0;
+  bool stopping_ = false;
+  bool writer_waiting_ = false;
+
+  // Writer thread only.
+  std::vector<pending> group_;
+  std::chrono::steady_clock::time_point next_purge_{};
+
+  std::mutex stop_mutex_;
+  std::thread writer_;
+};
+
+std::unique_ptr<sqlite_journal> sqlite_journal::open(const sqlite_journal_options& options, std::string& error) {
+  auto const refuse = [&](std::string_view option, std::string_view rule) {
+    error = options.path.string() + ": journal option " + std::string(option) + " " + std::string(rule);
+    return nullptr;
+  };
+  if (options.path.empty())
+    return refuse("path", "must name the journal file");
+  if (options.queue_batches == 0 || options.queue_batches > limits::journal_queue_batches_max)
+    return refuse("queue_batches", "must be 1.." + std::to_string(limits::journal_queue_batches_max));
+  if (options.queue_bytes < limits::journal_batch_bytes_max || options.queue_bytes > limits::journal_queue_bytes_max)
+    return refuse("queue_bytes", "must be " + std::to_string(limits::journal_batch_bytes_max) + ".." +
+                                   std::to_string(limits::journal_queue_bytes_max));
+  if (options.commit_batches == 0 || options.commit_batches > limits::journal_commit_batches_max)
+    return refuse("commit_batches", "must be 1.." + std::to_string(limits::journal_commit_batches_max));
+  if (options.idempotency_retention_s < limits::idempotency_retention_s_min ||
+      options.idempotency_retention_s > limits::idempotency_retention_s_max)
+    return refuse("idempotency_retention_s", "must be " + std::to_string(limits::idempotency_retention_s_min) +
+                                               ".." + std::to_string(limits::idempotency_retention_s_max) +
+                                               " seconds (records are kept at least 24 h)");
+  auto state = std::make_unique<impl>(options);
+  if (!state->open(error))
+    return nullptr;
+  return std::unique_ptr<sqlite_journal>(new sqlite_journal(std::move(state)));
+}
+
+sqlite_journal::sqlite_journal(std::unique_ptr<impl> state) : impl_(std::move(state)) {}
+
+sqlite_journal::~sqlite_journal() = default;
+
+void sqlite_journal::append(append_batch batch, append_callback on_appended) {
+  impl_->append(std::move(batch), std::move(on_appended));
+}
+
+journal_result<std::vector<event>> sqlite_journal::read_stream(std::string_view stream, std::uint64_t from_seq,
+                                                               std::uint32_t limit) {
+  return impl_->read_stream(stream, from_seq, limit);
+}
+
+journal_result<std::optional<snapshot>> sqlite_journal::latest_snapshot(std::string_view stream) {
+  return impl_->latest_snapshot(stream);
+}
+
+journal_result<std::optional<idempotency_record>> sqlite_journal::find_idempotency(std::string_view scope_key) {
+  return impl_->find_idempotency(scope_key);
+}
+
+journal_result<stream_verification> sqlite_journal::verify_stream(std::string_view stream) {
+  return impl_->verify_stream(stream);
+}
+
+void sqlite_journal::purge_idempotency(append_callback on_purged) {
+  impl_->purge_idempotency(std::move(on_purged));
+}
+
+void sqlite_journal::stop() { impl_->stop(); }
+
+std::uint64_t sqlite_journal::batches_durable() const noexcept {
+  return impl_->batches_durable_.load(std::memory_order_relaxed);
+}
+std::uint64_t sqlite_journal::events_durable() const noexcept {
+  return impl_->events_durable_.load(std::memory_order_relaxed);
+}
+std::uint64_t sqlite_journal::commits() const noexcept { return impl_->commits_.load(std::memory_order_relaxed); }
+std::uint64_t sqlite_journal::conflicts() const noexcept { return impl_->conflicts_.load(std::memory_order_relaxed); }
+std::uint64_t sqlite_journal::overloads() const noexcept { return impl_->overloads_.load(std::memory_order_relaxed); }
+std::uint64_t sqlite_journal::io_errors() const noexcept { return impl_->io_errors_.load(std::memory_order_relaxed); }
+std::uint64_t sqlite_journal::idempotency_purged() const noexcept {
+  return impl_->idempotency_purged_.load(std::memory_order_relaxed);
+}
+std::uint64_t sqlite_journal::queue_depth() const noexcept {
+  return impl_->queue_depth_.load(std::memory_order_relaxed);
+}
+
+} // namespace steward::storage

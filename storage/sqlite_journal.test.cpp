@@ -1,0 +1,735 @@
+#include "storage/sqlite_journal.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdlib>
+#include <future>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace steward::storage {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr std::int64_t test_time = 1'700'000'000;
+/// How long a test waits for callbacks before it gives up; far above any real commit.
+constexpr auto callback_deadline = 60s;
+
+/// The in-memory head of one stream, as its owning actor would keep it.
+struct stream_head {
+  std::string stream;
+  std::uint64_t next_seq = 1;
+  core::chain_hash prev = core::chain_genesis;
+};
+
+/// The next `count` events of `head`, correctly chained; advances `head` as if they were stored.
+append_batch next_batch(stream_head& head, std::size_t count = 1, std::int64_t created_at = test_time) {
+  append_batch batch;
+  batch.stream = head.stream;
+  batch.prev_hash = head.prev;
+  for (std::size_t i = 0; i < count; ++i) {
+    event e{head.stream, head.next_seq, "charge.approved",
+            R"({"amount":)" + std::to_string(100 + head.next_seq) + R"(,"currency":"usd"})", created_at, {}};
+    e.hash = core::next_chain_hash(head.prev, chain_fields(e));
+    head.prev = e.hash;
+    ++head.next_seq;
+    batch.events.push_back(std::move(e));
+  }
+  return batch;
+}
+
+idempotency_record make_record(std::string key, std::int64_t created_at = test_time) {
+  idempotency_record record;
+  record.scope_key = std::move(key);
+  record.fingerprint.fill(0xab);
+  record.fingerprint[0] = 7;
+  record.status = 201;
+  record.response_body = R"({"id":"chg_1","object":"charge"})";
+  record.created_at = created_at;
+  return record;
+}
+
+/// Appends and waits for the callback.
+append_outcome append_and_wait(journal& j, append_batch batch) {
+  std::promise<append_outcome> done;
+  auto future = done.get_future();
+  j.append(std::move(batch), [&done](append_outcome outcome) { done.set_value(outcome); });
+  EXPECT_EQ(future.wait_for(callback_deadline), std::future_status::ready);
+  return future.get();
+}
+
+/// Collects the outcomes of many appends, each under its own index.
+class outcome_board {
+public:
+  explicit outcome_board(std::size_t count) : outcomes_(count) {}
+
+  append_callback slot(std::size_t index) {
+    return [this, index](append_outcome outcome) {
+      std::lock_guard lock(mutex_);
+      outcomes_[index] = outcome;
+      ++answered_;
+      changed_.notify_all();
+    };
+  }
+  /// Waits until every slot is answered; false on timeout.
+  bool wait_all() {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, callback_deadline, [this] { return answered_ == outcomes_.size(); });
+  }
+  std::size_t answered() {
+    std::lock_guard lock(mutex_);
+    return answered_;
+  }
+  std::optional<append_outcome> at(std::size_t index) {
+    std::lock_guard lock(mutex_);
+    return outcomes_[index];
+  }
+
+private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<std::optional<append_outcome>> outcomes_;
+  std::size_t answered_ = 0;
+};
+
+/// A raw SQLite connection to the journal file, the way an operator's sqlite3 shell would open it.
+class raw_db {
+public:
+  explicit raw_db(const fs::path& path) {
+    EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK);
+    sqlite3_busy_timeout(db_, 5000);
+  }
+  ~raw_db() { sqlite3_close(db_); }
+  void exec(const std::string& sql) {
+    char* message = nullptr;
+    EXPECT_EQ(sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message), SQLITE_OK)
+      << sql << ": " << (message ? message : "");
+    sqlite3_free(message);
+  }
+  std::int64_t scalar(const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sql;
+    EXPECT_EQ(sqlite3_step(stmt), SQLITE_ROW) << sql;
+    auto const value = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    return value;
+  }
+
+private:
+  sqlite3* db_ = nullptr;
+};
+
+class SqliteJournal : public ::testing::Test {
+protected:
+  void SetUp() override {
+    auto pattern = (fs::temp_directory_path() / "steward-journal-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    options_.path = dir_ / "journal.db";
+    options_.clock = [this] { return now_.load(); };
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+
+  std::unique_ptr<sqlite_journal> open() {
+    std::string error;
+    auto j = sqlite_journal::open(options_, error);
+    EXPECT_NE(j, nullptr) << error;
+    return j;
+  }
+
+  fs::path dir_;
+  sqlite_journal_options options_;
+  std::atomic<std::int64_t> now_{test_time};
+};
+
+void expect_same(const event& stored, const event& original) {
+  EXPECT_EQ(stored.stream, original.stream);
+  EXPECT_EQ(stored.seq, original.seq);
+  EXPECT_EQ(stored.type, original.type);
+  EXPECT_EQ(stored.payload, original.payload);
+  EXPECT_EQ(stored.created_at, original.created_at);
+  EXPECT_EQ(stored.hash, original.hash);
+}
+
+TEST_F(SqliteJournal, AppendThenReadRoundTrip) {
+  auto j = open();
+  ASSERT_TRUE(j);
+  stream_head head{"usr_a"};
+  auto batch = next_batch(head, 3);
+  auto const original = batch.events;
+  EXPECT_TRUE(append_and_wait(*j, std::move(batch)).durable());
+
+  auto all = j->read_stream("usr_a", 1, 100);
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all.value().size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i)
+    expect_same(all.value()[i], original[i]);
+
+  auto tail = j->read_stream("usr_a", 2, 100);
+  ASSERT_TRUE(tail);
+  ASSERT_EQ(tail.value().size(), 2u);
+  EXPECT_EQ(tail.value()[0].seq, 2u);
+
+  auto limited = j->read_stream("usr_a", 1, 2);
+  ASSERT_TRUE(limited);
+  EXPECT_EQ(limited.value().size(), 2u);
+
+  auto past_end = j->read_stream("usr_a", 4, 100);
+  ASSERT_TRUE(past_end);
+  EXPECT_TRUE(past_end.value().empty());
+  auto unknown = j->read_stream("usr_nobody", 1, 100);
+  ASSERT_TRUE(unknown);
+  EXPECT_TRUE(unknown.value().empty());
+  EXPECT_EQ(j->read_stream("usr_a", 0, 100).error(), journal_error::invalid_request);
+
+  auto verdict = j->verify_stream("usr_a");
+  ASSERT_TRUE(verdict);
+  EXPECT_TRUE(verdict.value().valid);
+  EXPECT_EQ(verdict.value().events, 3u);
+  EXPECT_FALSE(verdict.value().first_bad_seq);
+
+  // The next batch continues the stored chain.
+  EXPECT_TRUE(append_and_wait(*j, next_batch(head, 2)).durable());
+  EXPECT_EQ(j->verify_stream("usr_a").value().events, 5u);
+  EXPECT_EQ(j->batches_durable(), 2u);
+  EXPECT_EQ(j->events_durable(), 5u);
+  EXPECT_GE(j->commits(), 2u);
+  EXPECT_EQ(j->queue_depth(), 0u);
+}
+
+TEST_F(SqliteJournal, ConcurrentAppendersToDifferentStreamsAreAllDurable) {
+  auto j = open();
+  ASSERT_TRUE(j);
+  constexpr std::size_t threads = 8;
+  constexpr std::size_t streams_per_thread = 4;
+  constexpr std::size_t rounds = 25;
+  std::atomic<std::size_t> failures{0};
+  std::vector<std::thread> appenders;
+  for (std::size_t t = 0; t < threads; ++t)
+    appenders.emplace_back([&, t] {
+      std::vector<stream_head> heads;
+      for (std::size_t s = 0; s < streams_per_thread; ++s)
+        heads.push_back({"usr_t" + std::to_string(t) + "_" + std::to_string(s)});
+      for (std::size_t round = 0; round < rounds; ++round) {
+        // One batch per stream in flight at once; the next round waits, as an actor would.
+        outcome_board board(streams_per_thread);
+        for (std::size_t s = 0; s < streams_per_thread; ++s)
+          j->append(next_batch(heads[s], 1 + (round % 3)), board.slot(s));
+        if (!board.wait_all())
+          ++failures;
+        for (std::size_t s = 0; s < streams_per_thread; ++s)
+          if (!board.at(s) || !board.at(s)->durable())
+            ++failures;
+      }
+    });
+  for (auto& thread : appenders)
+    thread.join();
+  EXPECT_EQ(failures.load(), 0u);
+
+  std::uint64_t expected_events_per_stream = 0;
+  for (std::size_t round = 0; round < rounds; ++round)
+    expected_events_per_stream += 1 + (round % 3);
+  for (std::size_t t = 0; t < threads; ++t)
+    for (std::size_t s = 0; s < streams_per_thread; ++s) {
+      auto const stream = "usr_t" + std::to_string(t) + "_" + std::to_string(s);
+      auto events = j->read_stream(stream, 1, 1000);
+      ASSERT_TRUE(events) << stream;
+      EXPECT_EQ(events.value().size(), expected_events_per_stream) << stream;
+      auto verdict = j->verify_stream(stream);
+      EXPECT_TRUE(verdict && verdict.value().valid) << stream;
+    }
+  EXPECT_EQ(j->batches_durable(), threads * streams_per_thread * rounds);
+  EXPECT_EQ(j->events_durable(), threads * streams_per_thread * expected_events_per_stream);
+}
+
+TEST_F(SqliteJournal, GroupCommitPutsManyBatchesInOneTransaction) {
+  options_.queue_batches = 2048;
+  auto j = open();
+  ASSERT_TRUE(j);
+  constexpr std::size_t threads = 8;
+  constexpr std::size_t batches_per_thread = 125;
+  constexpr std::size_t total = threads * batches_per_thread;
+  outcome_board board(total);
+  std::vector<std::thread> appenders;
+  for (std::size_t t = 0; t < threads; ++t)
+    appenders.emplace_back([&, t] {
+      for (std::size_t i = 0; i < batches_per_thread; ++i) {
+        stream_head head{"usr_g" + std::to_string(t) + "_" + std::to_string(i)};
+        auto batch = next_batch(head);
+        batch.idempotency.push_back(make_record("key_" + head.stream));
+        j->append(std::move(batch), board.slot(t * batches_per_thread + i));
+      }
+    });
+  for (auto& thread : appenders)
+    thread.join();
+  ASSERT_TRUE(board.wait_all());
+  for (std::size_t i = 0; i < total; ++i)
+    EXPECT_TRUE(board.at(i)->durable()) << i;
+  EXPECT_EQ(j->batches_durable(), total);
+  // One fsync per batch would be 1000 commits; grouping must do far better than that.
+  EXPECT_LT(j->commits(), total / 4) << "commits: " << j->commits();
+  std::cout << "[          ] " << total << " batches in " << j->commits() << " commits\n";
+}
+
+TEST_F(SqliteJournal, ConflictFailsOnlyThatBatchAndItsIdempotencyRecord) {
+  auto j = open();
+  ASSERT_TRUE(j);
+  stream_head a{"usr_a"};
+  EXPECT_TRUE(append_and_wait(*j, next_batch(a, 2)).durable());
+  auto const commits_before = j->commits();
+
+  // Hold SQLite's write lock from outside, so that the batches below queue up behind it and the
+  // writer takes them as one group when it is released.
+  raw_db blocker(options_.path);
+  blocker.exec("BEGIN IMMEDIATE");
+
+  stream_head sentinel{"usr_sentinel"};
+  // An actor with a stale view: it thinks seq 2 is still free.
+  stream_head stale{"usr_a", 2, j->read_stream("usr_a", 1, 1).value()[0].hash};
+  stream_head b{"usr_b"};
+  outcome_board board(4);
+  j->append(next_batch(sentinel), board.slot(0));
+  auto duplicate = next_batch(stale);
+  duplicate.idempotency.push_back(make_record("key_duplicate"));
+  j->append(std::move(duplicate), board.slot(1));
+  auto fresh = next_batch(b);
+  fresh.idempotency.push_back(make_record("key_fresh"));
+  j->append(std::move(fresh), board.slot(2));
+  j->append(next_batch(a), board.slot(3)); // seq 3 of usr_a, after the conflicting one
+  EXPECT_EQ(board.answered(), 0u);
+  blocker.exec("COMMIT");
+
+  ASSERT_TRUE(board.wait_all());
+  EXPECT_TRUE(board.at(0)->durable());
+  ASSERT_FALSE(board.at(1)->durable());
+  EXPECT_EQ(board.at(1)->error, journal_error::conflict);
+  EXPECT_TRUE(board.at(2)->durable());
+  EXPECT_TRUE(board.at(3)->durable());
+  // The three later batches shared one transaction (the sentinel may have had its own).
+  EXPECT_LE(j->commits() - commits_before, 2u);
+  EXPECT_EQ(j->conflicts(), 1u);
+
+  EXPECT_FALSE(j->find_idempotency("key_duplicate").value().has_value());
+  auto stored = j->find_idempotency("key_fresh");
+  ASSERT_TRUE(stored);
+  ASSERT_TRUE(stored.value().has_value());
+  auto const expected = make_record("key_fresh");
+  EXPECT_EQ(stored.value()->fingerprint, expected.fingerprint);
+  EXPECT_EQ(stored.value()->status, expected.status);
+  EXPECT_EQ(stored.value()->response_body, expected.response_body);
+  EXPECT_EQ(stored.value()->created_at, expected.created_at);
+
+  auto events = j->read_stream("usr_a", 1, 10);
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events.value().size(), 3u);
+  EXPECT_EQ(events.value()[2].hash, a.prev);
+  EXPECT_TRUE(j->verify_stream("usr_a").value().valid);
+}
+
+TEST_F(SqliteJournal, BatchThatDoesNotContinueTheStoredHeadIsAConflict) {
+  auto j = open();
+  ASSERT_TRUE(j);
+  stream_head a{"usr_a"};
+  EXPECT_TRUE(append_and_wait(*j, next_batch(a)).durable());
+
+  stream_head gap{"usr_a", 3, a.prev}; // seq 2 was never stored
+  EXPECT_EQ(append_and_wait(*j, next_batch(gap)).error, journal_error::conflict);
+
+  core::chain_hash wrong_prev = a.prev;
+  wrong_prev[0] ^= 1;
+  stream_head forked{"usr_a", 2, wrong_prev};
+  EXPECT_EQ(append_and_wait(*j, next_batch(forked)).error, journal_error::conflict);
+
+  auto dup_key = next_batch(a);
+  dup_key.idempotency.push_back(make_record("key_once"));
+  EXPECT_TRUE(append_and_wait(*j, std::move(dup_key)).durable());
+  append_batch again;
+  again.stream = "usr_a";
+  again.idempotency.push_back(make_record("key_once"));
+  EXPECT_EQ(append_and_wait(*j, std::move(again)).error, journal_error::conflict);
+  EXPECT_EQ(j->verify_stream("usr_a").value().events, 2u);
+
+  // The event is valid and inserted first; the key clash after it must take it back out: the
+  // batch is one unit.
+  auto event_then_taken_key = next_batch(a);
+  event_then_taken_key.idempotency.push_back(make_record("key_once"));
+  EXPECT_EQ(append_and_wait(*j, std::move(event_then_taken_key)).error, journal_error::conflict);
+  EXPECT_EQ(j->verify_stream("usr_a").value().events, 2u);
+  EXPECT_EQ(j->conflicts(), 4u);
+}
+
+TEST_F(SqliteJournal, MalformedBatchesAreRefusedBeforeQueueing) {
+  auto j = open();
+  ASSERT_TRUE(j);
+  auto const refused_at_once = [&](append_batch batch) {
+    std::optional<append_outcome> seen;
+    j->append(std::move(batch), [&seen](append_outcome outcome) { seen = outcome; });
+    EXPECT_TRUE(seen.has_value()) << "a malformed batch must be answered before append returns";
+    return seen && seen->error == journal_error::invalid_request;
+  };
+  EXPECT_TRUE(refused_at_once(append_batch{}));
+  stream_head a{"usr_a"};
+  auto empty_stream = next_batch(a);
+  empty_stream.stream.clear();
+  EXPECT_TRUE(refused_at_once(std::move(empty_stream)));
+  a = {"usr_a"};
+  auto not_consecutive = next_batch(a, 3);
+  not_consecutive.events[2].seq = 5;
+  EXPECT_TRUE(refused_at_once(std::move(not_consecutive)));
+  a = {"usr_a"};
+  auto other_stream = next_batch(a, 2);
+  other_stream.events[1].stream = "usr_b";
+  EXPECT_TRUE(refused_at_once(std::move(other_stream)));
+  a = {"usr_a"};
+  auto bad_genesis = next_batch(a);
+  bad_genesis.prev_hash[5] = 1;
+  EXPECT_TRUE(refused_at_once(std::move(bad_genesis)));
+  a = {"usr_a"};
+  EXPECT_TRUE(refused_at_once(next_batch(a, core::limits::journal_batch_events_max + 1)));
+  EXPECT_EQ(j->events_durable(), 0u);
+}
+
+TEST_F(SqliteJournal, WrongCallerHashIsNeverServedAsValidHistory) {
+  auto j = open();
+  ASSERT_TRUE(j);
+  stream_head a{"usr_a"};
+  auto batch = next_batch(a, 2);
+  batch.events[1].hash[0] ^= 0xff;
+  auto const outcome = append_and_wait(*j, std::move(batch));
+  if (outcome.durable()) {
+    // Release builds trust the caller on write and catch it on read.
+    EXPECT_EQ(j->read_stream("usr_a", 1, 10).failure().bad_seq, 2u);
+  } else {
+    // Debug builds recompute the batch's chain before queueing it.
+    EXPECT_EQ(outcome.error, journal_error::invalid_request);
+  }
+}
+
+TEST_F(SqliteJournal, FullQueueAnswersOverloadedAtOnce) {
+  options_.queue_batches = 4;
+  auto j = open();
+  ASSERT_TRUE(j);
+  raw_db blocker(options_.path);
+  blocker.exec("BEGIN IMMEDIATE"); // the writer stalls on its next transaction
+
+  constexpr std::size_t appends = 6;
+  outcome_board board(appends);
+  std::size_t refused_at_once = 0;
+  for (std::size_t i = 0; i < appends; ++i) {
+    stream_head head{"usr_q" + std::to_string(i)};
+    j->append(next_batch(head), board.slot(i));
+    if (board.at(i)) {
+      EXPECT_EQ(board.at(i)->error, journal_error::overloaded);
+      ++refused_at_once;
+    }
+  }
+  // Four fit in the queue and the stalled writer may hold one more.
+  EXPECT_GE(refused_at_once, 1u);
+  EXPECT_LE(refused_at_once, 2u);
+  EXPECT_EQ(j->overloads(), refused_at_once);
+  EXPECT_LE(j->queue_depth(), 4u);
+
+  blocker.exec("COMMIT");
+  ASSERT_TRUE(board.wait_all());
+  std::size_t durable = 0;
+  for (std::size_t i = 0; i < appends; ++i)
+    durable += board.at(i)->durable() ? 1 : 0;
+  EXPECT_EQ(durable, appends - refused_at_once);
+  EXPECT_EQ(j->queue_depth(), 0u);
+}
+
+TEST_F(SqliteJournal, StopDrainsTheQueueThenRefuses) {
+  auto j = open();
+  ASSERT_TRUE(j);
+  constexpr std::size_t count = 200;
+  outcome_board board(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    stream_head head{"usr_s" + std::to_string(i)};
+    j->append(next_batch(head), board.slot(i));
+  }
+  j->stop();
+  // stop() returned: every callback has run, all durable.
+  EXPECT_EQ(board.answered(), count);
+  for (std::size_t i = 0; i < count; ++i)
+    EXPECT_TRUE(board.at(i)->durable());
+  stream_head late{"usr_late"};
+  EXPECT_EQ(append_and_wait(*j, next_batch(late)).error, journal_error::stopped);
+  j->stop(); // idempotent
+  EXPECT_EQ(j->read_stream("usr_s7", 1, 10).value().size(), 1u);
+}
+
+TEST_F(SqliteJournal, ReopenFindsEverythingAndMigrationsAreIdempotent) {
+  stream_head a{"usr_a"};
+  {
+    auto j = open();
+    ASSERT_TRUE(j);
+    for (int i = 0; i < 10; ++i) {
+      auto batch = next_batch(a, 3);
+      batch.idempotency.push_back(make_record("key_" + std::to_string(i)));
+      EXPECT_TRUE(append_and_wait(*j, std::move(batch)).durable());
+    }
+  }
+  for (int reopen = 0; reopen < 2; ++reopen) {
+    auto j = open();
+    ASSERT_TRUE(j);
+    auto events = j->read_stream("usr_a", 1, 100);
+    ASSERT_TRUE(events);
+    EXPECT_EQ(events.value().size(), 30u);
+    EXPECT_EQ(events.value().back().hash, a.prev);
+    EXPECT_TRUE(j->find_idempotency("key_9").value().has_value());
+  }
+  raw_db db(options_.path);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM schema_version"), 1);
+  EXPECT_EQ(db.scalar("SELECT max(version) FROM schema_version"), sqlite_journal::schema_version);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM events"), 30);
+  // WAL mode is a property of the file: it must persist.
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
+}
+
+TEST_F(SqliteJournal, FileFromANewerSchemaIsRefused) {
+  { ASSERT_TRUE(open()); }
+  {
+    raw_db db(options_.path);
+    db.exec("INSERT INTO schema_version (version, applied_at) VALUES (99, 0)");
+  }
+  std::string error;
+  EXPECT_EQ(sqlite_journal::open(options_, error), nullptr);
+  EXPECT_NE(error.find("newer"), std::string::npos) << error;
+  EXPECT_NE(error.find(options_.path.string()), std::string::npos) << error;
+}
+
+TEST_F(SqliteJournal, OptionsOutsideTheirLimitsAreRefused) {
+  std::string error;
+  auto bad = options_;
+  bad.idempotency_retention_s = core::limits::idempotency_retention_s_min - 1;
+  EXPECT_EQ(sqlite_journal::open(bad, error), nullptr);
+  EXPECT_NE(error.find("idempotency_retention_s"), std::string::npos) << error;
+  bad = options_;
+  bad.queue_batches = core::limits::journal_queue_batches_max + 1;
+  EXPECT_EQ(sqlite_journal::open(bad, error), nullptr);
+  EXPECT_NE(error.find("queue_batches"), std::string::npos) << error;
+  bad = options_;
+  bad.commit_batches = 0;
+  EXPECT_EQ(sqlite_journal::open(bad, error), nullptr);
+  EXPECT_NE(error.find("commit_batches"), std::string::npos) << error;
+  bad = options_;
+  bad.path = dir_ / "missing-dir" / "journal.db";
+  EXPECT_EQ(sqlite_journal::open(bad, error), nullptr);
+  EXPECT_NE(error.find("missing-dir"), std::string::npos) << error;
+}
+
+TEST_F(SqliteJournal, CorruptedPayloadIsReportedAtItsSeq) {
+  stream_head a{"usr_a"};
+  {
+    auto j = open();
+    ASSERT_TRUE(j);
+    EXPECT_TRUE(append_and_wait(*j, next_batch(a, 2)).durable());
+    EXPECT_TRUE(append_and_wait(*j, next_batch(a, 3)).durable());
+  }
+  {
+    raw_db db(options_.path);
+    // One byte of event 3's payload: `{` becomes `[`.
+    db.exec("UPDATE events SET payload = '[' || substr(payload, 2) WHERE stream = 'usr_a' AND seq = 3");
+  }
+  auto j = open();
+  ASSERT_TRUE(j);
+  auto read = j->read_stream("usr_a", 1, 100);
+  ASSERT_FALSE(read);
+  EXPECT_EQ(read.error(), journal_error::corrupt);
+  EXPECT_EQ(read.failure().bad_seq, 3u);
+  // History before the damage still reads; a tail after it chains from the stored hash of 3.
+  EXPECT_EQ(j->read_stream("usr_a", 1, 2).value().size(), 2u);
+  EXPECT_EQ(j->read_stream("usr_a", 4, 100).value().size(), 2u);
+
+  auto verdict = j->verify_stream("usr_a");
+  ASSERT_TRUE(verdict);
+  EXPECT_FALSE(verdict.value().valid);
+  EXPECT_EQ(verdict.value().events, 5u);
+  EXPECT_EQ(verdict.value().first_bad_seq, 3u);
+}
+
+TEST_F(SqliteJournal, DeletedEventIsReportedAsAGap) {
+  stream_head a{"usr_a"};
+  {
+    auto j = open();
+    ASSERT_TRUE(j);
+    EXPECT_TRUE(append_and_wait(*j, next_batch(a, 4)).durable());
+  }
+  {
+    raw_db db(options_.path);
+    db.exec("DELETE FROM events WHERE stream = 'usr_a' AND seq = 2");
+  }
+  auto j = open();
+  ASSERT_TRUE(j);
+  EXPECT_EQ(j->read_stream("usr_a", 1, 100).failure().bad_seq, 2u);
+  auto tail = j->read_stream("usr_a", 3, 100);
+  ASSERT_FALSE(tail);
+  EXPECT_EQ(tail.error(), journal_error::corrupt);
+  EXPECT_EQ(tail.failure().bad_seq, 2u);
+  auto verdict = j->verify_stream("usr_a").value();
+  EXPECT_FALSE(verdict.valid);
+  EXPECT_EQ(verdict.first_bad_seq, 2u);
+  EXPECT_EQ(verdict.events, 3u);
+}
+
+TEST_F(SqliteJournal, SnapshotRoundTripAndOnlyNewerReplaces) {
+  auto j = open();
+  ASSERT_TRUE(j);
+  EXPECT_FALSE(j->latest_snapshot("usr_a").value().has_value());
+  stream_head a{"usr_a"};
+  EXPECT_TRUE(append_and_wait(*j, next_batch(a, 3)).durable());
+  auto const hash_at_2 = j->read_stream("usr_a", 2, 1).value()[0].hash;
+
+  auto with_snapshot = next_batch(a, 1);
+  with_snapshot.snapshot = snapshot{"usr_a", 4, a.prev, R"({"balance":1234})", test_time + 5};
+  EXPECT_TRUE(append_and_wait(*j, std::move(with_snapshot)).durable());
+  auto found = j->latest_snapshot("usr_a");
+  ASSERT_TRUE(found);
+  ASSERT_TRUE(found.value().has_value());
+  EXPECT_EQ(found.value()->seq, 4u);
+  EXPECT_EQ(found.value()->hash, a.prev);
+  EXPECT_EQ(found.value()->state, R"({"balance":1234})");
+  EXPECT_EQ(found.value()->created_at, test_time + 5);
+
+  // An older snapshot arriving later does not replace the newer one.
+  append_batch older;
+  older.stream = "usr_a";
+  older.snapshot = snapshot{"usr_a", 2, hash_at_2, "old", test_time};
+  EXPECT_TRUE(append_and_wait(*j, std::move(older)).durable());
+  EXPECT_EQ(j->latest_snapshot("usr_a").value()->seq, 4u);
+
+  // A snapshot whose hash is not on the chain fails its batch, events included.
+  auto off_chain = next_batch(a, 1);
+  off_chain.snapshot = snapshot{"usr_a", 5, hash_at_2, "bad", test_time};
+  EXPECT_EQ(append_and_wait(*j, std::move(off_chain)).error, journal_error::invalid_request);
+  EXPECT_EQ(j->verify_stream("usr_a").value().events, 4u);
+}
+
+TEST_F(SqliteJournal, ExpiredIdempotencyRecordsArePurged) {
+  auto j = open();
+  ASSERT_TRUE(j);
+  append_batch batch;
+  batch.stream = "usr_a";
+  batch.idempotency.push_back(make_record("key_old", test_time));
+  batch.idempotency.push_back(make_record("key_new", test_time + 2 * 86'400));
+  EXPECT_TRUE(append_and_wait(*j, std::move(batch)).durable());
+
+  // Just inside the retention: nothing goes.
+  now_ = test_time + options_.idempotency_retention_s;
+  std::promise<append_outcome> first;
+  j->purge_idempotency([&first](append_outcome outcome) { first.set_value(outcome); });
+  EXPECT_TRUE(first.get_future().get().durable());
+  EXPECT_TRUE(j->find_idempotency("key_old").value().has_value());
+
+  now_ = test_time + options_.idempotency_retention_s + 1;
+  std::promise<append_outcome> second;
+  j->purge_idempotency([&second](append_outcome outcome) { second.set_value(outcome); });
+  EXPECT_TRUE(second.get_future().get().durable());
+  EXPECT_FALSE(j->find_idempotency("key_old").value().has_value());
+  EXPECT_TRUE(j->find_idempotency("key_new").value().has_value());
+  EXPECT_EQ(j->idempotency_purged(), 1u);
+}
+
+// --- Crash durability ------------------------------------------------------------------------------
+
+constexpr int crash_streams = 4;
+
+/// The child: appends to `crash_streams` streams from as many threads until it is killed, and
+/// writes (stream index, seq) to `ack_fd` for every event the journal called durable.
+[[noreturn]] void append_until_killed(const sqlite_journal_options& options, int ack_fd) {
+  // Never outlive a parent that failed to kill us.
+  ::alarm(60);
+  std::string error;
+  auto j = sqlite_journal::open(options, error);
+  if (!j)
+    ::_exit(2);
+  std::vector<std::thread> threads;
+  for (int s = 0; s < crash_streams; ++s)
+    threads.emplace_back([&j, s, ack_fd] {
+      stream_head head{"usr_crash" + std::to_string(s)};
+      for (;;) {
+        auto batch = next_batch(head, 1 + head.next_seq % 3);
+        auto const last_seq = head.next_seq - 1;
+        batch.idempotency.push_back(make_record("crash_" + std::to_string(s) + "_" + std::to_string(last_seq)));
+        std::promise<append_outcome> done;
+        auto future = done.get_future();
+        j->append(std::move(batch), [&done](append_outcome outcome) { done.set_value(outcome); });
+        if (!future.get().durable())
+          ::_exit(3);
+        std::uint64_t const ack[2] = {static_cast<std::uint64_t>(s), last_seq};
+        if (::write(ack_fd, ack, sizeof ack) != static_cast<ssize_t>(sizeof ack))
+          ::_exit(4);
+      }
+    });
+  for (auto& thread : threads)
+    thread.join();
+  ::_exit(5);
+}
+
+TEST_F(SqliteJournal, AcknowledgedEventsSurviveSigkill) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  auto const child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(fds[0]);
+    append_until_killed(options_, fds[1]);
+  }
+  ::close(fds[1]);
+
+  std::map<std::uint64_t, std::uint64_t> acked; // stream index -> highest acknowledged seq
+  std::size_t acks = 0;
+  bool killed = false;
+  constexpr std::size_t acks_before_kill = 300;
+  for (;;) {
+    std::uint64_t ack[2];
+    auto const got = ::read(fds[0], ack, sizeof ack);
+    if (got == 0)
+      break; // the child is gone and every ack it wrote has been read
+    ASSERT_EQ(got, static_cast<ssize_t>(sizeof ack));
+    acked[ack[0]] = std::max(acked[ack[0]], ack[1]);
+    if (++acks == acks_before_kill && !killed) {
+      ASSERT_EQ(::kill(child, SIGKILL), 0);
+      killed = true;
+    }
+  }
+  ::close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(killed) << "the child stopped by itself after " << acks << " acks, status " << status;
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+
+  auto j = open();
+  ASSERT_TRUE(j);
+  EXPECT_EQ(acked.size(), static_cast<std::size_t>(crash_streams));
+  for (auto const& [index, seq] : acked) {
+    auto const stream = "usr_crash" + std::to_string(index);
+    auto verdict = j->verify_stream(stream);
+    ASSERT_TRUE(verdict) << stream;
+    EXPECT_TRUE(verdict.value().valid) << stream;
+    // Everything acknowledged is there; a batch committed but not yet acknowledged may be too.
+    EXPECT_GE(verdict.value().events, seq) << stream;
+    EXPECT_TRUE(j->find_idempotency("crash_" + std::to_string(index) + "_" + std::to_string(seq))
+                  .value()
+                  .has_value());
+  }
+  std::cout << "[          ] " << acks << " acks read, killed after " << acks_before_kill << "\n";
+}
+
+} // namespace
+} // namespace steward::storage

@@ -1,0 +1,98 @@
+#pragma once
+
+// The embedded journal backend (DESIGN 6): one SQLite file in WAL mode with `synchronous=FULL`.
+//
+// Writes: appenders push batches into a bounded queue; one writer thread takes everything queued
+// (at most `commit_batches`), stores it in ONE transaction — each batch under its own SAVEPOINT, so
+// a batch that conflicts fails alone — commits (one fsync of the WAL), then answers every callback.
+// Under load a commit therefore carries many actors' events: group commit.
+//
+// Reads go through a second connection, which WAL lets read while the writer writes; one mutex
+// serialises the readers among themselves.
+//
+// Schema changes are a versioned list of migrations applied in one transaction at open, recorded
+// in `schema_version`; a file written by a newer binary is refused. Layout and contract:
+// docs/journal.md.
+
+#include "core/limits.hpp"
+#include "storage/journal.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace steward::storage {
+
+/// Unix seconds now.
+using journal_clock = std::function<std::int64_t()>;
+
+struct sqlite_journal_options {
+  /// The database file; its directory must exist. `-wal` and `-shm` files appear beside it.
+  std::filesystem::path path;
+  /// Batches that may wait for the writer (ceiling `limits::journal_queue_batches_max`).
+  std::uint32_t queue_batches = core::limits::journal_queue_batches_default;
+  /// Bytes that may wait for the writer (ceiling `limits::journal_queue_bytes_max`).
+  std::size_t queue_bytes = core::limits::journal_queue_bytes_default;
+  /// Batches per transaction at most (ceiling `limits::journal_commit_batches_max`).
+  std::uint32_t commit_batches = core::limits::journal_commit_batches_default;
+  /// Idempotency records older than this are purged (floor `limits::idempotency_retention_s_min`).
+  std::int64_t idempotency_retention_s = core::limits::idempotency_retention_s_default;
+  /// Time source for purging; the system clock when empty. Tests inject one to age records.
+  journal_clock clock;
+};
+
+/// The SQLite journal. Thread-safe: `append`, the reads and the counters may be called from any
+/// thread. The destructor stops the writer (see `stop`).
+class sqlite_journal final : public journal {
+public:
+  /// The schema version this binary writes; a file with a newer one is refused at open.
+  static constexpr int schema_version = 1;
+
+  /// Opens (creating if missing) and migrates the database, then starts the writer thread. On
+  /// failure returns null and sets `error` to a sentence naming the file and the cause, for the
+  /// operator; options outside their limits are refused the same way.
+  static std::unique_ptr<sqlite_journal> open(const sqlite_journal_options& options, std::string& error);
+
+  ~sqlite_journal() override;
+  sqlite_journal(const sqlite_journal&) = delete;
+  sqlite_journal& operator=(const sqlite_journal&) = delete;
+
+  void append(append_batch batch, append_callback on_appended) override;
+  journal_result<std::vector<event>> read_stream(std::string_view stream, std::uint64_t from_seq,
+                                                 std::uint32_t limit) override;
+  journal_result<std::optional<snapshot>> latest_snapshot(std::string_view stream) override;
+  journal_result<std::optional<idempotency_record>> find_idempotency(std::string_view scope_key) override;
+  journal_result<stream_verification> verify_stream(std::string_view stream) override;
+  void purge_idempotency(append_callback on_purged) override;
+  void stop() override;
+
+  // Counters since open, for metrics and tests (relaxed reads: exact once the journal is idle).
+  /// Batches made durable.
+  std::uint64_t batches_durable() const noexcept;
+  /// Events made durable.
+  std::uint64_t events_durable() const noexcept;
+  /// Transactions committed: one WAL fsync each (`synchronous=FULL`).
+  std::uint64_t commits() const noexcept;
+  /// Batches refused with `conflict`.
+  std::uint64_t conflicts() const noexcept;
+  /// Appends refused with `overloaded`.
+  std::uint64_t overloads() const noexcept;
+  /// Batches failed with `io_error`.
+  std::uint64_t io_errors() const noexcept;
+  /// Idempotency records deleted by purges.
+  std::uint64_t idempotency_purged() const noexcept;
+  /// Batches waiting for the writer now.
+  std::uint64_t queue_depth() const noexcept;
+
+  class impl;
+
+private:
+  explicit sqlite_journal(std::unique_ptr<impl> state);
+
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace steward::storage
