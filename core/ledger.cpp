@@ -690,13 +690,17 @@ std::vector<ledger_event> decide_expire(const ledger_state& state, std::int64_t 
   ledger_map<bool> retiring_tokens;
   for (const auto& [id, token] : state.tokens) {
     if (!retire_due(token.expires_at)) continue;
-    if (held_by_open_hold([&](const hold_state& h) { return h.token == id; })) continue;
+    // A named copy: clang 14 cannot capture a structured binding in a lambda.
+    const auto& token_id = id;
+    if (held_by_open_hold([&token_id](const hold_state& h) { return h.token == token_id; })) continue;
     events.push_back(retired{retired::what::token, id, now});
     retiring_tokens.emplace(id, true);
   }
   for (const auto& [id, session] : state.sessions) {
     if (!retire_due(session.expires_at)) continue;
-    if (held_by_open_hold([&](const hold_state& h) { return h.session == id; })) continue;
+    const auto& session_id = id;
+    if (held_by_open_hold([&session_id](const hold_state& h) { return h.session == session_id; }))
+      continue;
     bool token_refers = false;
     for (const auto& [token_id, token] : state.tokens)
       if (token.session == id && !retiring_tokens.contains(token_id)) token_refers = true;
