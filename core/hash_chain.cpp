@@ -1,5 +1,7 @@
 #include "core/hash_chain.hpp"
 
+#include "core/sha256.hpp"
+
 #include "core/assert.hpp"
 
 #include <openssl/evp.h>
@@ -37,13 +39,6 @@ record_headers headers_of(const chain_event& event) noexcept {
   return headers;
 }
 
-/// SHA-256 is fetched from the provider once per process: an implicit fetch by `EVP_sha256()` in
-/// every `EVP_DigestInit_ex` costs a property lookup under a lock in OpenSSL 3.
-const EVP_MD* sha256() noexcept {
-  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  STEWARD_ASSERT(md != nullptr);
-  return md;
-}
 
 /// One digest context per thread, reused: creating one allocates, and hashing is on the journal's
 /// hot path (every event appended, every event read back).
@@ -90,7 +85,7 @@ chain_hash next_chain_hash(const chain_hash& prev, const chain_event& event) noe
   auto const headers = headers_of(event);
   // Failures of a SHA-256 digest over memory are not operating errors (there is no input it can
   // reject), so they abort rather than travel as values.
-  STEWARD_ASSERT(EVP_DigestInit_ex2(ctx, sha256(), nullptr) == 1);
+  STEWARD_ASSERT(EVP_DigestInit_ex2(ctx, sha256_algorithm(), nullptr) == 1);
   update(ctx, prev.data(), prev.size());
   update(ctx, headers.stream_length.data(), headers.stream_length.size());
   update(ctx, event.stream.data(), event.stream.size());

@@ -1,5 +1,7 @@
 #include "core/idempotency.hpp"
 
+#include "core/sha256.hpp"
+
 #include "core/assert.hpp"
 #include "core/limits.hpp"
 
@@ -18,17 +20,6 @@ void append_length_prefixed(std::string& out, std::string_view field) {
   out += static_cast<char>((size >> 8) & 0xFF);
   out += static_cast<char>(size & 0xFF);
   out.append(field);
-}
-
-idempotency_fingerprint sha256(std::string_view data) {
-  idempotency_fingerprint digest{};
-  unsigned int size = 0;
-  // SHA-256 of memory cannot fail short of a broken OpenSSL; a wrong fingerprint would merge or
-  // split requests silently, so that is not survivable.
-  STEWARD_ASSERT(EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(),
-                            nullptr) == 1 &&
-                 size == digest.size());
-  return digest;
 }
 
 } // namespace

@@ -1,5 +1,7 @@
 #include "core/secret_token.hpp"
 
+#include "core/sha256.hpp"
+
 #include "core/assert.hpp"
 #include "core/limits.hpp"
 
@@ -14,17 +16,7 @@ namespace steward::core {
 
 namespace {
 
-using digest = std::array<std::uint8_t, 32>;
-
-digest sha256(std::string_view data) {
-  digest out{};
-  unsigned int size = 0;
-  // Cannot fail short of a broken OpenSSL; a zero digest must never stand in for a real one.
-  STEWARD_ASSERT(EVP_Digest(data.data(), data.size(), out.data(), &size, EVP_sha256(), nullptr) ==
-                   1 &&
-                 size == out.size());
-  return out;
-}
+using digest = sha256_digest;
 
 constexpr char base64url_alphabet[] =
   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

@@ -1,5 +1,7 @@
 #include "storage/data_dir.hpp"
 
+#include "core/sha256.hpp"
+
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -503,14 +505,8 @@ std::string to_string(const data_dir_error& error) {
 }
 
 std::string signing_key_id(std::span<const std::uint8_t, 32> public_key) {
-  std::array<std::uint8_t, 32> digest{};
-  unsigned int digest_size = 0;
-  auto const ok = EVP_Digest(public_key.data(), public_key.size(), digest.data(), &digest_size,
-                             EVP_sha256(), nullptr);
-  // SHA-256 of 32 bytes in memory cannot fail short of a broken OpenSSL; an empty kid would then
-  // make every later check fail loudly rather than publish a wrong id.
-  if (ok != 1 || digest_size != digest.size())
-    return {};
+  auto const digest = core::sha256(
+    std::string_view(reinterpret_cast<const char*>(public_key.data()), public_key.size()));
   return base64url(std::span<const std::uint8_t>(digest.data(), 8));
 }
 
