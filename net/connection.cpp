@@ -78,14 +78,21 @@ void connection::on_received(const char* bytes, std::size_t count) {
 
 void connection::on_peer_closed() {
   peer_closed_ = true;
-  // A request cut short can never complete; answered requests still get their responses, because a
-  // client may half-close after sending (RFC 9112 9.6).
-  if (write_shut_ || (slots_.empty() && output_.empty() && !send_in_flight_)) {
+  if (write_shut_) {
     close_now_ = true;
     return;
   }
-  stop_parsing_ = true;
-  begin_close_after_output();
+  // A client may half-close after sending (RFC 9112 9.6): complete requests still buffered (behind a
+  // full pipeline, say) are answered, then the connection closes; a request cut short never
+  // completes and is dropped.
+  parse_input();
+  finish_if_peer_gone();
+}
+
+void connection::finish_if_peer_gone() noexcept {
+  if (peer_closed_ && !parsing_ && slots_.empty() && output_.empty() && !send_in_flight_ &&
+      sending_offset_ == sending_.size())
+    close_now_ = true;
 }
 
 bool connection::output_backlogged() const noexcept {
@@ -93,6 +100,12 @@ bool connection::output_backlogged() const noexcept {
 }
 
 bool connection::read_paused() const noexcept {
+  // After the peer's FIN there is nothing more to read; re-arming would only return EOF again.
+  return peer_closed_ || slots_.size() >= context_.settings->pipeline_depth_max ||
+         output_backlogged();
+}
+
+bool connection::parsing_blocked() const noexcept {
   return slots_.size() >= context_.settings->pipeline_depth_max || output_backlogged();
 }
 
@@ -100,7 +113,7 @@ void connection::parse_input() {
   if (parsing_)
     return; // re-entered from a handler that answered synchronously; the outer loop continues
   parsing_ = true;
-  while (!stop_parsing_ && !input_.empty() && !read_paused()) {
+  while (!stop_parsing_ && !input_.empty() && !parsing_blocked()) {
     if (!parser_.in_progress())
       request_started_ms_ = context_.now_ms;
     auto status = parser_.parse(input_.view());
@@ -189,8 +202,7 @@ void connection::flush_ready() {
   bool wrote = false;
   while (!slots_.empty() && slots_.front().ready) {
     slot& s = slots_.front();
-    bool close = s.close_after || s.response.close || context_.draining ||
-                 (peer_closed_ && slots_.size() == 1);
+    bool close = s.close_after || s.response.close || context_.draining;
     append_response(output_, s.response, close, s.head_request, {context_.http_date, 29});
     context_.stats->request_done(s.route, s.response.status, context_.now_ns - s.started_ns);
     slots_.pop_front();
@@ -205,7 +217,7 @@ void connection::flush_ready() {
   if (wrote && slots_.empty() && !stop_parsing_) {
     idle_since_ms_ = context_.now_ms;
     // Pipelined requests may be waiting behind a full pipeline.
-    if (!input_.empty() && !read_paused())
+    if (!input_.empty() && !parsing_blocked())
       parse_input();
   }
 }
@@ -238,15 +250,13 @@ void connection::on_sent(std::size_t count) {
     sending_offset_ = 0;
     if (sending_.capacity() > output_buffer_idle_bytes)
       std::string().swap(sending_);
-    if (slots_.empty() && output_.empty()) {
+    if (slots_.empty() && output_.empty())
       input_.shrink_if_idle();
-      if (peer_closed_)
-        close_now_ = true;
-    }
   }
   // Responses held back by a full output may now let parsing continue.
-  if (!stop_parsing_ && !input_.empty() && !read_paused())
+  if (!stop_parsing_ && !input_.empty() && !parsing_blocked())
     parse_input();
+  finish_if_peer_gone();
 }
 
 bool connection::should_shutdown_write() const noexcept {

@@ -94,7 +94,8 @@ public:
   bool send_in_flight() const noexcept { return send_in_flight_; }
   void on_sent(std::size_t count);
 
-  /// The transport should stop reading (pipeline full, output backlog) until this turns false.
+  /// The transport should stop reading (pipeline full, output backlog) until this turns false; after
+  /// the peer closed its side it stays true.
   bool read_paused() const noexcept;
   /// The transport should shut down its sending side (all output sent, close requested) and keep
   /// discarding input until the peer closes or `should_close()`.
@@ -123,6 +124,10 @@ private:
   void answer_now(slot& s, http_response&& response);
   void begin_close_after_output() noexcept;
   bool output_backlogged() const noexcept;
+  /// Pipeline full or output backlogged: buffered requests wait until responses drain.
+  bool parsing_blocked() const noexcept;
+  /// After the peer closed its side: close once every answerable request has been answered.
+  void finish_if_peer_gone() noexcept;
 
   loop_context& context_;
   std::uint64_t id_;

@@ -232,6 +232,33 @@ TEST_P(ServerTest, DrainFinishesTheRequestInFlightThenClosesAndStops) {
   EXPECT_EQ(stats_.opened.load(), stats_.closed.load());
 }
 
+TEST_P(ServerTest, HalfClosedClientStillGetsEveryBufferedRequestAnsweredThenEof) {
+  start();
+  auto client = connect();
+  // A slow first request fills the pipeline (depth 16) with answered-but-held responses; the rest
+  // wait in the input buffer when the client half-closes.
+  std::string burst = "GET /async/head HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (int i = 0; i < 24; ++i)
+    burst += "GET /sync HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_TRUE(client.send_all(burst, deadline_in(2s)));
+  client.shutdown_write();
+  auto until = deadline_in(2s);
+  while (workers_.pending() < 1 && test_support::clock::now() < until)
+    std::this_thread::yield();
+  EXPECT_FALSE(client.wait_readable(deadline_in(100ms)));
+  workers_.release();
+  auto first = client.read_response(deadline_in(2s));
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->body, "head");
+  for (int i = 0; i < 24; ++i) {
+    auto response = client.read_response(deadline_in(2s));
+    ASSERT_TRUE(response) << "response " << i + 1;
+    EXPECT_EQ(response->body, "sync");
+  }
+  EXPECT_TRUE(client.read_until_eof(deadline_in(2s)));
+  EXPECT_EQ(stats_.requests.load(), 25);
+}
+
 TEST_P(ServerTest, ConnectionsPastTheLimitGet503AndTheOthersKeepWorking) {
   route_table routes;
   routes.add(http_method::get, "/sync", [](const http_request&, const route_params&, responder r) {
