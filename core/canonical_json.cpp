@@ -1,6 +1,7 @@
 #include "core/canonical_json.hpp"
 
 #include "core/assert.hpp"
+#include "core/json_reader.hpp"
 #include "core/json_writer.hpp"
 #include "core/limits.hpp"
 
@@ -15,8 +16,6 @@ namespace ondemand = simdjson::ondemand;
 
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
 bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 std::string_view trim_trailing_space(std::string_view text) {
@@ -24,33 +23,6 @@ std::string_view trim_trailing_space(std::string_view text) {
   return text;
 }
 
-// RFC 8259 section 6. simdjson classifies a value as a number by its first byte only, so the whole
-// token is checked here (`1.`, `01`, `-`, `1x` are not numbers).
-bool is_json_number(std::string_view text) {
-  std::size_t i = 0;
-  const std::size_t n = text.size();
-  if (i < n && text[i] == '-') ++i;
-  if (i == n) return false;
-  if (text[i] == '0') {
-    ++i;
-  } else if (is_digit(text[i])) {
-    while (i < n && is_digit(text[i])) ++i;
-  } else {
-    return false;
-  }
-  if (i < n && text[i] == '.') {
-    ++i;
-    if (i == n || !is_digit(text[i])) return false;
-    while (i < n && is_digit(text[i])) ++i;
-  }
-  if (i < n && (text[i] == 'e' || text[i] == 'E')) {
-    ++i;
-    if (i < n && (text[i] == '+' || text[i] == '-')) ++i;
-    if (i == n || !is_digit(text[i])) return false;
-    while (i < n && is_digit(text[i])) ++i;
-  }
-  return i == n;
-}
 
 // One member of an object being canonicalised: its unescaped name (a view into the parser's
 // string buffer, valid until the next parse) and where its canonical value sits in the output.

@@ -10,6 +10,32 @@
 
 namespace steward::core {
 
+bool is_json_number(std::string_view text) noexcept {
+  auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  std::size_t i = 0, n = text.size();
+  if (i < n && text[i] == '-') ++i;
+  if (i == n) return false;
+  if (text[i] == '0') {
+    ++i;
+  } else if (is_digit(text[i])) {
+    while (i < n && is_digit(text[i])) ++i;
+  } else {
+    return false;
+  }
+  if (i < n && text[i] == '.') {
+    ++i;
+    if (i == n || !is_digit(text[i])) return false;
+    while (i < n && is_digit(text[i])) ++i;
+  }
+  if (i < n && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    if (i < n && (text[i] == '+' || text[i] == '-')) ++i;
+    if (i == n || !is_digit(text[i])) return false;
+    while (i < n && is_digit(text[i])) ++i;
+  }
+  return i == n;
+}
+
 static_assert(json_padding_bytes == simdjson::SIMDJSON_PADDING);
 
 namespace ondemand = simdjson::ondemand;
@@ -55,35 +81,7 @@ std::string_view trim_trailing_space(std::string_view text) {
   return text;
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-// The number grammar of RFC 8259 section 6. simdjson reports some well-formed numbers that do not
-// fit the requested type with the same error as malformed ones; this tells them apart so that
-// `1e999` is a wrong value (invalid_field) while `01` is not JSON (invalid_json).
-bool is_json_number(std::string_view text) {
-  std::size_t i = 0, n = text.size();
-  if (i < n && text[i] == '-') ++i;
-  if (i == n) return false;
-  if (text[i] == '0') {
-    ++i;
-  } else if (is_digit(text[i])) {
-    while (i < n && is_digit(text[i])) ++i;
-  } else {
-    return false;
-  }
-  if (i < n && text[i] == '.') {
-    ++i;
-    if (i == n || !is_digit(text[i])) return false;
-    while (i < n && is_digit(text[i])) ++i;
-  }
-  if (i < n && (text[i] == 'e' || text[i] == 'E')) {
-    ++i;
-    if (i < n && (text[i] == '+' || text[i] == '-')) ++i;
-    if (i == n || !is_digit(text[i])) return false;
-    while (i < n && is_digit(text[i])) ++i;
-  }
-  return i == n;
-}
 
 std::string_view type_name(ondemand::json_type type) {
   switch (type) {
@@ -431,7 +429,7 @@ void fail_integer(detail::decode_state& state, ondemand::value& value, simdjson:
   ondemand::json_type type;
   if (value.type().get(type) == simdjson::SUCCESS && type == ondemand::json_type::number) {
     std::string_view token = detail::trim_trailing_space(value.raw_json_token());
-    if (!detail::is_json_number(token)) return state.fail_malformed(simdjson::NUMBER_ERROR);
+    if (!is_json_number(token)) return state.fail_malformed(simdjson::NUMBER_ERROR);
     if (token.find_first_of(".eE") != std::string_view::npos)
       return state.fail(api_error::invalid_field, "must be an integer");
     // An integer literal that does not fit 64 bits.

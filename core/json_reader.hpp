@@ -67,6 +67,12 @@
 
 namespace steward::core {
 
+/// Whether `text` is exactly one number token of RFC 8259 section 6 (`-0`, `1.5e3`; not `01`, `1.`,
+/// `+1`). simdjson reports some well-formed numbers that do not fit the requested type with the
+/// same error as malformed ones; this tells them apart, so that `1e999` is a wrong value
+/// (invalid_field) while `01` is not JSON (invalid_json). The canonicaliser checks tokens with it too.
+bool is_json_number(std::string_view text) noexcept;
+
 /// Readable bytes the simdjson parser may read past the end of a body (SIMDJSON_PADDING).
 inline constexpr std::size_t json_padding_bytes = 64;
 
