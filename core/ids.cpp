@@ -1,4 +1,7 @@
 #include "core/ids.hpp"
+#include "core/limits.hpp"
+
+#include <algorithm>
 
 #include "core/assert.hpp"
 
@@ -106,6 +109,14 @@ std::optional<id_bits> id_value(std::string_view text) noexcept {
     value >>= 8;
   }
   return bits;
+}
+
+bool is_valid_provider_slug(std::string_view slug) noexcept {
+  if (slug.empty() || slug.size() > limits::provider_slug_bytes_max || slug.front() == '-')
+    return false;
+  return std::all_of(slug.begin(), slug.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
 }
 
 } // namespace steward::core

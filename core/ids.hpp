@@ -82,4 +82,9 @@ std::optional<id_kind> parse_id(std::string_view text) noexcept;
 /// The random part of a well-formed id of any kind, or empty.
 std::optional<id_bits> id_value(std::string_view text) noexcept;
 
+/// A provider's slug: `[a-z0-9][a-z0-9-]{0,31}` (`limits::provider_slug_bytes_max` bytes at most).
+/// Slugs come from configuration and become a file name (`providers/SLUG.secret`), a URL segment, a
+/// metric label and a ledger key, so one rule serves all of them: no case, no dots, no slashes.
+bool is_valid_provider_slug(std::string_view slug) noexcept;
+
 } // namespace steward::core

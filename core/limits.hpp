@@ -105,7 +105,7 @@ inline constexpr std::size_t ledger_providers_max = 256;
 inline constexpr std::size_t ledger_charges_retained_max = 16'000;
 /// Bytes of a charge's description and of a provider slug.
 inline constexpr std::size_t charge_description_bytes_max = 500;
-inline constexpr std::size_t provider_slug_bytes_max = 64;
+inline constexpr std::size_t provider_slug_bytes_max = 32;
 /// Longest time a hold may stay open before it expires by itself.
 inline constexpr std::int64_t hold_ttl_seconds_max = 86'400;
 /// An expired token or session stays in the ledger this long (so a late charge still gets 402

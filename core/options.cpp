@@ -1,5 +1,7 @@
 #include "core/options.hpp"
 
+#include "core/ids.hpp"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -244,16 +246,6 @@ std::optional<std::string> parse_base_url(std::string_view text, std::string& ou
   return std::nullopt;
 }
 
-bool is_valid_slug(std::string_view slug) {
-  // [a-z0-9][a-z0-9-]{0,31}: safe as a file name (providers/SLUG.secret), a URL segment and a
-  // metric label, with no case folding questions.
-  if (slug.empty() || slug.size() > 32 || slug.front() == '-')
-    return false;
-  return std::all_of(slug.begin(), slug.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || is_digit(c) || c == '-';
-  });
-}
-
 /// Replaces the password of `scheme://user:password@host` and any `password=` query parameter
 /// with REDACTED.
 std::string redact_postgres_url(std::string_view url) {
@@ -387,7 +379,7 @@ std::optional<std::string> apply_provider(std::string_view value, options& out) 
   if (equals == std::string_view::npos)
     return "expected SLUG=URL, got " + quoted(value);
   auto const slug = value.substr(0, equals);
-  if (!is_valid_slug(slug))
+  if (!is_valid_provider_slug(slug))
     return "slug must be 1 to 32 of a-z, 0-9 and '-', not starting with '-', got " + quoted(slug);
   for (auto const& existing : out.providers)
     if (existing.slug == slug)

@@ -1,5 +1,6 @@
 #include "storage/data_dir.hpp"
 
+#include "core/ids.hpp"
 #include "core/sha256.hpp"
 
 #include <openssl/bio.h>
@@ -78,14 +79,6 @@ std::string octal_mode(mode_t mode) {
   std::array<char, 8> buffer{};
   std::snprintf(buffer.data(), buffer.size(), "%04o", static_cast<unsigned>(mode & 07777));
   return buffer.data();
-}
-
-bool is_valid_slug(std::string_view slug) {
-  if (slug.empty() || slug.size() > 32 || slug.front() == '-')
-    return false;
-  return std::all_of(slug.begin(), slug.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-  });
 }
 
 std::string base64url(std::span<const std::uint8_t> bytes) {
@@ -488,7 +481,7 @@ std::optional<data_dir_error> check_slugs(const fs::path& dir,
                                           std::span<const std::string> provider_slugs) {
   for (auto const& slug : provider_slugs) {
     // Checked here as well as in the options: the slug becomes a path, and "../x" must never.
-    if (!is_valid_slug(slug))
+    if (!core::is_valid_provider_slug(slug))
       return error_at(dir / providers_dir, "invalid provider slug \"" + slug + "\"");
   }
   return std::nullopt;

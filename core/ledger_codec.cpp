@@ -1,0 +1,568 @@
+// The JSON form of ledger events and snapshots: what the journal stores and what activation reads
+// back. Decoding is strict (unknown members, wrong types and broken invariants are errors), because
+// a journal that decodes loosely could rebuild a different ledger than the one that was written.
+
+#include "core/ledger.hpp"
+
+#include "core/assert.hpp"
+#include "core/ids.hpp"
+#include "core/json_reader.hpp"
+#include "core/json_writer.hpp"
+
+#include <algorithm>
+#include <type_traits>
+#include <utility>
+
+namespace steward::core {
+namespace {
+
+template <class... Fs>
+struct overloaded : Fs... {
+  using Fs::operator()...;
+};
+template <class... Fs>
+overloaded(Fs...) -> overloaded<Fs...>;
+
+} // namespace
+
+// --- JSON ----------------------------------------------------------------------------------------
+
+namespace {
+
+/// Latest time accepted in an event or snapshot: 9999-12-31T23:59:59Z. Keeps every sum of times
+/// and every date computation far from overflow.
+constexpr std::int64_t unix_seconds_max = 253'402'300'799;
+
+void write_optional(json_writer& w, std::string_view key, const std::optional<std::string>& v) {
+  if (v) w.member(key, *v);
+}
+
+void write_money_member(json_writer& w, std::string_view key, money m) {
+  w.key(key);
+  write_money(w, m);
+}
+
+std::string_view to_string(cap_kind kind) noexcept {
+  switch (kind) {
+  case cap_kind::provider_default: return "provider_default";
+  case cap_kind::provider: return "provider";
+  case cap_kind::global: return "global";
+  }
+  return "global";
+}
+
+std::optional<cap_kind> parse_cap_kind(std::string_view text) noexcept {
+  if (text == "provider_default") return cap_kind::provider_default;
+  if (text == "provider") return cap_kind::provider;
+  if (text == "global") return cap_kind::global;
+  return std::nullopt;
+}
+
+json_error field_error(api_error code, std::string pointer, std::string detail) {
+  json_error error;
+  error.failed = true;
+  error.code = code;
+  error.pointer = std::move(pointer);
+  error.detail = std::move(detail);
+  return error;
+}
+
+// Every member any event may carry. An event is decoded into all of them, then the members of its
+// type are taken and any other member present is an unknown_field: the reader's own check cannot
+// do that, because it must declare the same members for every object.
+enum member_bit : std::uint32_t {
+  m_id = 1u << 0,
+  m_provider = 1u << 1,
+  m_session = 1u << 2,
+  m_token = 1u << 3,
+  m_hold = 1u << 4,
+  m_charge = 1u << 5,
+  m_description = 1u << 6,
+  m_currency = 1u << 7,
+  m_kind = 1u << 8,
+  m_amount = 1u << 9,
+  m_max_amount = 1u << 10,
+  m_run_budget = 1u << 11,
+  m_cap = 1u << 12,
+  m_expires_at = 1u << 13,
+  m_single_use = 1u << 14,
+  m_at = 1u << 15,
+};
+
+constexpr std::array<std::string_view, 16> member_names{
+  "id",     "provider",   "session",    "token", "hold",       "charge",     "description", "currency",
+  "kind",   "amount",     "max_amount", "run_budget", "cap",   "expires_at", "single_use",  "at",
+};
+
+struct event_fields {
+  std::string type;
+  std::optional<std::string> id, provider, session, token, hold, charge, description, currency,
+    kind;
+  std::optional<money_field> amount, max_amount, run_budget, cap;
+  std::optional<std::int64_t> expires_at, at;
+  std::optional<bool> single_use;
+
+  std::uint32_t present() const noexcept {
+    std::uint32_t bits = 0;
+    auto mark = [&](bool has, member_bit bit) {
+      if (has) bits |= bit;
+    };
+    mark(id.has_value(), m_id);
+    mark(provider.has_value(), m_provider);
+    mark(session.has_value(), m_session);
+    mark(token.has_value(), m_token);
+    mark(hold.has_value(), m_hold);
+    mark(charge.has_value(), m_charge);
+    mark(description.has_value(), m_description);
+    mark(currency.has_value(), m_currency);
+    mark(kind.has_value(), m_kind);
+    mark(amount.has_value(), m_amount);
+    mark(max_amount.has_value(), m_max_amount);
+    mark(run_budget.has_value(), m_run_budget);
+    mark(cap.has_value(), m_cap);
+    mark(expires_at.has_value(), m_expires_at);
+    mark(single_use.has_value(), m_single_use);
+    mark(at.has_value(), m_at);
+    return bits;
+  }
+};
+
+struct event_shape {
+  std::string_view type;
+  std::uint32_t required;
+  std::uint32_t optional;
+};
+
+constexpr std::array<event_shape, 13> event_shapes{{
+  {"currency.set", m_currency | m_at, 0},
+  {"cap.set", m_kind | m_at, m_provider | m_cap},
+  {"session.opened", m_id | m_run_budget | m_expires_at | m_at, 0},
+  {"session.budget_set", m_id | m_run_budget | m_at, 0},
+  {"token.created", m_id | m_provider | m_max_amount | m_expires_at | m_single_use | m_at,
+   m_session},
+  {"token.revoked", m_id | m_at, 0},
+  {"hold.placed", m_id | m_provider | m_amount | m_expires_at | m_at, m_session | m_token},
+  {"hold.released", m_id | m_at, 0},
+  {"hold.expired", m_id | m_at, 0},
+  {"charge.created", m_id | m_token | m_provider | m_amount | m_description | m_at,
+   m_session | m_hold},
+  {"refund.created", m_id | m_charge | m_amount | m_at, 0},
+  {"token.retired", m_id | m_at, 0},
+  {"session.retired", m_id | m_at, 0},
+}};
+
+/// Checks an id member against its kind.
+json_error check_id(const std::optional<std::string>& id, id_kind kind, std::string_view member) {
+  if (id && !is_valid(kind, *id))
+    return field_error(api_error::invalid_field, "/" + std::string(member),
+                       "must be a " + std::string(prefix(kind)) + " id");
+  return {};
+}
+
+/// Resolves a money member and checks its sign; `min` is 0 or 1.
+json_error take_money(const std::optional<money_field>& field, std::string_view member,
+                      std::int64_t min, money& out) {
+  if (!field) return {};
+  std::string pointer = "/" + std::string(member);
+  if (json_error error = resolve_money(*field, pointer, out)) return error;
+  if (out.amount < min)
+    return field_error(api_error::invalid_field, pointer + "/amount", "must be positive");
+  return {};
+}
+
+} // namespace
+
+void encode_event(const ledger_event& event, std::string& out) {
+  json_writer w(out);
+  w.begin_object().member("type", event_type(event));
+  std::visit(
+    overloaded{
+      [&](const currency_set& e) { w.member("currency", to_string(e.code)); },
+      [&](const cap_set& e) {
+        w.member("kind", to_string(e.kind));
+        if (e.kind == cap_kind::provider) w.member("provider", e.provider);
+        if (e.cap) write_money_member(w, "cap", *e.cap);
+      },
+      [&](const session_opened& e) {
+        w.member("id", e.id);
+        write_money_member(w, "run_budget", e.run_budget);
+        w.member("expires_at", e.expires_at);
+      },
+      [&](const session_budget_set& e) {
+        w.member("id", e.id);
+        write_money_member(w, "run_budget", e.run_budget);
+      },
+      [&](const token_created& e) {
+        w.member("id", e.id).member("provider", e.provider);
+        write_optional(w, "session", e.session);
+        write_money_member(w, "max_amount", e.max_amount);
+        w.member("expires_at", e.expires_at).member("single_use", e.single_use);
+      },
+      [&](const token_revoked& e) { w.member("id", e.id); },
+      [&](const hold_placed& e) {
+        w.member("id", e.id).member("provider", e.provider);
+        write_optional(w, "session", e.session);
+        write_optional(w, "token", e.token);
+        write_money_member(w, "amount", e.amount);
+        w.member("expires_at", e.expires_at);
+      },
+      [&](const hold_released& e) { w.member("id", e.id); },
+      [&](const charge_created& e) {
+        w.member("id", e.id).member("token", e.token).member("provider", e.provider);
+        write_optional(w, "session", e.session);
+        write_money_member(w, "amount", e.amount);
+        w.member("description", e.description);
+        write_optional(w, "hold", e.hold);
+      },
+      [&](const refund_created& e) {
+        w.member("id", e.id).member("charge", e.charge);
+        write_money_member(w, "amount", e.amount);
+      },
+      [&](const retired& e) { w.member("id", e.id); },
+    },
+    event);
+  w.member("at", event_time(event)).end_object();
+}
+
+json_error decode_event(std::string_view json, ledger_event& out) {
+  event_fields f;
+  auto money_member = [](object_reader& r, money_field& m) {
+    declare_money(r, m, amount_sign::non_negative);
+  };
+  json_error error = decode(json, [&](object_reader& o) {
+    o.required("type", f.type, 32);
+    o.optional("id", f.id, id_bytes);
+    o.optional("provider", f.provider, limits::provider_slug_bytes_max);
+    o.optional("session", f.session, id_bytes);
+    o.optional("token", f.token, id_bytes);
+    o.optional("hold", f.hold, id_bytes);
+    o.optional("charge", f.charge, id_bytes);
+    o.optional("description", f.description, limits::charge_description_bytes_max);
+    o.optional("currency", f.currency, currency_field_bytes_max);
+    o.optional("kind", f.kind, 32);
+    o.optional("amount", f.amount, money_member);
+    o.optional("max_amount", f.max_amount, money_member);
+    o.optional("run_budget", f.run_budget, money_member);
+    o.optional("cap", f.cap, money_member);
+    o.optional("expires_at", f.expires_at, std::int64_t{0}, unix_seconds_max);
+    o.optional("single_use", f.single_use);
+    o.optional("at", f.at, std::int64_t{0}, unix_seconds_max);
+  });
+  if (error) return error;
+
+  const event_shape* shape = nullptr;
+  for (const event_shape& candidate : event_shapes)
+    if (candidate.type == f.type) shape = &candidate;
+  if (shape == nullptr)
+    return field_error(api_error::invalid_field, "/type", "unknown event type");
+  std::uint32_t present = f.present();
+  for (std::size_t bit = 0; bit < member_names.size(); ++bit) {
+    std::uint32_t mask = 1u << bit;
+    if ((present & mask) && !((shape->required | shape->optional) & mask))
+      return field_error(api_error::unknown_field, "/" + std::string(member_names[bit]),
+                         "not a member of " + std::string(f.type));
+    if (!(present & mask) && (shape->required & mask))
+      return field_error(api_error::invalid_field, "/" + std::string(member_names[bit]),
+                         "required");
+  }
+  if (f.provider && !is_valid_provider_slug(*f.provider))
+    return field_error(api_error::invalid_field, "/provider", "invalid provider slug");
+  id_kind id_of_type = id_kind::event;
+  if (f.type.starts_with("session.")) id_of_type = id_kind::session;
+  if (f.type.starts_with("token.")) id_of_type = id_kind::payment_token;
+  if (f.type.starts_with("hold.")) id_of_type = id_kind::hold;
+  if (f.type.starts_with("charge.")) id_of_type = id_kind::charge;
+  if (f.type.starts_with("refund.")) id_of_type = id_kind::refund;
+  if (json_error e = check_id(f.id, id_of_type, "id")) return e;
+  if (json_error e = check_id(f.session, id_kind::session, "session")) return e;
+  if (json_error e = check_id(f.token, id_kind::payment_token, "token")) return e;
+  if (json_error e = check_id(f.hold, id_kind::hold, "hold")) return e;
+  if (json_error e = check_id(f.charge, id_kind::charge, "charge")) return e;
+
+  money amount, max_amount, run_budget, cap;
+  if (json_error e = take_money(f.amount, "amount", 1, amount)) return e;
+  if (json_error e = take_money(f.max_amount, "max_amount", 1, max_amount)) return e;
+  if (json_error e = take_money(f.run_budget, "run_budget", 0, run_budget)) return e;
+  if (json_error e = take_money(f.cap, "cap", 0, cap)) return e;
+
+  const std::int64_t at = *f.at;
+  const std::string_view type = f.type;
+  if (type == "currency.set") {
+    auto code = parse_currency(*f.currency);
+    if (!code) return field_error(api_error::unsupported_currency, "/currency", "unsupported");
+    out = currency_set{*code, at};
+  } else if (type == "cap.set") {
+    auto kind = parse_cap_kind(*f.kind);
+    if (!kind) return field_error(api_error::invalid_field, "/kind", "unknown cap kind");
+    if ((*kind == cap_kind::provider) != f.provider.has_value())
+      return field_error(api_error::invalid_field, "/provider",
+                         "required for, and only for, a provider cap");
+    out = cap_set{*kind, f.provider.value_or(""), f.cap ? std::optional(cap) : std::nullopt, at};
+  } else if (type == "session.opened") {
+    out = session_opened{*f.id, run_budget, *f.expires_at, at};
+  } else if (type == "session.budget_set") {
+    out = session_budget_set{*f.id, run_budget, at};
+  } else if (type == "token.created") {
+    out = token_created{*f.id, *f.provider, f.session, max_amount, *f.expires_at, *f.single_use, at};
+  } else if (type == "token.revoked") {
+    out = token_revoked{*f.id, at};
+  } else if (type == "hold.placed") {
+    out = hold_placed{*f.id, *f.provider, f.session, f.token, amount, *f.expires_at, at};
+  } else if (type == "hold.released" || type == "hold.expired") {
+    out = hold_released{*f.id, type == "hold.expired", at};
+  } else if (type == "charge.created") {
+    out = charge_created{*f.id, *f.token, *f.provider, f.session, amount, *f.description, f.hold, at};
+  } else if (type == "refund.created") {
+    out = refund_created{*f.id, *f.charge, amount, at};
+  } else {
+    out = retired{type == "token.retired" ? retired::what::token : retired::what::session, *f.id,
+                  at};
+  }
+  return {};
+}
+
+// --- Snapshots -----------------------------------------------------------------------------------
+
+void encode_snapshot(const ledger_state& state, std::string& out) {
+  json_writer w(out);
+  w.begin_object()
+    .member("currency", to_string(state.ledger_currency))
+    .member("month", state.month)
+    .member("provider_cap_default", state.provider_cap_default);
+  if (state.global_cap) w.member("global_cap", *state.global_cap);
+  w.member("global_spent", state.global_spent).member("global_held", state.global_held);
+
+  w.key("providers").begin_array();
+  for (const auto& [slug, p] : state.providers) {
+    w.begin_object().member("provider", slug);
+    if (p.cap) write_money_member(w, "cap", *p.cap);
+    w.member("spent", p.spent).member("held", p.held).end_object();
+  }
+  w.end_array();
+
+  w.key("sessions").begin_array();
+  for (const auto& [id, s] : state.sessions) {
+    w.begin_object().member("id", id);
+    write_money_member(w, "run_budget", s.run_budget);
+    w.member("expires_at", s.expires_at).member("spent", s.spent).member("held", s.held);
+    w.end_object();
+  }
+  w.end_array();
+
+  w.key("tokens").begin_array();
+  for (const auto& [id, t] : state.tokens) {
+    w.begin_object().member("id", id).member("provider", t.provider);
+    write_optional(w, "session", t.session);
+    write_money_member(w, "max_amount", t.max_amount);
+    w.member("expires_at", t.expires_at)
+      .member("single_use", t.single_use)
+      .member("revoked", t.revoked)
+      .member("used", t.used)
+      .member("held", t.held)
+      .member("charges", t.charges)
+      .end_object();
+  }
+  w.end_array();
+
+  w.key("holds").begin_array();
+  for (const auto& [id, h] : state.holds) {
+    w.begin_object().member("id", id).member("provider", h.provider);
+    write_optional(w, "session", h.session);
+    write_optional(w, "token", h.token);
+    w.member("amount", h.amount).member("expires_at", h.expires_at).end_object();
+  }
+  w.end_array();
+
+  // Oldest first: the order is state (it decides which charge is forgotten next).
+  w.key("charges").begin_array();
+  for (const std::string& id : state.charge_order) {
+    const charge_state& c = state.charges.find(id)->second;
+    w.begin_object().member("id", id).member("token", c.token).member("provider", c.provider);
+    write_optional(w, "session", c.session);
+    w.member("amount", c.amount)
+      .member("refunded", c.refunded)
+      .member("month", c.month)
+      .member("at", c.at)
+      .end_object();
+  }
+  w.end_array();
+  w.end_object();
+}
+
+namespace {
+
+struct provider_row {
+  std::string provider;
+  std::optional<money_field> cap;
+  std::int64_t spent = 0, held = 0;
+};
+struct session_row {
+  std::string id;
+  money_field run_budget;
+  std::int64_t expires_at = 0, spent = 0, held = 0;
+};
+struct token_row {
+  std::string id, provider;
+  std::optional<std::string> session;
+  money_field max_amount;
+  std::int64_t expires_at = 0;
+  bool single_use = false, revoked = false;
+  std::int64_t used = 0, held = 0;
+  std::uint32_t charges = 0;
+};
+struct hold_row {
+  std::string id, provider;
+  std::optional<std::string> session, token;
+  std::int64_t amount = 0, expires_at = 0;
+};
+struct charge_row {
+  std::string id, token, provider;
+  std::optional<std::string> session;
+  std::int64_t amount = 0, refunded = 0, month = 0, at = 0;
+};
+
+/// Resolves a money field of a snapshot row; the row's currency must be the ledger's.
+json_error snapshot_money(const money_field& field, std::string pointer, currency code,
+                          money& out) {
+  if (json_error error = resolve_money(field, pointer, out)) return error;
+  if (out.code != code)
+    return field_error(api_error::invalid_field, pointer + "/currency",
+                       "differs from the ledger currency");
+  return {};
+}
+
+template <class Map, class Value>
+json_error insert_unique(Map& map, const std::string& key, Value value, std::string pointer) {
+  if (!map.emplace(key, std::move(value)).second)
+    return field_error(api_error::invalid_field, std::move(pointer), "duplicate " + key);
+  return {};
+}
+
+} // namespace
+
+json_error decode_snapshot(std::string_view json, ledger_state& out) {
+  constexpr std::int64_t amount_max = limits::money_amount_max * 4;
+  constexpr std::int64_t month_max = (9999 - 1970 + 1) * 12;
+  std::string currency_text;
+  ledger_state s;
+  std::vector<provider_row> providers;
+  std::vector<session_row> sessions;
+  std::vector<token_row> tokens;
+  std::vector<hold_row> holds;
+  std::vector<charge_row> charges;
+  auto money_member = [](object_reader& r, money_field& m) {
+    declare_money(r, m, amount_sign::non_negative);
+  };
+  json_error error = decode(json, [&](object_reader& o) {
+    o.required("currency", currency_text, currency_field_bytes_max);
+    o.required("month", s.month, std::int64_t{0}, month_max);
+    o.required("provider_cap_default", s.provider_cap_default, std::int64_t{0},
+               limits::money_amount_max);
+    o.optional("global_cap", s.global_cap, std::int64_t{0}, limits::money_amount_max);
+    o.required("global_spent", s.global_spent, std::int64_t{0}, amount_max);
+    o.required("global_held", s.global_held, std::int64_t{0}, amount_max);
+    o.required("providers", providers, limits::ledger_providers_max,
+               [&](object_reader& r, provider_row& p) {
+                 r.required("provider", p.provider, limits::provider_slug_bytes_max);
+                 r.optional("cap", p.cap, money_member);
+                 r.required("spent", p.spent, std::int64_t{0}, amount_max);
+                 r.required("held", p.held, std::int64_t{0}, amount_max);
+               });
+    o.required("sessions", sessions, limits::ledger_sessions_max,
+               [&](object_reader& r, session_row& x) {
+                 r.required("id", x.id, id_bytes);
+                 r.required("run_budget", [&](object_reader& m) { money_member(m, x.run_budget); });
+                 r.required("expires_at", x.expires_at, std::int64_t{0}, unix_seconds_max);
+                 r.required("spent", x.spent, std::int64_t{0}, amount_max);
+                 r.required("held", x.held, std::int64_t{0}, amount_max);
+               });
+    o.required("tokens", tokens, limits::ledger_tokens_max, [&](object_reader& r, token_row& x) {
+      r.required("id", x.id, id_bytes);
+      r.required("provider", x.provider, limits::provider_slug_bytes_max);
+      r.optional("session", x.session, id_bytes);
+      r.required("max_amount", [&](object_reader& m) { money_member(m, x.max_amount); });
+      r.required("expires_at", x.expires_at, std::int64_t{0}, unix_seconds_max);
+      r.required("single_use", x.single_use);
+      r.required("revoked", x.revoked);
+      r.required("used", x.used, std::int64_t{0}, amount_max);
+      r.required("held", x.held, std::int64_t{0}, amount_max);
+      r.required("charges", x.charges);
+    });
+    o.required("holds", holds, limits::ledger_holds_max, [&](object_reader& r, hold_row& x) {
+      r.required("id", x.id, id_bytes);
+      r.required("provider", x.provider, limits::provider_slug_bytes_max);
+      r.optional("session", x.session, id_bytes);
+      r.optional("token", x.token, id_bytes);
+      r.required("amount", x.amount, std::int64_t{1}, limits::money_amount_max);
+      r.required("expires_at", x.expires_at, std::int64_t{0}, unix_seconds_max);
+    });
+    o.required("charges", charges, limits::ledger_charges_retained_max,
+               [&](object_reader& r, charge_row& x) {
+                 r.required("id", x.id, id_bytes);
+                 r.required("token", x.token, id_bytes);
+                 r.required("provider", x.provider, limits::provider_slug_bytes_max);
+                 r.optional("session", x.session, id_bytes);
+                 r.required("amount", x.amount, std::int64_t{1}, limits::money_amount_max);
+                 r.required("refunded", x.refunded, std::int64_t{0}, limits::money_amount_max);
+                 r.required("month", x.month, std::int64_t{0}, month_max);
+                 r.required("at", x.at, std::int64_t{0}, unix_seconds_max);
+               });
+  });
+  if (error) return error;
+
+  auto code = parse_currency(currency_text);
+  if (!code) return field_error(api_error::unsupported_currency, "/currency", "unsupported");
+  s.ledger_currency = *code;
+  for (std::size_t i = 0; i < providers.size(); ++i) {
+    provider_row& row = providers[i];
+    std::string pointer = "/providers/" + std::to_string(i);
+    provider_state p{std::nullopt, row.spent, row.held};
+    if (row.cap) {
+      money cap;
+      if (json_error e = snapshot_money(*row.cap, pointer + "/cap", *code, cap)) return e;
+      p.cap = cap;
+    }
+    if (json_error e = insert_unique(s.providers, row.provider, p, pointer)) return e;
+  }
+  for (std::size_t i = 0; i < sessions.size(); ++i) {
+    session_row& row = sessions[i];
+    std::string pointer = "/sessions/" + std::to_string(i);
+    session_state x{{}, row.expires_at, row.spent, row.held};
+    if (json_error e = snapshot_money(row.run_budget, pointer + "/run_budget", *code, x.run_budget))
+      return e;
+    if (json_error e = insert_unique(s.sessions, row.id, x, pointer)) return e;
+  }
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    token_row& row = tokens[i];
+    std::string pointer = "/tokens/" + std::to_string(i);
+    token_state x{row.provider, row.session, {}, row.expires_at, row.single_use, row.revoked,
+                  row.used, row.held, row.charges};
+    if (json_error e = snapshot_money(row.max_amount, pointer + "/max_amount", *code, x.max_amount))
+      return e;
+    if (json_error e = insert_unique(s.tokens, row.id, x, pointer)) return e;
+  }
+  for (std::size_t i = 0; i < holds.size(); ++i) {
+    hold_row& row = holds[i];
+    hold_state x{row.provider, row.session, row.token, row.amount, row.expires_at};
+    if (json_error e = insert_unique(s.holds, row.id, x, "/holds/" + std::to_string(i))) return e;
+  }
+  for (std::size_t i = 0; i < charges.size(); ++i) {
+    charge_row& row = charges[i];
+    charge_state x{row.token, row.provider, row.session, row.amount, row.refunded, row.month, row.at};
+    if (json_error e = insert_unique(s.charges, row.id, x, "/charges/" + std::to_string(i)))
+      return e;
+    s.charge_order.push_back(row.id);
+  }
+  // Ids of references (a charge's token, a token's session) are checked by check_invariants where
+  // the referenced object must still exist; the rest only need to be well-formed.
+  for (const auto& [id, c] : s.charges)
+    if (!is_valid(id_kind::payment_token, c.token) ||
+        (c.session && !is_valid(id_kind::session, *c.session)) || !is_valid_provider_slug(c.provider))
+      return field_error(api_error::invalid_field, "/charges", "malformed charge " + id);
+  if (auto violation = check_invariants(s))
+    return field_error(api_error::invalid_field, "", "inconsistent snapshot: " + *violation);
+  out = std::move(s);
+  return {};
+}
+
+} // namespace steward::core
