@@ -1,0 +1,594 @@
+#include "actors/user.hpp"
+
+#include "core/json_writer.hpp"
+#include "core/problem.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <chrono>
+#include <utility>
+
+namespace steward::actors {
+
+namespace {
+
+/// A problem+json response; `Retry-After` when the problem carries one.
+net::http_response problem_reply(core::problem&& problem) {
+  net::http_response response;
+  response.status = problem.status();
+  response.content_type = core::problem_content_type;
+  if (auto seconds = problem.retry_after_seconds())
+    response.headers.emplace_back("Retry-After", std::to_string(*seconds));
+  response.body = std::move(problem).body();
+  return response;
+}
+
+net::http_response overloaded_reply(std::string_view detail) {
+  return problem_reply(core::problem(core::api_error::overloaded, detail).retry_after(1));
+}
+
+net::http_response decline_reply(const core::decline& decline) {
+  core::problem problem(decline.code, decline.detail);
+  if (decline.scope)
+    problem.member("scope", core::to_string(*decline.scope));
+  return problem_reply(std::move(problem));
+}
+
+/// The response to an idempotency decision other than `execute`.
+net::http_response idempotency_reply(const core::idempotency_decision& decision) {
+  switch (decision.action) {
+    case core::idempotency_action::replay:
+      return replay_response(decision.status, decision.body);
+    case core::idempotency_action::conflict:
+      return problem_reply(core::problem(
+        core::api_error::idempotency_conflict,
+        "this Idempotency-Key was already used with a different request body"));
+    case core::idempotency_action::in_flight:
+      return problem_reply(
+        core::problem(core::api_error::idempotency_in_flight,
+                      "the original request with this Idempotency-Key is still running")
+          .retry_after(decision.retry_after_seconds));
+    case core::idempotency_action::execute: break;
+  }
+  return problem_reply(core::problem(core::api_error::internal, "unexpected idempotency state"));
+}
+
+net::http_response created(std::string body) {
+  net::http_response response;
+  response.status = 201;
+  response.body = std::move(body);
+  return response;
+}
+
+std::string charge_body(const core::charge_created& charge) {
+  std::string body;
+  core::json_writer json(body);
+  json.begin_object()
+    .member("id", std::string_view(charge.id))
+    .member("object", std::string_view("charge"))
+    .member("token", std::string_view(charge.token))
+    .member("provider", std::string_view(charge.provider));
+  if (charge.session)
+    json.member("session", std::string_view(*charge.session));
+  json.key("amount");
+  core::write_money(json, charge.amount);
+  json.member("description", std::string_view(charge.description));
+  if (charge.hold)
+    json.member("hold", std::string_view(*charge.hold));
+  json.member("created_at", charge.at).end_object();
+  return body;
+}
+
+std::string token_body(const core::token_created& token) {
+  std::string body;
+  core::json_writer json(body);
+  json.begin_object()
+    .member("id", std::string_view(token.id))
+    .member("object", std::string_view("payment_token"))
+    .member("provider", std::string_view(token.provider));
+  if (token.session)
+    json.member("session", std::string_view(*token.session));
+  json.key("max_amount");
+  core::write_money(json, token.max_amount);
+  json.member("expires_at", token.expires_at)
+    .member("single_use", token.single_use)
+    .member("created_at", token.at)
+    .end_object();
+  return body;
+}
+
+const idempotency_key* key_of(const user_command& command) {
+  if (auto* charge = std::get_if<charge_request>(&command))
+    return &charge->idempotency;
+  if (auto* token = std::get_if<create_token_request>(&command))
+    return &token->idempotency;
+  return nullptr;
+}
+
+net::responder reply_of(const user_command& command) {
+  return std::visit([](const auto& request) { return request.reply; }, command);
+}
+
+/// Sends `message` to `self` through the configured delivery (from a foreign thread).
+template <class... Ts>
+void deliver_to(const delivery& deliver, const user_actor& self, Ts... xs) {
+  auto send = [self, xs...] { caf::anon_send(self, xs...); };
+  if (deliver)
+    deliver(std::move(send));
+  else
+    send();
+}
+
+} // namespace
+
+net::http_response replay_response(std::uint16_t status, std::string_view body) {
+  net::http_response response;
+  response.status = status;
+  response.content_type = status >= 400 ? core::problem_content_type : "application/json";
+  response.headers.emplace_back("Idempotent-Replayed", "true");
+  response.body = std::string(body);
+  return response;
+}
+
+load_result load_user(storage::journal& journal, const std::string& stream) {
+  load_result out;
+  auto snapshot = journal.latest_snapshot(stream);
+  if (!snapshot) {
+    out.failure = snapshot.failure();
+    return out;
+  }
+  core::chain_hash anchor = core::chain_genesis;
+  std::uint64_t seq = 0;
+  if (const auto& stored = snapshot.value()) {
+    if (core::decode_snapshot(stored->state, out.ledger)) {
+      out.failure = storage::journal_failure{storage::journal_error::corrupt, stored->seq};
+      return out;
+    }
+    anchor = stored->hash;
+    seq = stored->seq;
+    out.snapshot_seq = stored->seq;
+  }
+  // The journal recomputes the chain on every read; the actor checks the links again against its
+  // own anchor, so that a reader bug cannot hand it a history that does not continue the snapshot.
+  core::chain_verifier verifier(anchor, seq + 1);
+  for (;;) {
+    auto page = journal.read_stream(stream, seq + 1, core::limits::journal_read_events_max);
+    if (!page) {
+      out.failure = page.failure();
+      return out;
+    }
+    for (const auto& stored : page.value()) {
+      if (!verifier.feed(storage::chain_fields(stored), stored.hash)) {
+        out.failure = storage::journal_failure{storage::journal_error::corrupt,
+                                               verifier.verdict().first_bad_seq.value_or(stored.seq)};
+        return out;
+      }
+      core::ledger_event event;
+      if (core::decode_event(stored.payload, event) || core::event_type(event) != stored.type) {
+        out.failure = storage::journal_failure{storage::journal_error::corrupt, stored.seq};
+        return out;
+      }
+      core::apply_event(out.ledger, event);
+      seq = stored.seq;
+    }
+    if (page.value().size() < core::limits::journal_read_events_max)
+      break;
+  }
+  out.seq = seq;
+  out.hash = verifier.head();
+  return out;
+}
+
+std::int64_t user_state::now() const {
+  if (config.clock)
+    return config.clock();
+  return std::chrono::duration_cast<std::chrono::seconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+void user_state::start_loading(user_actor self) {
+  if (config.counters != nullptr)
+    config.counters->activations.fetch_add(1, std::memory_order_relaxed);
+  auto job = [journal = config.journal, stream = config.user, deliver = config.deliver, self] {
+    deliver_to(deliver, self, loaded_atom::value, load_user(*journal, stream));
+  };
+  if (config.loader == nullptr || !config.loader->post(std::move(job))) {
+    load_result refused;
+    refused.failure = storage::journal_failure{storage::journal_error::overloaded, 0};
+    on_loaded(self, std::move(refused));
+  }
+}
+
+void user_state::on_loaded(user_actor self, load_result result) {
+  loaded = true;
+  if (result.failure) {
+    // Nothing can be decided without the durable state: answer what waits and stop.
+    auto response = result.failure->code == storage::journal_error::corrupt
+                      ? problem_reply(core::problem(core::api_error::internal,
+                                                    "the user's journal failed verification"))
+                      : overloaded_reply("the user's state could not be loaded");
+    for (auto& command : stash)
+      reply_of(command).respond(net::http_response(response));
+    stash.clear();
+    failing = true;
+    maybe_stop(self);
+    return;
+  }
+  ledger = std::move(result.ledger);
+  head_seq = result.seq;
+  head_hash = result.hash;
+  snapshot_seq = result.snapshot_seq;
+  auto waiting = std::move(stash);
+  stash.clear();
+  for (auto& command : waiting)
+    handle(self, std::move(command));
+}
+
+void user_state::handle(user_actor self, user_command command) {
+  if (!loaded) {
+    if (stash.size() >= user_stash_commands_max)
+      reply_of(command).respond(overloaded_reply("too many requests wait for this user"));
+    else
+      stash.push_back(std::move(command));
+    return;
+  }
+  if (failing) {
+    reply_of(command).respond(overloaded_reply("the user's journal failed; retry"));
+    return;
+  }
+  if (auto* spend = std::get_if<spend_request>(&command)) {
+    answer_spend(*spend);
+    return;
+  }
+  idempotency_key key = *key_of(command);
+  begin_idempotent(self, std::move(command), key);
+}
+
+void user_state::begin_idempotent(user_actor self, user_command command,
+                                  const idempotency_key& key) {
+  if (auto found = records.find(key.scope_key); found != records.end()) {
+    auto decision = core::decide(&found->second.record, key.fingerprint);
+    if (decision.action != core::idempotency_action::execute) {
+      reply_of(command).respond(idempotency_reply(decision));
+      return;
+    }
+  }
+  // Not in memory: the record may be older than this activation, or evicted. Hold the scope in
+  // flight (a concurrent retry gets 409) and ask the journal on the loader pool.
+  core::idempotency_record held;
+  held.fingerprint = key.fingerprint;
+  held.state = core::idempotency_state::in_flight;
+  remember(key.scope_key, std::move(held));
+  auto id = next_lookup++;
+  auto job = [journal = config.journal, scope = key.scope_key, deliver = config.deliver, self, id] {
+    lookup_result result;
+    auto found = journal->find_idempotency(scope);
+    if (found)
+      result.record = std::move(found.value());
+    else
+      result.failure = found.failure();
+    deliver_to(deliver, self, lookup_atom::value, id, std::move(result));
+  };
+  if (config.loader == nullptr || !config.loader->post(std::move(job))) {
+    forget(key.scope_key);
+    reply_of(command).respond(overloaded_reply("too many journal reads are waiting"));
+    return;
+  }
+  lookups.emplace(id, std::move(command));
+}
+
+void user_state::on_lookup(user_actor self, std::uint64_t id, lookup_result result) {
+  auto found = lookups.find(id);
+  if (found == lookups.end())
+    return;
+  user_command command = std::move(found->second);
+  lookups.erase(found);
+  const idempotency_key key = *key_of(command);
+  if (failing || result.failure) {
+    forget(key.scope_key);
+    reply_of(command).respond(overloaded_reply("the user's journal could not be read; retry"));
+    maybe_stop(self);
+    return;
+  }
+  if (result.record) {
+    core::idempotency_record stored;
+    stored.fingerprint = result.record->fingerprint;
+    stored.state = core::idempotency_state::done;
+    stored.status = result.record->status;
+    stored.body = std::move(result.record->response_body);
+    remember(key.scope_key, std::move(stored));
+    auto decision = core::decide(&records.at(key.scope_key).record, key.fingerprint);
+    reply_of(command).respond(idempotency_reply(decision));
+    return;
+  }
+  execute(self, std::move(command));
+}
+
+void user_state::execute(user_actor self, user_command command) {
+  const std::int64_t now = this->now();
+  const idempotency_key key = *key_of(command);
+  const net::responder reply = reply_of(command);
+  if (killed) {
+    finish(self, key.scope_key, reply,
+           problem_reply(core::problem(core::api_error::killed, "this user's spending is stopped")),
+           {});
+    return;
+  }
+  if (auto* charge = std::get_if<charge_request>(&command)) {
+    // The session a charge counts against is its token's.
+    std::optional<std::string> session;
+    if (auto token = ledger.tokens.find(charge->command.token); token != ledger.tokens.end())
+      session = token->second.session;
+    core::velocity_window* window = nullptr;
+    if (session && ledger.sessions.contains(*session)) {
+      if (killed_sessions.contains(*session)) {
+        finish(self, key.scope_key, reply,
+               problem_reply(
+                 core::problem(core::api_error::killed, "this session's spending is stopped")),
+               {});
+        return;
+      }
+      window = &velocity.try_emplace(*session, config.charges_per_minute).first->second;
+      if (window->count(now) >= window->limit()) {
+        finish(self, key.scope_key, reply,
+               problem_reply(core::problem(core::api_error::rate_limited,
+                                           "too many charges in this session in the last minute")
+                               .retry_after(static_cast<std::uint32_t>(
+                                 core::velocity_window_seconds))),
+               {});
+        return;
+      }
+    }
+    auto decision = core::decide_charge(ledger, charge->command, now);
+    if (auto* decline = std::get_if<core::decline>(&decision)) {
+      finish(self, key.scope_key, reply, decline_reply(*decline), {});
+      return;
+    }
+    auto& ok = std::get<core::accepted>(decision);
+    core::apply_event(ledger, ok.event);
+    if (window != nullptr)
+      window->allow(now);
+    // Threshold crossings (ok.crossings) become budget.threshold outbox events: not done yet.
+    auto body = charge_body(std::get<core::charge_created>(ok.event));
+    finish(self, key.scope_key, reply, created(std::move(body)), {std::move(ok.event)});
+    return;
+  }
+  auto& token = std::get<create_token_request>(command);
+  auto decision = core::decide_create_token(ledger, token.command, now);
+  if (auto* decline = std::get_if<core::decline>(&decision)) {
+    finish(self, key.scope_key, reply, decline_reply(*decline), {});
+    return;
+  }
+  auto& ok = std::get<core::accepted>(decision);
+  core::apply_event(ledger, ok.event);
+  auto body = token_body(std::get<core::token_created>(ok.event));
+  finish(self, key.scope_key, reply, created(std::move(body)), {std::move(ok.event)});
+}
+
+void user_state::finish(user_actor self, const std::string& scope_key, net::responder reply,
+                        net::http_response response, std::vector<core::ledger_event> events) {
+  const bool stored = core::is_stored_response(response.status);
+  if (events.empty() && !stored) {
+    // Not an outcome (429, 409...): the key stays usable, nothing to make durable.
+    forget(scope_key);
+    reply.respond(std::move(response));
+    return;
+  }
+  const std::int64_t now = this->now();
+  storage::append_batch batch;
+  batch.stream = config.user;
+  batch.prev_hash = head_hash;
+  for (const auto& event : events) {
+    storage::event entry;
+    entry.stream = config.user;
+    entry.seq = ++head_seq;
+    entry.type = std::string(core::event_type(event));
+    core::encode_event(event, entry.payload);
+    entry.created_at = core::event_time(event);
+    entry.hash = core::next_chain_hash(head_hash, storage::chain_fields(entry));
+    head_hash = entry.hash;
+    batch.events.push_back(std::move(entry));
+  }
+  if (!events.empty() && config.snapshot_every_events > 0
+      && head_seq - snapshot_seq >= config.snapshot_every_events) {
+    storage::snapshot snapshot;
+    snapshot.stream = config.user;
+    snapshot.seq = head_seq;
+    snapshot.hash = head_hash;
+    core::encode_snapshot(ledger, snapshot.state);
+    snapshot.created_at = now;
+    batch.snapshot = std::move(snapshot);
+    snapshot_seq = head_seq;
+  }
+  if (stored) {
+    storage::idempotency_record record;
+    record.scope_key = scope_key;
+    record.fingerprint = records.at(scope_key).record.fingerprint;
+    record.status = response.status;
+    record.response_body = response.body;
+    record.created_at = now;
+    batch.idempotency.push_back(std::move(record));
+  }
+  const auto id = next_batch++;
+  in_flight[id].push_back(pending_reply{reply, std::move(response), stored ? scope_key : ""});
+  config.journal->append(std::move(batch),
+                         [deliver = config.deliver, self, id](storage::append_outcome outcome) {
+                           deliver_to(deliver, self, durable_atom::value, id, outcome);
+                         });
+}
+
+void user_state::on_durable(user_actor self, std::uint64_t id, storage::append_outcome outcome) {
+  auto found = in_flight.find(id);
+  if (found == in_flight.end())
+    return;
+  auto replies = std::move(found->second);
+  in_flight.erase(found);
+  if (outcome.durable()) {
+    for (auto& pending : replies) {
+      if (!pending.scope_key.empty()) {
+        if (auto held = records.find(pending.scope_key); held != records.end()) {
+          held->second.record.state = core::idempotency_state::done;
+          held->second.record.status = pending.response.status;
+          held->second.record.body = pending.response.body;
+        }
+      }
+      pending.reply.respond(std::move(pending.response));
+    }
+  } else {
+    // Nothing of the batch is stored, and the in-memory state ran ahead of the journal: answer
+    // 503 (the client retries with its key), stop, and let the next command re-activate the user.
+    const bool bug = *outcome.error == storage::journal_error::invalid_request;
+    for (auto& pending : replies) {
+      forget(pending.scope_key);
+      pending.reply.respond(
+        bug ? problem_reply(core::problem(core::api_error::internal, "the journal refused a batch"))
+            : overloaded_reply("the journal could not store the request; retry"));
+    }
+    enter_failing(self);
+  }
+  maybe_stop(self);
+}
+
+void user_state::enter_failing(user_actor) {
+  failing = true;
+}
+
+void user_state::maybe_stop(user_actor self) {
+  if (!failing || !in_flight.empty() || !lookups.empty())
+    return;
+  if (config.owner) {
+    // Stop only when the shard has forgotten this actor: every command it forwarded before that
+    // reaches this mailbox first and is answered 503, none is lost.
+    if (!failure_reported) {
+      failure_reported = true;
+      if (config.counters != nullptr)
+        config.counters->stopped.fetch_add(1, std::memory_order_relaxed);
+      caf::anon_send(caf::actor_cast<caf::actor>(config.owner), user_failed_atom::value,
+                     config.user, self);
+    }
+    return;
+  }
+  if (config.counters != nullptr)
+    config.counters->stopped.fetch_add(1, std::memory_order_relaxed);
+  if (quit)
+    quit();
+}
+
+void user_state::on_retire(user_actor) {
+  if (quit)
+    quit();
+}
+
+void user_state::remember(const std::string& scope_key, core::idempotency_record record) {
+  forget(scope_key);
+  auto order = next_record_order++;
+  record_order.emplace(order, scope_key);
+  records.emplace(scope_key, held_record{std::move(record), order});
+  // Forget the oldest answered records past the bound; records in flight stay (they are bounded
+  // by the commands in flight).
+  for (auto it = record_order.begin();
+       records.size() > user_idempotency_records_max && it != record_order.end();) {
+    auto held = records.find(it->second);
+    if (held != records.end() && held->second.record.state == core::idempotency_state::done) {
+      records.erase(held);
+      it = record_order.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void user_state::forget(const std::string& scope_key) {
+  if (scope_key.empty())
+    return;
+  if (auto held = records.find(scope_key); held != records.end()) {
+    record_order.erase(held->second.order);
+    records.erase(held);
+  }
+}
+
+void user_state::answer_spend(const spend_request& request) const {
+  // Month-to-date: a ledger whose month is behind the clock has spent nothing this month yet.
+  const bool current = core::month_index(now()) <= ledger.month;
+  net::http_response response;
+  core::json_writer json(response.body);
+  json.begin_object().member("currency", core::to_string(ledger.ledger_currency));
+  json.key("providers").begin_array();
+  for (const auto& [slug, provider] : ledger.providers) {
+    json.begin_object().member("provider", std::string_view(slug));
+    json.key("spent");
+    core::write_money(json, {current ? provider.spent : 0, ledger.ledger_currency});
+    json.key("held");
+    core::write_money(json, {provider.held, ledger.ledger_currency});
+    json.key("cap");
+    core::write_money(json, {core::provider_cap(ledger, slug), ledger.ledger_currency});
+    json.end_object();
+  }
+  json.end_array();
+  json.key("global").begin_object();
+  json.key("spent");
+  core::write_money(json, {current ? ledger.global_spent : 0, ledger.ledger_currency});
+  json.key("held");
+  core::write_money(json, {ledger.global_held, ledger.ledger_currency});
+  json.key("cap");
+  if (ledger.global_cap)
+    core::write_money(json, {*ledger.global_cap, ledger.ledger_currency});
+  else
+    json.null();
+  json.end_object();
+  json.key("holds").begin_array();
+  for (const auto& [id, hold] : ledger.holds) {
+    json.begin_object().member("id", std::string_view(id)).member("provider",
+                                                                  std::string_view(hold.provider));
+    json.key("amount");
+    core::write_money(json, {hold.amount, ledger.ledger_currency});
+    json.member("expires_at", hold.expires_at).end_object();
+  }
+  json.end_array();
+  json.member("seq", head_seq).end_object();
+  request.reply.respond(std::move(response));
+}
+
+namespace {
+
+user_actor::behavior_type user_behavior(user_actor::stateful_pointer<user_state> self,
+                                        user_config config) {
+  self->state.config = std::move(config);
+  self->state.quit = [self] { self->quit(); };
+  auto handle = caf::actor_cast<user_actor>(self);
+  self->state.start_loading(handle);
+  return {
+    [self](charge_atom, charge_request& request) {
+      self->state.handle(caf::actor_cast<user_actor>(self), std::move(request));
+    },
+    [self](create_token_atom, create_token_request& request) {
+      self->state.handle(caf::actor_cast<user_actor>(self), std::move(request));
+    },
+    [self](get_spend_atom, spend_request& request) {
+      self->state.handle(caf::actor_cast<user_actor>(self), std::move(request));
+    },
+    [self](loaded_atom, load_result& result) {
+      self->state.on_loaded(caf::actor_cast<user_actor>(self), std::move(result));
+    },
+    [self](lookup_atom, std::uint64_t id, lookup_result& result) {
+      self->state.on_lookup(caf::actor_cast<user_actor>(self), id, std::move(result));
+    },
+    [self](durable_atom, std::uint64_t id, storage::append_outcome outcome) {
+      self->state.on_durable(caf::actor_cast<user_actor>(self), id, outcome);
+    },
+    [self](retire_atom) { self->state.on_retire(caf::actor_cast<user_actor>(self)); },
+  };
+}
+
+} // namespace
+
+user_actor spawn_user(caf::actor_system& system, user_config config) {
+  return system.spawn(user_behavior, std::move(config));
+}
+
+} // namespace steward::actors

@@ -1,0 +1,91 @@
+#pragma once
+
+// The directory (docs/spend-core.md, "Directory and activation"): N shard actors; a user id hashes
+// to one shard, which owns `user id -> user actor`. Every message for a user passes through its
+// shard, which spawns the user's actor only when it has none, so there is never a second
+// activation of a user however many first messages race (the shard handles them one at a time).
+//
+// The shard monitors its user actors and forgets one that goes down. A user actor that stops
+// after a journal failure first reports `userfailed`; the shard forgets it and answers `retire`,
+// and the actor stops only then. Every command the shard forwarded before forgetting it is thus in
+// the old actor's mailbox ahead of `retire` and is answered (503); every command after goes to a
+// fresh activation that reads the durable state.
+//
+// Not done: passivation of idle users (every activated user stays in memory until the directory
+// stops), and the payment-token / session-token alias index.
+
+#include "actors/loader_pool.hpp"
+#include "actors/user.hpp"
+
+#include <caf/typed_actor.hpp>
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace steward::actors {
+
+/// A shard's interface: the user actor's API (routed on the request's `user`), and the failure
+/// report of a user actor it owns.
+using directory_shard = caf::typed_actor<
+  caf::reacts_to<charge_atom, charge_request>,
+  caf::reacts_to<create_token_atom, create_token_request>,
+  caf::reacts_to<get_spend_atom, spend_request>,
+  caf::reacts_to<user_failed_atom, std::string, user_actor>>;
+
+struct directory_config {
+  /// Shard actors; 0 means one per CAF worker thread.
+  std::size_t shards = 0;
+  storage::journal* journal = nullptr; ///< must outlive the directory
+  loader_pool* loader = nullptr;       ///< must outlive the directory
+  std::function<std::int64_t()> clock;
+  delivery deliver;
+  std::uint32_t charges_per_minute = core::limits::charges_per_minute_default;
+  std::uint64_t snapshot_every_events = user_snapshot_every_events_default;
+  user_counters* counters = nullptr;
+};
+
+/// The state of one shard.
+struct directory_shard_state {
+  static inline const char* name = "steward.directory";
+
+  directory_config config;
+  std::unordered_map<std::string, user_actor> users;
+
+  /// The user's actor, spawned (and monitored) when the shard has none.
+  user_actor user_for(directory_shard::pointer self, const std::string& user);
+  void on_user_failed(const std::string& user, const user_actor& actor);
+  void on_down(const caf::actor_addr& source);
+};
+
+/// Which of `shards` owns `user` (FNV-1a of the id: stable across runs and builds).
+std::size_t shard_index(std::string_view user, std::size_t shards) noexcept;
+
+/// The shards, and the one call a route handler makes:
+///
+///     directory.send(charge_request{user_id, command, {scope_key, fingerprint}, reply});
+///
+/// A handle: copyable, thread-safe (it only sends messages).
+class directory {
+public:
+  directory(caf::actor_system& system, directory_config config);
+
+  void send(charge_request request) const;
+  void send(create_token_request request) const;
+  void send(spend_request request) const;
+
+  const directory_shard& shard_for(std::string_view user) const;
+  std::size_t shard_count() const noexcept { return shards_.size(); }
+
+  /// Stops every shard and, with them, every user actor they own.
+  void stop() const;
+
+private:
+  std::vector<directory_shard> shards_;
+};
+
+} // namespace steward::actors

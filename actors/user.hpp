@@ -1,0 +1,260 @@
+#pragma once
+
+// The user actor (docs/spend-core.md): the one owner of a user's money. It holds the user's
+// `core::ledger_state`, the head of the user's journal stream, the idempotency records of the
+// requests it answered and a velocity window per session, and it answers every money command of
+// that user, one at a time, so that parallel requests can never both pass an under-cap balance.
+//
+// Flow of a command (charge, create token):
+//   1. idempotency: a record in memory decides (replay / 409 in flight / 422 conflict). On a miss
+//      the journal is asked (on the loader pool, never on a CAF worker) while the scope is held
+//      in flight, because a record may be older than this activation or evicted from memory.
+//   2. user and session kill flags, velocity (charges), `core::decide_*`.
+//   3. accepted: the event is applied to the in-memory ledger at once (the next command sees the
+//      money as spent), chained after the in-memory head and appended to the journal with the
+//      idempotency record in the same batch. Declines that are stored outcomes
+//      (`core::is_stored_response`) are appended too, as a batch with only the record.
+//   4. the journal's callback (its writer thread) only posts a `durable` message back; the actor
+//      answers through the responder then, never before (a decline also waits, so that a replayed
+//      decline is always durable — decided here: an fsync of latency on declines buys a stable
+//      outcome per key).
+//   5. a failed append: the actor answers 503 `overloaded` to that command and every later one,
+//      waits for the outcome of every append still in flight (answering each), then stops, so that
+//      the next command re-activates it from durable state. With a directory the stop goes
+//      through the shard (see `user_config::owner`) so that no command is lost in between.
+//
+// Activation: the actor starts unloaded, reads the latest snapshot and the events after it on the
+// loader pool (the chain is verified: the journal recomputes it on read and the actor checks the
+// links again) and stashes commands until the state arrives.
+
+#include "actors/loader_pool.hpp"
+#include "core/idempotency.hpp"
+#include "core/ledger.hpp"
+#include "core/velocity.hpp"
+#include "net/http_message.hpp"
+#include "net/responder.hpp"
+#include "storage/journal.hpp"
+
+#include <caf/actor_addr.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+namespace caf {
+class actor_system;
+}
+
+namespace steward::actors {
+
+// --- Limits of one user actor (ceilings; kept here until they get configuration) ---------------
+
+/// Idempotency records a user actor keeps in memory; the oldest answered one is forgotten past it
+/// (the journal still has it and is asked on a miss).
+inline constexpr std::size_t user_idempotency_records_max = 4096;
+/// Commands a user actor holds while it activates; past it they are answered 503 overloaded.
+inline constexpr std::size_t user_stash_commands_max = 1024;
+/// Events appended between two snapshots of a user's ledger, by default.
+inline constexpr std::uint64_t user_snapshot_every_events_default = 1000;
+
+// --- Messages ----------------------------------------------------------------------------------
+
+/// The idempotency scope of a request: `core::idempotency_scope(...)` and the body's fingerprint.
+struct idempotency_key {
+  std::string scope_key;
+  core::idempotency_fingerprint fingerprint{};
+};
+
+/// A provider's charge against a payment token (POST /v1/charges).
+struct charge_request {
+  std::string user; ///< the user id; the directory routes on it
+  core::charge_command command;
+  idempotency_key idempotency;
+  net::responder reply;
+};
+
+/// A new payment token for a provider (minted by the platform or for a purchase).
+struct create_token_request {
+  std::string user;
+  core::create_token_command command;
+  idempotency_key idempotency;
+  net::responder reply;
+};
+
+/// Month-to-date spend per provider, caps and open holds (GET .../spend).
+struct spend_request {
+  std::string user;
+  net::responder reply;
+};
+
+/// Internal: a user's state as read from the journal at activation.
+struct load_result {
+  std::optional<storage::journal_failure> failure;
+  core::ledger_state ledger;
+  std::uint64_t seq = 0;
+  core::chain_hash hash = core::chain_genesis;
+  std::uint64_t snapshot_seq = 0;
+};
+
+/// Internal: the journal's answer to an idempotency lookup on a memory miss.
+struct lookup_result {
+  std::optional<storage::journal_failure> failure;
+  std::optional<storage::idempotency_record> record;
+};
+
+} // namespace steward::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(steward::actors::charge_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(steward::actors::create_token_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(steward::actors::spend_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(steward::actors::load_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(steward::actors::lookup_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(steward::storage::append_outcome)
+
+namespace steward::actors {
+
+using charge_atom = caf::atom_constant<caf::atom("charge")>;
+using create_token_atom = caf::atom_constant<caf::atom("mktoken")>;
+using get_spend_atom = caf::atom_constant<caf::atom("getspend")>;
+using loaded_atom = caf::atom_constant<caf::atom("loaded")>;
+using lookup_atom = caf::atom_constant<caf::atom("idemlookup")>;
+using durable_atom = caf::atom_constant<caf::atom("durable")>;
+using retire_atom = caf::atom_constant<caf::atom("retire")>;
+using user_failed_atom = caf::atom_constant<caf::atom("userfailed")>;
+
+/// The user actor's interface. The first three are its API; `loaded`, `idemlookup` and `durable`
+/// are its own results coming back from the loader pool and the journal; `retire` is its shard's
+/// permission to stop after it reported `userfailed`.
+using user_actor = caf::typed_actor<
+  caf::reacts_to<charge_atom, charge_request>,
+  caf::reacts_to<create_token_atom, create_token_request>,
+  caf::reacts_to<get_spend_atom, spend_request>,
+  caf::reacts_to<loaded_atom, load_result>,
+  caf::reacts_to<lookup_atom, std::uint64_t, lookup_result>,
+  caf::reacts_to<durable_atom, std::uint64_t, storage::append_outcome>,
+  caf::reacts_to<retire_atom>>;
+
+/// Runs a function that delivers a message to an actor. The journal's callbacks and the loader
+/// pool call it from their threads; the default runs it at once (an `anon_send` is thread-safe).
+/// Deterministic tests pass one that queues the delivery for their own thread, because CAF's test
+/// scheduler must only be touched from one thread.
+using delivery = std::function<void(std::function<void()>)>;
+
+/// Counters shared by the user actors of a process (all relaxed).
+struct user_counters {
+  std::atomic<std::uint64_t> activations{0}; ///< loads started
+  std::atomic<std::uint64_t> stopped{0};     ///< actors stopped after a journal failure
+};
+
+struct user_config {
+  std::string user; ///< the user id; also the journal stream
+  storage::journal* journal = nullptr; ///< must outlive the actor
+  loader_pool* loader = nullptr;       ///< must outlive the actor
+  /// Unix seconds now; the system clock when empty.
+  std::function<std::int64_t()> clock;
+  delivery deliver;
+  std::uint32_t charges_per_minute = core::limits::charges_per_minute_default;
+  std::uint64_t snapshot_every_events = user_snapshot_every_events_default;
+  /// The directory shard that owns this actor, if any: after a journal failure the actor asks it
+  /// (`userfailed`) to forget it and stops on `retire`; without an owner it stops by itself.
+  caf::actor_addr owner;
+  user_counters* counters = nullptr; ///< optional; must outlive the actor
+};
+
+/// A command waiting for activation or for an idempotency lookup.
+using user_command = std::variant<charge_request, create_token_request, spend_request>;
+
+/// What a durable append answers: one command's reply and the record it completes.
+struct pending_reply {
+  net::responder reply;
+  net::http_response response;
+  std::string scope_key; ///< empty when the reply is not an idempotent outcome
+};
+
+/// An idempotency record held in memory, with its place in the eviction order.
+struct held_record {
+  core::idempotency_record record;
+  std::uint64_t order = 0; ///< key into `user_state::record_order`
+};
+
+/// The user actor's state; plain functions that do the work (STYLE.md).
+struct user_state {
+  static inline const char* name = "steward.user";
+
+  user_config config;
+  bool loaded = false;
+  /// A journal operation failed: every command is answered 503 until the actor stops.
+  bool failing = false;
+  bool failure_reported = false; ///< `userfailed` sent to the owner
+  bool killed = false;           ///< the user's kill flag (no command sets it yet)
+  std::set<std::string, std::less<>> killed_sessions;
+
+  core::ledger_state ledger;
+  std::uint64_t head_seq = 0;
+  core::chain_hash head_hash = core::chain_genesis;
+  std::uint64_t snapshot_seq = 0;
+
+  std::unordered_map<std::string, held_record> records;
+  std::map<std::uint64_t, std::string> record_order; ///< oldest first
+  std::uint64_t next_record_order = 0;
+
+  std::map<std::string, core::velocity_window, std::less<>> velocity;
+
+  std::deque<user_command> stash;
+  std::map<std::uint64_t, user_command> lookups; ///< commands waiting for the journal's record
+  std::uint64_t next_lookup = 0;
+  std::map<std::uint64_t, std::vector<pending_reply>> in_flight; ///< appends by id
+  std::uint64_t next_batch = 0;
+
+  std::int64_t now() const;
+
+  /// Starts reading the user's state on the loader pool; the result comes back as `loaded`.
+  void start_loading(user_actor self);
+  void on_loaded(user_actor self, load_result result);
+
+  void handle(user_actor self, user_command command);
+  void on_lookup(user_actor self, std::uint64_t id, lookup_result result);
+  void on_durable(user_actor self, std::uint64_t id, storage::append_outcome outcome);
+  void on_retire(user_actor self);
+
+  /// For tests and the spend endpoint.
+  void answer_spend(const spend_request& request) const;
+
+  // Steps of `handle`.
+  void begin_idempotent(user_actor self, user_command command, const idempotency_key& key);
+  void execute(user_actor self, user_command command);
+  void finish(user_actor self, const std::string& scope_key, net::responder reply,
+              net::http_response response, std::vector<core::ledger_event> events);
+  void enter_failing(user_actor self);
+  void maybe_stop(user_actor self);
+  void remember(const std::string& scope_key, core::idempotency_record record);
+  void forget(const std::string& scope_key);
+
+  /// Set by the behavior: stops the actor.
+  std::function<void()> quit;
+};
+
+/// Spawns a user actor; it activates at once (reads its state in the background).
+user_actor spawn_user(caf::actor_system& system, user_config config);
+
+/// Reads a user's state from `journal`: the latest snapshot and every event after it, with the
+/// chain checked. Blocking: for the loader pool and tests.
+load_result load_user(storage::journal& journal, const std::string& stream);
+
+/// The response that replays a stored record: its status and body, `Idempotent-Replayed: true`.
+net::http_response replay_response(std::uint16_t status, std::string_view body);
+
+} // namespace steward::actors
