@@ -191,7 +191,9 @@ TEST_P(ServerTest, UnansweredRequestGets503AfterTheActorTimeoutAndALateReplyIsDr
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 503);
   EXPECT_NE(response->body.find("\"code\":\"overloaded\""), std::string::npos);
-  EXPECT_GE(test_support::clock::now() - started, 300ms);
+  // The server's clock has millisecond granularity: a deadline may fire up to 1 ms early in
+  // nanosecond terms.
+  EXPECT_GE(test_support::clock::now() - started, 299ms);
   EXPECT_EQ(stats_.actor_timeouts.load(), 1);
   // The connection stays usable, and the late answer goes nowhere.
   http_response late;

@@ -351,6 +351,9 @@ struct uring_loop::impl {
   void start_drain() {
     draining = true;
     drain_deadline_ms = loop.context_.now_ms + drain_timeout_ms;
+    // Stop listening now: until the cancelled accept completes and the fd can be closed, the kernel
+    // would otherwise keep completing handshakes into the backlog that nobody will accept.
+    ::shutdown(listen_fd, SHUT_RDWR);
     if (accept_armed) {
       auto* entry = sqe();
       io_uring_prep_cancel64(entry, encode(op::accept), 0);
