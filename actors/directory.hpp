@@ -45,7 +45,7 @@ struct directory_config {
   std::function<std::int64_t()> clock;
   delivery deliver;
   std::uint32_t charges_per_minute = core::limits::charges_per_minute_default;
-  std::uint64_t snapshot_every_events = user_snapshot_every_events_default;
+  std::uint64_t snapshot_every_events = core::limits::user_snapshot_every_events_default;
   user_counters* counters = nullptr;
 };
 

@@ -7,6 +7,8 @@
 // The queue is bounded: `post` refuses a job when it is full or the pool is stopping, and the
 // caller answers 503 instead of waiting. `stop()` runs every job already queued, then joins.
 
+#include "core/limits.hpp"
+
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -18,9 +20,8 @@
 
 namespace steward::actors {
 
-/// Jobs that may wait for a loader thread; past it `post` refuses.
-inline constexpr std::size_t loader_queue_jobs_max = 65536;
-
+/// Blocking journal reads run here, off the CAF workers; at most `core::limits::loader_queue_jobs_max`
+/// jobs wait, past that `post` refuses.
 class loader_pool {
 public:
   explicit loader_pool(std::size_t threads = 2) {
@@ -40,7 +41,7 @@ public:
   bool post(std::function<void()> job) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (stopping_ || jobs_.size() >= loader_queue_jobs_max)
+      if (stopping_ || jobs_.size() >= core::limits::loader_queue_jobs_max)
         return false;
       jobs_.push_back(std::move(job));
     }

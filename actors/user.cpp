@@ -231,7 +231,7 @@ void user_state::on_loaded(user_actor self, load_result result) {
 
 void user_state::handle(user_actor self, user_command command) {
   if (!loaded) {
-    if (stash.size() >= user_stash_commands_max)
+    if (stash.size() >= core::limits::user_stash_commands_max)
       reply_of(command).respond(overloaded_reply("too many requests wait for this user"));
     else
       stash.push_back(std::move(command));
@@ -492,7 +492,8 @@ void user_state::remember(const std::string& scope_key, core::idempotency_record
   // Forget the oldest answered records past the bound; records in flight stay (they are bounded
   // by the commands in flight).
   for (auto it = record_order.begin();
-       records.size() > user_idempotency_records_max && it != record_order.end();) {
+       records.size() > core::limits::user_idempotency_records_max &&
+       it != record_order.end();) {
     auto held = records.find(it->second);
     if (held != records.end() && held->second.record.state == core::idempotency_state::done) {
       records.erase(held);

@@ -60,16 +60,6 @@ class actor_system;
 
 namespace steward::actors {
 
-// --- Limits of one user actor (ceilings; kept here until they get configuration) ---------------
-
-/// Idempotency records a user actor keeps in memory; the oldest answered one is forgotten past it
-/// (the journal still has it and is asked on a miss).
-inline constexpr std::size_t user_idempotency_records_max = 4096;
-/// Commands a user actor holds while it activates; past it they are answered 503 overloaded.
-inline constexpr std::size_t user_stash_commands_max = 1024;
-/// Events appended between two snapshots of a user's ledger, by default.
-inline constexpr std::uint64_t user_snapshot_every_events_default = 1000;
-
 // --- Messages ----------------------------------------------------------------------------------
 
 /// The idempotency scope of a request: `core::idempotency_scope(...)` and the body's fingerprint.
@@ -167,7 +157,7 @@ struct user_config {
   std::function<std::int64_t()> clock;
   delivery deliver;
   std::uint32_t charges_per_minute = core::limits::charges_per_minute_default;
-  std::uint64_t snapshot_every_events = user_snapshot_every_events_default;
+  std::uint64_t snapshot_every_events = core::limits::user_snapshot_every_events_default;
   /// The directory shard that owns this actor, if any: after a journal failure the actor asks it
   /// (`userfailed`) to forget it and stops on `retire`; without an owner it stops by itself.
   caf::actor_addr owner;

@@ -31,7 +31,8 @@ struct UserActorTest : ::testing::Test, test_coordinator_fixture<> {
   std::string token = test_id(core::id_kind::payment_token, 1);
   std::uint32_t next_sequence = 0;
 
-  user_config config(std::uint64_t snapshot_every = user_snapshot_every_events_default) {
+  user_config config(
+    std::uint64_t snapshot_every = core::limits::user_snapshot_every_events_default) {
     user_config out;
     out.user = user;
     out.journal = &journal;

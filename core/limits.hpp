@@ -181,4 +181,16 @@ static_assert(idempotency_retention_s_min <= idempotency_retention_s_default &&
               idempotency_retention_s_default <= idempotency_retention_s_max);
 static_assert(idempotency_purge_interval_s * 10 <= idempotency_retention_s_min);
 
+// --- Actors (actors/user.hpp, actors/loader_pool.hpp) -------------------------------------------
+/// Idempotency records a user actor keeps in memory; the oldest answered one is forgotten past it
+/// (the journal still has it and is asked on a miss).
+inline constexpr std::size_t user_idempotency_records_max = 4096;
+/// Commands a user actor holds while it activates; past it they are answered 503 overloaded.
+inline constexpr std::size_t user_stash_commands_max = 1024;
+/// Events appended between two snapshots of a user's ledger, by default.
+inline constexpr std::uint64_t user_snapshot_every_events_default = 1000;
+/// Blocking journal reads (activations, idempotency look-ups) waiting for the loader pool; past it
+/// the request is answered 503 overloaded.
+inline constexpr std::size_t loader_queue_jobs_max = 65536;
+
 } // namespace steward::core::limits
