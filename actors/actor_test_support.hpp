@@ -61,9 +61,11 @@ public:
   }
 
   std::vector<net::reply_queue::entry> all;
+  /// Wake-ups the reply queue asked for: one per batch, however many replies it holds.
+  std::atomic<int> wakes{0};
 
 protected:
-  void wake() noexcept override {}
+  void wake() noexcept override { wakes.fetch_add(1, std::memory_order_relaxed); }
 
 private:
   static inline net::connection_settings settings_{};
