@@ -141,6 +141,13 @@ public:
   find_idempotency(std::string_view scope_key) override {
     return inner_.find_idempotency(scope_key);
   }
+  storage::journal_result<std::optional<std::string>> find_alias(std::string_view key) override {
+    return inner_.find_alias(key);
+  }
+  storage::journal_result<std::vector<storage::alias>> read_aliases(std::string_view after_key,
+                                                                    std::uint32_t limit) override {
+    return inner_.read_aliases(after_key, limit);
+  }
   storage::journal_result<storage::stream_verification>
   verify_stream(std::string_view stream) override {
     return inner_.verify_stream(stream);

@@ -100,6 +100,12 @@ inline constexpr std::size_t ledger_sessions_max = 1024;
 inline constexpr std::size_t ledger_holds_max = 1024;
 /// Providers with a configured cap or month-to-date spend, per user.
 inline constexpr std::size_t ledger_providers_max = 256;
+/// Bytes of labels and intent domains together over all live sessions of one user. One session may
+/// carry up to 200 + 64 * 253 bytes of them, so a ledger full of such sessions would make a
+/// snapshot too large to decode; this bounds the sum instead, far above ordinary use (tens of bytes
+/// per session). Opening a session past it is 429 rate_limited. ledger_codec.cpp ties
+/// it to the snapshot's size with a static_assert.
+inline constexpr std::size_t ledger_session_metadata_bytes_max = 96u << 10;
 /// Charges a user's ledger remembers for refunds; the oldest is forgotten past it (a refund of a
 /// forgotten charge is 404). Bounds the snapshot size: see the static_assert below.
 inline constexpr std::size_t ledger_charges_retained_max = 16'000;
@@ -151,12 +157,18 @@ inline constexpr std::size_t journal_queue_bytes_default = 256u << 20;
 /// group waits for the whole group.
 inline constexpr std::uint32_t journal_commit_batches_max = 4096;
 inline constexpr std::uint32_t journal_commit_batches_default = 512;
-/// Events, idempotency records and bytes of one append batch (one actor's answer to one request).
+/// Events, idempotency records, aliases and bytes of one append batch (one actor's answer to one
+/// request).
 inline constexpr std::uint32_t journal_batch_events_max = 1024;
 inline constexpr std::uint32_t journal_batch_idempotency_max = 64;
+inline constexpr std::uint32_t journal_batch_aliases_max = 64;
+/// Longest alias key, in bytes; keys are 1 to this many bytes.
+inline constexpr std::size_t journal_alias_key_bytes_max = 512;
 inline constexpr std::size_t journal_batch_bytes_max = 16u << 20;
 /// Events one `read_stream` call returns at most; activation reads a longer stream page by page.
 inline constexpr std::uint32_t journal_read_events_max = 10000;
+/// Aliases one `read_aliases` call returns at most; start-up loads the alias index page by page.
+inline constexpr std::uint32_t journal_read_aliases_max = 10000;
 /// How long a journal connection waits for a lock held by another process (a backup, the sqlite3
 /// shell) before the operation fails with `io_error`.
 inline constexpr std::uint32_t journal_busy_timeout_ms = 5000;

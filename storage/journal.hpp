@@ -21,8 +21,10 @@
 
 #include "core/assert.hpp"
 #include "core/hash_chain.hpp"
+#include "core/limits.hpp"
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -150,17 +152,37 @@ struct snapshot {
   std::int64_t created_at = 0;
 };
 
+/// Longest alias key, in bytes; keys are 1 to this many bytes.
+inline constexpr std::size_t alias_key_bytes_max = core::limits::journal_alias_key_bytes_max;
+
+/// An entry of the alias index: a durable map from a key a client presents (`"ptk:ptk_…"`,
+/// `"sst:<hex hash>"`, `"ref:<platform ref>"`) to the stream that owns it (a user id). An alias is
+/// written in the same batch as the events that mint what it names, so neither exists without the
+/// other. Once stored, a key names the same stream for good.
+struct alias {
+  /// 1 to `alias_key_bytes_max` bytes, opaque to the journal; keys are ordered bytewise.
+  std::string key;
+  /// Non-empty; need not be the batch's stream.
+  std::string stream;
+  friend bool operator==(const alias&, const alias&) = default;
+};
+
 /// What one actor makes durable at once: its new events, the idempotency records they answer,
-/// and optionally a snapshot. All of it is stored in one transaction, or none of it.
+/// the aliases they mint, and optionally a snapshot. All of it is stored in one transaction, or
+/// none of it.
 struct append_batch {
   std::string stream;
   /// The hash the first event chains from: the hash of event `first seq - 1`, or
   /// `core::chain_genesis` when the first seq is 1. Unused when `events` is empty.
   core::chain_hash prev_hash{};
   /// Consecutive seqs of `stream`. May be empty when the batch only stores idempotency records
-  /// (an answer without a state change) or a snapshot.
+  /// (an answer without a state change), aliases or a snapshot.
   std::vector<event> events;
   std::vector<idempotency_record> idempotency;
+  /// At most `limits::journal_batch_aliases_max`. A key already stored with the same stream is a
+  /// no-op; a key stored (or stored earlier in this batch) with another stream fails the whole
+  /// batch with `conflict`.
+  std::vector<alias> aliases;
   /// Replaces the stream's snapshot if its seq is newer than the stored one. Its seq must be an
   /// event of this batch or one already stored.
   std::optional<storage::snapshot> snapshot;
@@ -212,6 +234,18 @@ public:
 
   /// The idempotency record of `scope_key`, if stored and not yet purged.
   virtual journal_result<std::optional<idempotency_record>> find_idempotency(std::string_view scope_key) = 0;
+
+  /// The stream that alias `key` names, if stored. A key outside 1..`alias_key_bytes_max` bytes
+  /// cannot be stored and is answered "none" without a lookup, so a key built from client input
+  /// needs no checking first.
+  virtual journal_result<std::optional<std::string>> find_alias(std::string_view key) = 0;
+
+  /// Aliases with key > `after_key` (bytewise), in key order, at most `limit` (capped by
+  /// `limits::journal_read_aliases_max`): one page of the whole index, for loading it into memory
+  /// at start-up. Start with an empty `after_key`, continue with the last key returned; a page
+  /// shorter than the limit asked for is the last. Each page is its own read: aliases stored
+  /// meanwhile may or may not appear in later pages.
+  virtual journal_result<std::vector<alias>> read_aliases(std::string_view after_key, std::uint32_t limit) = 0;
 
   /// Recomputes the whole chain of `stream` from the genesis. Reads every event: cost grows with
   /// the stream, so it belongs to audit endpoints.

@@ -55,6 +55,13 @@ constexpr migration migrations[] = {
     ) WITHOUT ROWID;
     CREATE INDEX idempotency_by_created_at ON idempotency (created_at);
   )sql"},
+  // The alias index: key -> stream, written in the batch that mints the key.
+  {2, R"sql(
+    CREATE TABLE aliases (
+      key    TEXT NOT NULL PRIMARY KEY CHECK (key <> ''),
+      stream TEXT NOT NULL CHECK (stream <> '')
+    ) WITHOUT ROWID;
+  )sql"},
 };
 
 static_assert(std::size(migrations) > 0 &&
@@ -220,9 +227,10 @@ bool migrate(sqlite3* db, const std::filesystem::path& path, std::string& error)
 std::optional<journal_error> check_batch(const append_batch& batch, std::size_t& bytes) {
   bytes = batch.stream.size();
   if (batch.stream.empty() || batch.events.size() > limits::journal_batch_events_max ||
-      batch.idempotency.size() > limits::journal_batch_idempotency_max)
+      batch.idempotency.size() > limits::journal_batch_idempotency_max ||
+      batch.aliases.size() > limits::journal_batch_aliases_max)
     return journal_error::invalid_request;
-  if (batch.events.empty() && batch.idempotency.empty() && !batch.snapshot)
+  if (batch.events.empty() && batch.idempotency.empty() && batch.aliases.empty() && !batch.snapshot)
     return journal_error::invalid_request;
   constexpr auto seq_max = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
   if (!batch.events.empty()) {
@@ -251,6 +259,11 @@ std::optional<journal_error> check_batch(const append_batch& batch, std::size_t&
       return journal_error::invalid_request;
     bytes += record.scope_key.size() + record.response_body.size() + sizeof(idempotency_record);
   }
+  for (auto const& entry : batch.aliases) {
+    if (entry.key.empty() || entry.key.size() > alias_key_bytes_max || entry.stream.empty())
+      return journal_error::invalid_request;
+    bytes += entry.key.size() + entry.stream.size() + sizeof(alias);
+  }
   if (batch.snapshot) {
     if (batch.snapshot->stream != batch.stream || batch.snapshot->seq == 0 || batch.snapshot->seq > seq_max)
       return journal_error::invalid_request;
@@ -261,7 +274,8 @@ std::optional<journal_error> check_batch(const append_batch& batch, std::size_t&
   return std::nullopt;
 }
 
-/// A primary-key clash: another writer holds the seq (or the idempotency key) already.
+/// A primary-key clash: another writer holds the seq (or the idempotency key) already. (A taken
+/// alias key is not a clash by itself: the writer compares the stored stream.)
 bool is_conflict(int rc) noexcept {
   return rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE;
 }
@@ -428,6 +442,43 @@ public:
     return std::optional<idempotency_record>{std::move(record)};
   }
 
+  journal_result<std::optional<std::string>> find_alias(std::string_view key) {
+    // No stored key is empty or longer than the maximum (check_batch refuses them), and `key`
+    // may come from a client: answer "none" rather than call it a programmer error.
+    if (key.empty() || key.size() > alias_key_bytes_max)
+      return std::optional<std::string>{};
+    std::lock_guard lock(reader_mutex_);
+    auto& s = read_alias_;
+    reset_guard guard(s);
+    s.bind(1, key);
+    auto const rc = s.step();
+    if (rc == SQLITE_DONE)
+      return std::optional<std::string>{};
+    if (rc != SQLITE_ROW)
+      return journal_error::io_error;
+    return std::optional<std::string>{std::string(s.column_bytes(0))};
+  }
+
+  journal_result<std::vector<alias>> read_aliases(std::string_view after_key, std::uint32_t limit) {
+    limit = std::min(limit, limits::journal_read_aliases_max);
+    std::vector<alias> page;
+    if (limit == 0)
+      return page;
+    std::lock_guard lock(reader_mutex_);
+    auto& s = read_aliases_;
+    reset_guard guard(s);
+    // A default-constructed view has a null pointer, which SQLite would bind as NULL, and
+    // `key > NULL` matches nothing: bind an empty text instead, which every key follows.
+    s.bind(1, after_key.empty() ? std::string_view("") : after_key);
+    s.bind(2, static_cast<std::int64_t>(limit));
+    int rc = SQLITE_OK;
+    while ((rc = s.step()) == SQLITE_ROW)
+      page.push_back(alias{std::string(s.column_bytes(0)), std::string(s.column_bytes(1))});
+    if (rc != SQLITE_DONE)
+      return journal_error::io_error;
+    return page;
+  }
+
   journal_result<stream_verification> verify_stream(std::string_view stream) {
     std::lock_guard lock(reader_mutex_);
     if (!begin_read())
@@ -493,6 +544,8 @@ private:
                           "ON CONFLICT (stream) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, "
                           "state = excluded.state, created_at = excluded.created_at "
                           "WHERE excluded.seq > snapshots.seq"},
+      {&insert_alias_, "INSERT INTO aliases (key, stream) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING"},
+      {&write_alias_, "SELECT stream FROM aliases WHERE key = ?1"},
       {&purge_, "DELETE FROM idempotency WHERE scope_key IN "
                 "(SELECT scope_key FROM idempotency WHERE created_at < ?1 LIMIT ?2)"},
     };
@@ -518,6 +571,8 @@ private:
       {&read_snapshot_, "SELECT seq, hash, state, created_at FROM snapshots WHERE stream = ?1"},
       {&read_idempotency_, "SELECT fingerprint, status, response_body, created_at FROM idempotency "
                            "WHERE scope_key = ?1"},
+      {&read_alias_, "SELECT stream FROM aliases WHERE key = ?1"},
+      {&read_aliases_, "SELECT key, stream FROM aliases WHERE key > ?1 ORDER BY key LIMIT ?2"},
     };
     for (auto const& item : list)
       if (item.target->prepare(db, item.sql) != SQLITE_OK) {
@@ -787,6 +842,25 @@ private:
       if (auto const rc = run(s); rc != SQLITE_OK)
         return classify(rc);
     }
+    for (auto const& entry : batch.aliases) {
+      auto& s = insert_alias_;
+      s.bind(1, entry.key);
+      s.bind(2, entry.stream);
+      if (auto const rc = run(s); rc != SQLITE_OK)
+        return classify(rc);
+      if (sqlite3_changes64(writer_db_.get()) > 0)
+        continue;
+      // The key is taken (by an earlier commit, an earlier batch of this group or this batch): the
+      // same stream makes the alias a no-op, another stream fails the batch.
+      auto& lookup = write_alias_;
+      reset_guard guard(lookup);
+      lookup.bind(1, entry.key);
+      auto const rc = lookup.step();
+      if (rc != SQLITE_ROW)
+        return batch_written::failed_transaction; // the row the insert just ran into is unreadable
+      if (lookup.column_bytes(0) != entry.stream)
+        return batch_written::conflict;
+    }
     if (batch.snapshot) {
       auto const& snap = *batch.snapshot;
       // The snapshot must sit on the chain: its seq stored (by this batch or earlier) with its hash.
@@ -816,11 +890,12 @@ private:
 
   // Writer connection, used only by the writer thread (and by `open` before it starts).
   statement begin_, commit_, rollback_, savepoint_, rollback_to_, release_;
-  statement write_head_, insert_event_, insert_idempotency_, upsert_snapshot_, purge_;
+  statement write_head_, insert_event_, insert_idempotency_, insert_alias_, write_alias_, upsert_snapshot_, purge_;
 
   // Reader connection, used only under `reader_mutex_`.
   std::mutex reader_mutex_;
-  statement begin_read_, end_read_, read_head_, read_events_, read_snapshot_, read_idempotency_;
+  statement begin_read_, end_read_, read_head_, read_events_, read_snapshot_, read_idempotency_, read_alias_,
+    read_aliases_;
 
   // The bounded queue: a ring allocated at open, guarded by `queue_mutex_`.
   std::mutex queue_mutex_;
@@ -884,6 +959,14 @@ journal_result<std::optional<snapshot>> sqlite_journal::latest_snapshot(std::str
 
 journal_result<std::optional<idempotency_record>> sqlite_journal::find_idempotency(std::string_view scope_key) {
   return impl_->find_idempotency(scope_key);
+}
+
+journal_result<std::optional<std::string>> sqlite_journal::find_alias(std::string_view key) {
+  return impl_->find_alias(key);
+}
+
+journal_result<std::vector<alias>> sqlite_journal::read_aliases(std::string_view after_key, std::uint32_t limit) {
+  return impl_->read_aliases(after_key, limit);
 }
 
 journal_result<stream_verification> sqlite_journal::verify_stream(std::string_view stream) {

@@ -49,7 +49,7 @@ struct sqlite_journal_options {
 class sqlite_journal final : public journal {
 public:
   /// The schema version this binary writes; a file with a newer one is refused at open.
-  static constexpr int schema_version = 1;
+  static constexpr int schema_version = 2;
 
   /// Opens (creating if missing) and migrates the database, then starts the writer thread. On
   /// failure returns null and sets `error` to a sentence naming the file and the cause, for the
@@ -65,6 +65,8 @@ public:
                                                  std::uint32_t limit) override;
   journal_result<std::optional<snapshot>> latest_snapshot(std::string_view stream) override;
   journal_result<std::optional<idempotency_record>> find_idempotency(std::string_view scope_key) override;
+  journal_result<std::optional<std::string>> find_alias(std::string_view key) override;
+  journal_result<std::vector<alias>> read_aliases(std::string_view after_key, std::uint32_t limit) override;
   journal_result<stream_verification> verify_stream(std::string_view stream) override;
   void purge_idempotency(append_callback on_purged) override;
   void stop() override;
@@ -76,7 +78,8 @@ public:
   std::uint64_t events_durable() const noexcept;
   /// Transactions committed: one WAL fsync each (`synchronous=FULL`).
   std::uint64_t commits() const noexcept;
-  /// Batches refused with `conflict`.
+  /// Batches refused with `conflict` (a taken seq or idempotency key, or an alias key naming
+  /// another stream).
   std::uint64_t conflicts() const noexcept;
   /// Appends refused with `overloaded`.
   std::uint64_t overloads() const noexcept;

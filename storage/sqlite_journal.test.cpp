@@ -4,15 +4,19 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <future>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <mutex>
+#include <span>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -494,7 +498,8 @@ TEST_F(SqliteJournal, ReopenFindsEverythingAndMigrationsAreIdempotent) {
     EXPECT_TRUE(j->find_idempotency("key_9").value().has_value());
   }
   raw_db db(options_.path);
-  EXPECT_EQ(db.scalar("SELECT count(*) FROM schema_version"), 1);
+  // One row per migration, each applied once however often the file is opened.
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM schema_version"), sqlite_journal::schema_version);
   EXPECT_EQ(db.scalar("SELECT max(version) FROM schema_version"), sqlite_journal::schema_version);
   EXPECT_EQ(db.scalar("SELECT count(*) FROM events"), 30);
   // WAL mode is a property of the file: it must persist.
@@ -643,6 +648,337 @@ TEST_F(SqliteJournal, ExpiredIdempotencyRecordsArePurged) {
   EXPECT_FALSE(j->find_idempotency("key_old").value().has_value());
   EXPECT_TRUE(j->find_idempotency("key_new").value().has_value());
   EXPECT_EQ(j->idempotency_purged(), 1u);
+}
+
+// --- Alias index -----------------------------------------------------------------------------------
+
+/// An alias-only batch written by `stream`'s actor.
+append_batch alias_batch(std::string stream, std::vector<alias> aliases) {
+  append_batch batch;
+  batch.stream = std::move(stream);
+  batch.aliases = std::move(aliases);
+  return batch;
+}
+
+/// What `find_alias` answers for `key`, or "<error>" when it fails.
+std::optional<std::string> stream_of(journal& j, std::string_view key) {
+  auto found = j.find_alias(key);
+  EXPECT_TRUE(found) << key;
+  return found ? found.value() : std::optional<std::string>("<error>");
+}
+
+TEST_F(SqliteJournal, AliasStoredWithItsEventsIsFoundAfterReopen) {
+  stream_head a{"usr_a"};
+  {
+    auto j = open();
+    ASSERT_TRUE(j);
+    auto batch = next_batch(a, 2);
+    batch.aliases.push_back({"ptk:ptk_abc", "usr_a"});
+    batch.aliases.push_back({"ref:plat_7", "usr_a"});
+    EXPECT_TRUE(append_and_wait(*j, std::move(batch)).durable());
+    EXPECT_EQ(stream_of(*j, "ptk:ptk_abc"), "usr_a");
+  }
+  auto j = open();
+  ASSERT_TRUE(j);
+  EXPECT_EQ(stream_of(*j, "ptk:ptk_abc"), "usr_a");
+  EXPECT_EQ(stream_of(*j, "ref:plat_7"), "usr_a");
+  EXPECT_EQ(stream_of(*j, "ptk:ptk_other"), std::nullopt);
+  EXPECT_EQ(stream_of(*j, "ptk:ptk_ab"), std::nullopt); // a prefix is not a match
+  // Keys that can never be stored are simply not found: they may come from a client.
+  EXPECT_EQ(stream_of(*j, ""), std::nullopt);
+  EXPECT_EQ(stream_of(*j, std::string(alias_key_bytes_max + 1, 'k')), std::nullopt);
+  EXPECT_EQ(j->read_stream("usr_a", 1, 10).value().size(), 2u);
+  raw_db db(options_.path);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM aliases"), 2);
+}
+
+TEST_F(SqliteJournal, AliasKeyAlreadyStoredWithTheSameStreamIsANoOp) {
+  auto j = open();
+  ASSERT_TRUE(j);
+  stream_head a{"usr_a"};
+  auto first = next_batch(a);
+  first.aliases.push_back({"sst:aa01", "usr_a"});
+  EXPECT_TRUE(append_and_wait(*j, std::move(first)).durable());
+
+  // A retry of the same mint: the alias is there already, the batch's events still go in.
+  auto again = next_batch(a, 2);
+  again.aliases.push_back({"sst:aa01", "usr_a"});
+  EXPECT_TRUE(append_and_wait(*j, std::move(again)).durable());
+  EXPECT_EQ(j->read_stream("usr_a", 1, 10).value().size(), 3u);
+
+  // The same key twice in one batch, with the same stream, is stored once.
+  EXPECT_TRUE(append_and_wait(*j, alias_batch("usr_a", {{"sst:bb02", "usr_a"}, {"sst:bb02", "usr_a"}})).durable());
+  EXPECT_EQ(stream_of(*j, "sst:aa01"), "usr_a");
+  EXPECT_EQ(stream_of(*j, "sst:bb02"), "usr_a");
+  EXPECT_EQ(j->conflicts(), 0u);
+  raw_db db(options_.path);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM aliases"), 2);
+}
+
+TEST_F(SqliteJournal, AliasKeyOfAnotherStreamFailsOnlyItsBatch) {
+  auto j = open();
+  ASSERT_TRUE(j);
+  stream_head a{"usr_a"};
+  auto minted = next_batch(a);
+  minted.aliases.push_back({"ptk:taken", "usr_a"});
+  EXPECT_TRUE(append_and_wait(*j, std::move(minted)).durable());
+  auto const commits_before = j->commits();
+
+  // As in ConflictFailsOnlyThatBatch...: hold the write lock so that the batches below are
+  // stored as one group when it is released.
+  raw_db blocker(options_.path);
+  blocker.exec("BEGIN IMMEDIATE");
+
+  stream_head sentinel{"usr_sentinel"};
+  stream_head b{"usr_b"};
+  stream_head c{"usr_c"};
+  outcome_board board(5);
+  j->append(next_batch(sentinel), board.slot(0));
+  // Events, an idempotency record and a fresh alias are written before the clashing alias: all of
+  // them must be taken back out.
+  auto clash = next_batch(b, 2);
+  clash.idempotency.push_back(make_record("key_b"));
+  clash.aliases.push_back({"ptk:fresh_b", "usr_b"});
+  clash.aliases.push_back({"ptk:taken", "usr_b"});
+  j->append(std::move(clash), board.slot(1));
+  auto fine = next_batch(c);
+  fine.aliases.push_back({"ptk:c", "usr_c"});
+  j->append(std::move(fine), board.slot(2));
+  // Two batches of the same group claim one new key: the first wins, the second conflicts with
+  // a row that is not even committed yet.
+  j->append(alias_batch("usr_d", {{"ref:new", "usr_d"}}), board.slot(3));
+  j->append(alias_batch("usr_e", {{"ref:new", "usr_e"}}), board.slot(4));
+  EXPECT_EQ(board.answered(), 0u);
+  blocker.exec("COMMIT");
+
+  ASSERT_TRUE(board.wait_all());
+  EXPECT_TRUE(board.at(0)->durable());
+  EXPECT_EQ(board.at(1)->error, journal_error::conflict);
+  EXPECT_TRUE(board.at(2)->durable());
+  EXPECT_TRUE(board.at(3)->durable());
+  EXPECT_EQ(board.at(4)->error, journal_error::conflict);
+  EXPECT_LE(j->commits() - commits_before, 2u);
+  EXPECT_EQ(j->conflicts(), 2u);
+
+  EXPECT_TRUE(j->read_stream("usr_b", 1, 10).value().empty());
+  EXPECT_FALSE(j->find_idempotency("key_b").value().has_value());
+  EXPECT_EQ(stream_of(*j, "ptk:fresh_b"), std::nullopt);
+  EXPECT_EQ(stream_of(*j, "ptk:taken"), "usr_a");
+  EXPECT_EQ(j->read_stream("usr_c", 1, 10).value().size(), 1u);
+  EXPECT_EQ(stream_of(*j, "ptk:c"), "usr_c");
+  EXPECT_EQ(stream_of(*j, "ref:new"), "usr_d");
+  raw_db db(options_.path);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM aliases"), 3);
+}
+
+TEST_F(SqliteJournal, BatchOfOnlyAliasesIsStored) {
+  auto j = open();
+  ASSERT_TRUE(j);
+  EXPECT_TRUE(
+    append_and_wait(*j, alias_batch("usr_dir", {{"ref:acme_1", "usr_a"}, {"ref:acme_2", "usr_b"}})).durable());
+  EXPECT_EQ(j->batches_durable(), 1u);
+  EXPECT_EQ(j->events_durable(), 0u);
+  // An alias need not name the batch's own stream.
+  EXPECT_EQ(stream_of(*j, "ref:acme_1"), "usr_a");
+  EXPECT_EQ(stream_of(*j, "ref:acme_2"), "usr_b");
+  EXPECT_TRUE(j->read_stream("usr_dir", 1, 10).value().empty());
+}
+
+TEST_F(SqliteJournal, ReadAliasesPagesInBytewiseKeyOrder) {
+  auto j = open();
+  ASSERT_TRUE(j);
+  // Bytewise: upper case before lower case, and a UTF-8 byte (0xc3) after every ASCII one.
+  std::vector<alias> const expected = {
+    {"ptk:a", "usr_1"}, {"ptk:z", "usr_2"}, {"ref:B", "usr_3"}, {"ref:a", "usr_4"},
+    {"ref:b", "usr_5"}, {"sst:z", "usr_6"}, {"sst:\xc3\xa9", "usr_7"},
+  };
+  EXPECT_TRUE(
+    append_and_wait(*j, alias_batch("usr_x", {expected[4], expected[0], expected[6], expected[2]})).durable());
+  EXPECT_TRUE(append_and_wait(*j, alias_batch("usr_x", {expected[5], expected[3], expected[1]})).durable());
+  auto sorted = expected;
+  std::sort(sorted.begin(), sorted.end(), [](const alias& l, const alias& r) { return l.key < r.key; });
+  ASSERT_EQ(sorted, expected) << "the expected order is std::string's, which is bytewise";
+
+  std::vector<alias> paged;
+  std::string after;
+  for (int pages = 0; pages < 10; ++pages) {
+    auto page = j->read_aliases(after, 3);
+    ASSERT_TRUE(page);
+    paged.insert(paged.end(), page.value().begin(), page.value().end());
+    if (page.value().size() < 3)
+      break;
+    after = page.value().back().key;
+  }
+  EXPECT_EQ(paged, expected);
+
+  // after_key is exclusive, and need not be a stored key.
+  auto from_ref_a = j->read_aliases("ref:a", 2);
+  ASSERT_TRUE(from_ref_a);
+  EXPECT_EQ(from_ref_a.value(), (std::vector<alias>{expected[4], expected[5]}));
+  auto from_gap = j->read_aliases("ref:aa", 1);
+  ASSERT_TRUE(from_gap);
+  EXPECT_EQ(from_gap.value(), std::vector<alias>{expected[4]});
+  EXPECT_TRUE(j->read_aliases(expected.back().key, 10).value().empty());
+  EXPECT_TRUE(j->read_aliases("", 0).value().empty());
+  // A default-constructed view (null data) starts at the beginning like "".
+  EXPECT_EQ(j->read_aliases(std::string_view{}, 100).value(), expected);
+}
+
+TEST_F(SqliteJournal, ReadAliasesReturnsAtMostTheReadLimit) {
+  options_.queue_batches = 1024;
+  auto j = open();
+  ASSERT_TRUE(j);
+  constexpr std::size_t total = core::limits::journal_read_aliases_max + 3;
+  constexpr std::size_t per_batch = core::limits::journal_batch_aliases_max;
+  constexpr std::size_t batches = (total + per_batch - 1) / per_batch;
+  auto const key_of = [](std::size_t i) {
+    char key[32];
+    std::snprintf(key, sizeof key, "ref:%08zu", i); // zero-padded: key order is number order
+    return std::string(key);
+  };
+  outcome_board board(batches);
+  for (std::size_t b = 0; b < batches; ++b) {
+    append_batch batch;
+    batch.stream = "usr_many";
+    for (std::size_t i = b * per_batch; i < std::min(total, (b + 1) * per_batch); ++i)
+      batch.aliases.push_back({key_of(i), "usr_many"});
+    j->append(std::move(batch), board.slot(b));
+  }
+  ASSERT_TRUE(board.wait_all());
+  for (std::size_t b = 0; b < batches; ++b)
+    ASSERT_TRUE(board.at(b)->durable()) << b;
+
+  auto first = j->read_aliases("", std::numeric_limits<std::uint32_t>::max());
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first.value().size(), core::limits::journal_read_aliases_max);
+  EXPECT_EQ(first.value().front().key, key_of(0));
+  EXPECT_EQ(first.value().back().key, key_of(core::limits::journal_read_aliases_max - 1));
+  auto rest = j->read_aliases(first.value().back().key, std::numeric_limits<std::uint32_t>::max());
+  ASSERT_TRUE(rest);
+  ASSERT_EQ(rest.value().size(), 3u);
+  EXPECT_EQ(rest.value().front().key, key_of(core::limits::journal_read_aliases_max));
+  EXPECT_EQ(rest.value().back().key, key_of(total - 1));
+}
+
+TEST_F(SqliteJournal, MalformedAliasesAreRefusedBeforeQueueing) {
+  auto j = open();
+  ASSERT_TRUE(j);
+  auto const refused_at_once = [&](append_batch batch) {
+    std::optional<append_outcome> seen;
+    j->append(std::move(batch), [&seen](append_outcome outcome) { seen = outcome; });
+    EXPECT_TRUE(seen.has_value()) << "a malformed batch must be answered before append returns";
+    return seen && seen->error == journal_error::invalid_request;
+  };
+  EXPECT_TRUE(refused_at_once(alias_batch("usr_a", {{"", "usr_a"}})));
+  EXPECT_TRUE(refused_at_once(alias_batch("usr_a", {{std::string(alias_key_bytes_max + 1, 'k'), "usr_a"}})));
+  EXPECT_TRUE(refused_at_once(alias_batch("usr_a", {{"ptk:ok", ""}})));
+  // The batch's own stream is still required, even when it holds only aliases.
+  EXPECT_TRUE(refused_at_once(alias_batch("", {{"ptk:ok", "usr_a"}})));
+  std::vector<alias> too_many;
+  for (std::size_t i = 0; i <= core::limits::journal_batch_aliases_max; ++i)
+    too_many.push_back({"ref:" + std::to_string(i), "usr_a"});
+  EXPECT_TRUE(refused_at_once(alias_batch("usr_a", too_many)));
+  // One bad alias refuses the events that come with it.
+  stream_head a{"usr_a"};
+  auto with_events = next_batch(a);
+  with_events.aliases.push_back({"", "usr_a"});
+  EXPECT_TRUE(refused_at_once(std::move(with_events)));
+  EXPECT_EQ(j->events_durable(), 0u);
+  EXPECT_EQ(stream_of(*j, "ptk:ok"), std::nullopt);
+
+  // The bounds themselves are accepted.
+  too_many.pop_back();
+  auto const longest = std::string(alias_key_bytes_max, 'k');
+  too_many.back() = {longest, "usr_a"};
+  EXPECT_TRUE(append_and_wait(*j, alias_batch("usr_a", too_many)).durable());
+  EXPECT_EQ(stream_of(*j, longest), "usr_a");
+  EXPECT_EQ(j->read_aliases("", 1000).value().size(), core::limits::journal_batch_aliases_max);
+}
+
+/// Migration 1's SQL as it shipped: the schema of a file written by a version-1 binary.
+constexpr const char* schema_v1_sql = R"sql(
+  CREATE TABLE schema_version (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL);
+  CREATE TABLE events (
+    stream     TEXT    NOT NULL,
+    seq        INTEGER NOT NULL CHECK (seq >= 1),
+    type       TEXT    NOT NULL,
+    payload    TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    hash       BLOB    NOT NULL CHECK (length(hash) = 32),
+    PRIMARY KEY (stream, seq)
+  ) WITHOUT ROWID;
+  CREATE TABLE snapshots (
+    stream     TEXT    NOT NULL PRIMARY KEY,
+    seq        INTEGER NOT NULL CHECK (seq >= 1),
+    hash       BLOB    NOT NULL CHECK (length(hash) = 32),
+    state      BLOB    NOT NULL,
+    created_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE idempotency (
+    scope_key     TEXT    NOT NULL PRIMARY KEY,
+    fingerprint   BLOB    NOT NULL CHECK (length(fingerprint) = 32),
+    status        INTEGER NOT NULL,
+    response_body BLOB    NOT NULL,
+    created_at    INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX idempotency_by_created_at ON idempotency (created_at);
+  INSERT INTO schema_version (version, applied_at) VALUES (1, 0);
+)sql";
+
+std::string hex(std::span<const std::uint8_t> bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (auto const byte : bytes) {
+    out += digits[byte >> 4];
+    out += digits[byte & 0xf];
+  }
+  return out;
+}
+
+TEST_F(SqliteJournal, FileOfSchemaVersion1IsMigratedKeepingItsHistory) {
+  stream_head a{"usr_a"};
+  auto const old_batch = next_batch(a, 2);
+  {
+    // A version-1 file with two events and an idempotency record, written without this binary.
+    raw_db db(options_.path);
+    db.exec(schema_v1_sql);
+    for (auto const& e : old_batch.events)
+      db.exec("INSERT INTO events VALUES ('" + e.stream + "', " + std::to_string(e.seq) + ", '" + e.type + "', '" +
+              e.payload + "', " + std::to_string(e.created_at) + ", X'" + hex(e.hash) + "')");
+    auto const record = make_record("key_old");
+    db.exec("INSERT INTO idempotency VALUES ('key_old', X'" + hex(record.fingerprint) + "', 201, '" +
+            record.response_body + "', " + std::to_string(test_time) + ")");
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'aliases'"), 0);
+  }
+  {
+    auto j = open();
+    ASSERT_TRUE(j);
+    auto events = j->read_stream("usr_a", 1, 10);
+    ASSERT_TRUE(events);
+    ASSERT_EQ(events.value().size(), 2u);
+    expect_same(events.value()[1], old_batch.events[1]);
+    EXPECT_TRUE(j->find_idempotency("key_old").value().has_value());
+    EXPECT_EQ(stream_of(*j, "ptk:new"), std::nullopt);
+    EXPECT_TRUE(j->read_aliases("", 10).value().empty());
+    // The old stream continues, now minting an alias.
+    auto next = next_batch(a);
+    next.aliases.push_back({"ptk:new", "usr_a"});
+    EXPECT_TRUE(append_and_wait(*j, std::move(next)).durable());
+    EXPECT_EQ(stream_of(*j, "ptk:new"), "usr_a");
+  }
+  {
+    raw_db db(options_.path);
+    EXPECT_EQ(db.scalar("SELECT max(version) FROM schema_version"), sqlite_journal::schema_version);
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM schema_version"), sqlite_journal::schema_version);
+    // Migration 1 is not run again (its row keeps the hand-written time); migration 2 is recorded.
+    EXPECT_EQ(db.scalar("SELECT applied_at FROM schema_version WHERE version = 1"), 0);
+    EXPECT_GT(db.scalar("SELECT applied_at FROM schema_version WHERE version = 2"), 0);
+  }
+  auto j = open(); // and a second open migrates nothing
+  ASSERT_TRUE(j);
+  EXPECT_EQ(stream_of(*j, "ptk:new"), "usr_a");
+  EXPECT_TRUE(j->verify_stream("usr_a").value().valid);
+  EXPECT_EQ(j->verify_stream("usr_a").value().events, 3u);
 }
 
 // --- Crash durability ------------------------------------------------------------------------------
