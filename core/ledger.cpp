@@ -1,5 +1,6 @@
 #include "core/ledger.hpp"
 
+#include "core/api_messages.hpp"
 #include "core/assert.hpp"
 #include "core/ids.hpp"
 
@@ -208,6 +209,43 @@ std::optional<decline> check_provider_room(const ledger_state& state, std::strin
   return std::nullopt;
 }
 
+/// Bytes of a session's label and intent domains, as counted against
+/// `limits::ledger_session_metadata_bytes_max`.
+std::size_t metadata_bytes(std::string_view label, const std::vector<std::string>& domains) {
+  std::size_t bytes = label.size();
+  for (const std::string& domain : domains) bytes += domain.size();
+  return bytes;
+}
+
+/// Checks a session's label and intent domains as the API does (bounds, domain syntax, distinct),
+/// so that the ledger never journals what its own decoder would refuse.
+std::optional<decline> check_session_metadata(const ledger_state& state,
+                                              const open_session_command& command) {
+  if (command.label.size() > session_label_bytes_max)
+    return refuse(api_error::invalid_field, "label must be at most " +
+                                              std::to_string(session_label_bytes_max) + " bytes");
+  if (command.intent_domains.size() > intent_domains_max)
+    return refuse(api_error::invalid_field, "at most " + std::to_string(intent_domains_max) +
+                                              " intent domains");
+  for (std::size_t i = 0; i < command.intent_domains.size(); ++i) {
+    const std::string& domain = command.intent_domains[i];
+    if (!is_valid_domain(domain))
+      return refuse(api_error::invalid_field, "intent domain " + std::to_string(i) +
+                                                " must be a lowercase domain name");
+    for (std::size_t j = 0; j < i; ++j)
+      if (command.intent_domains[j] == domain)
+        return refuse(api_error::invalid_field,
+                      "intent domain " + std::to_string(i) + " repeats " + std::to_string(j));
+  }
+  std::size_t total = metadata_bytes(command.label, command.intent_domains);
+  for (const auto& [id, session] : state.sessions)
+    total += metadata_bytes(session.label, session.intent_domains);
+  if (total > limits::ledger_session_metadata_bytes_max)
+    return refuse(api_error::rate_limited,
+                  "the live sessions of this user carry too many label and domain bytes");
+  return std::nullopt;
+}
+
 /// Undoes a hold's reservation everywhere and removes it.
 void drop_hold(ledger_state& state, std::string_view id) {
   auto it = state.holds.find(id);
@@ -328,6 +366,7 @@ std::optional<std::string> check_invariants(const ledger_state& state) {
     if (!bounded(token.used) || int128{token.used} + token.held > token.max_amount.amount)
       return "token " + id + " used + held exceeds max_amount";
   }
+  std::size_t metadata = 0;
   for (const auto& [id, session] : state.sessions) {
     if (!is_valid(id_kind::session, id)) return "invalid session id " + id;
     if (session.run_budget.code != code) return "session " + id + " currency";
@@ -335,6 +374,19 @@ std::optional<std::string> check_invariants(const ledger_state& state) {
     if (session.held != (held == session_held.end() ? 0 : held->second))
       return "session " + id + " held";
     if (!bounded(session.spent)) return "session " + id + " spent";
+    if (session.label.size() > session_label_bytes_max) return "session " + id + " label";
+    if (session.intent_domains.size() > intent_domains_max ||
+        !std::all_of(session.intent_domains.begin(), session.intent_domains.end(),
+                     [](const std::string& d) { return is_valid_domain(d); }))
+      return "session " + id + " intent domains";
+    metadata += metadata_bytes(session.label, session.intent_domains);
+  }
+  if (metadata > limits::ledger_session_metadata_bytes_max) return "session metadata exceeds its limit";
+  if (state.profile) {
+    const user_profile& profile = *state.profile;
+    if (!is_valid_platform_ref(profile.platform_ref)) return "profile platform_ref";
+    if (!is_valid_email(profile.email)) return "profile email";
+    if (profile.name && profile.name->size() > user_name_bytes_max) return "profile name";
   }
   std::int64_t provider_spent = 0;
   for (const auto& [slug, provider] : state.providers) {
@@ -383,6 +435,8 @@ std::string_view event_type(const ledger_event& event) noexcept {
       [](const retired& e) -> std::string_view {
         return e.kind == retired::what::token ? "token.retired" : "session.retired";
       },
+      [](const user_upserted&) -> std::string_view { return "user.upserted"; },
+      [](const kill_set&) -> std::string_view { return "kill.set"; },
     },
     event);
 }
@@ -415,8 +469,12 @@ void apply_event(ledger_state& state, const ledger_event& event) {
       [&](const session_opened& e) {
         auto [it, inserted] = state.sessions.try_emplace(e.id);
         STEWARD_ASSERT(inserted);
-        it->second.run_budget = e.run_budget;
-        it->second.expires_at = e.expires_at;
+        session_state& session = it->second;
+        session.run_budget = e.run_budget;
+        session.expires_at = e.expires_at;
+        session.label = e.label;
+        session.intent_domains = e.intent_domains;
+        session.created = e.at;
       },
       [&](const session_budget_set& e) { must_find(state.sessions, e.id).run_budget = e.run_budget; },
       [&](const token_created& e) {
@@ -482,6 +540,18 @@ void apply_event(ledger_state& state, const ledger_event& event) {
           state.sessions.erase(e.id);
         }
       },
+      [&](const user_upserted& e) {
+        STEWARD_ASSERT(!state.profile || state.profile->platform_ref == e.platform_ref);
+        const std::int64_t created = state.profile ? state.profile->created : e.at;
+        state.profile =
+          user_profile{e.platform_ref, e.email, e.email_verified, e.name, created, e.at};
+      },
+      [&](const kill_set& e) {
+        if (e.session_scope)
+          must_find(state.sessions, e.session).killed = e.active;
+        else
+          state.killed = e.active;
+      },
     },
     event);
 }
@@ -522,7 +592,9 @@ decision decide_open_session(const ledger_state& state, const open_session_comma
   if (auto refused = check_amount(state, command.run_budget, 0, "run_budget")) return *refused;
   if (command.expires_at <= now)
     return refuse(api_error::invalid_field, "expires_at must be in the future");
-  return accept(session_opened{command.id, command.run_budget, command.expires_at, now});
+  if (auto refused = check_session_metadata(state, command)) return *refused;
+  return accept(session_opened{command.id, command.run_budget, command.expires_at, command.label,
+                               command.intent_domains, now});
 }
 
 decision decide_set_session_budget(const ledger_state& state,
@@ -657,6 +729,45 @@ decision decide_refund(const ledger_state& state, const refund_command& command,
     return refuse(api_error::invalid_field,
                   "amount exceeds the refundable " + std::to_string(refundable));
   return accept(refund_created{command.id, command.charge, command.amount, now});
+}
+
+decision decide_upsert_user(const ledger_state& state, const upsert_user_command& command,
+                            std::int64_t now) {
+  // The platform_ref is checked first: a caller that names another user learns nothing else.
+  if (state.profile && state.profile->platform_ref != command.platform_ref)
+    return refuse(api_error::forbidden, "this user belongs to another platform_ref");
+  if (!state.profile && !command.email)
+    return refuse(api_error::invalid_field, "email is required to create a user");
+  if (!is_valid_platform_ref(command.platform_ref))
+    return refuse(api_error::invalid_field, "invalid platform_ref");
+  if (command.email && !is_valid_email(*command.email))
+    return refuse(api_error::invalid_field, "email must be an email address");
+  if (command.name.present && command.name.value &&
+      command.name.value->size() > user_name_bytes_max)
+    return refuse(api_error::invalid_field,
+                  "name must be at most " + std::to_string(user_name_bytes_max) + " bytes");
+
+  // The event carries the whole resulting profile, so replay needs no merge.
+  user_upserted event;
+  event.platform_ref = command.platform_ref;
+  event.at = now;
+  if (state.profile) {
+    event.email = command.email.value_or(state.profile->email);
+    event.email_verified = command.email_verified.value_or(state.profile->email_verified);
+    event.name = command.name.present ? command.name.value : state.profile->name;
+  } else {
+    event.email = *command.email;
+    event.email_verified = command.email_verified.value_or(false);
+    event.name = command.name.value; // absent and null both leave a new user without a name
+  }
+  return accept(std::move(event));
+}
+
+decision decide_kill(const ledger_state& state, std::optional<std::string_view> session,
+                     bool active, std::int64_t now) {
+  if (session && !state.sessions.contains(*session))
+    return refuse(api_error::not_found, "no such session");
+  return accept(kill_set{session.has_value(), std::string(session.value_or("")), active, now});
 }
 
 std::vector<ledger_event> decide_expire(const ledger_state& state, std::int64_t now) {

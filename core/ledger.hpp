@@ -27,6 +27,7 @@
 #include "core/money.hpp"
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -83,12 +84,20 @@ struct token_state {
   friend bool operator==(const token_state&, const token_state&) = default;
 };
 
-/// A session's run budget.
+/// A session: its run budget, and what the platform said about it when it opened it.
 struct session_state {
   money run_budget;
   std::int64_t expires_at = 0;
   std::int64_t spent = 0; ///< charged in this run, net of refunds
   std::int64_t held = 0;  ///< reserved by open holds of this session
+  std::string label{};    ///< the platform's name for the run; may be empty
+  /// The domains the agent said it would buy (`intents.domains`), in the order given.
+  std::vector<std::string> intent_domains{};
+  std::int64_t created = 0; ///< `at` of the session.opened event
+  /// Set by a `kill_set` for this session. The ledger only records it: the user actor refuses
+  /// charges and holds of a killed session (403 killed); `decide_charge` and `decide_hold` do not
+  /// look at it.
+  bool killed = false;
 
   friend bool operator==(const session_state&, const session_state&) = default;
 };
@@ -127,6 +136,19 @@ struct charge_state {
   friend bool operator==(const charge_state&, const charge_state&) = default;
 };
 
+
+/// The user as the platform last described it (`PUT /v1/users/{platform_ref}`).
+struct user_profile {
+  std::string platform_ref; ///< the platform's own id of the user; never changes
+  std::string email;
+  bool email_verified = false;
+  std::optional<std::string> name;
+  std::int64_t created = 0; ///< `at` of the first user.upserted
+  std::int64_t updated = 0; ///< `at` of the latest user.upserted
+
+  friend bool operator==(const user_profile&, const user_profile&) = default;
+};
+
 /// Maps keyed by id or slug; ordered, so that a snapshot's bytes follow from the state alone.
 template <class T>
 using ledger_map = std::map<std::string, T, std::less<>>;
@@ -149,6 +171,12 @@ struct ledger_state {
   ledger_map<charge_state> charges;
   /// Charge ids oldest first, to forget the oldest past `limits::ledger_charges_retained_max`.
   std::deque<std::string> charge_order;
+  /// Empty until the first user.upserted: a ledger can hold money state before the platform
+  /// described the user (and a snapshot written before profiles existed has none).
+  std::optional<user_profile> profile{};
+  /// The user's kill switch (a `kill_set` for the user). Recorded only; the user actor refuses
+  /// every charge and hold while it is set (403 killed), the ledger's decisions ignore it.
+  bool killed = false;
 
   friend bool operator==(const ledger_state&, const ledger_state&) = default;
 };
@@ -189,6 +217,8 @@ struct session_opened {
   std::string id;
   money run_budget;
   std::int64_t expires_at = 0;
+  std::string label;
+  std::vector<std::string> intent_domains;
   std::int64_t at = 0;
   friend bool operator==(const session_opened&, const session_opened&) = default;
 };
@@ -268,9 +298,32 @@ struct retired {
   friend bool operator==(const retired&, const retired&) = default;
 };
 
+/// The user's profile after a `PUT /v1/users/{platform_ref}`: the whole resulting profile, not
+/// the members the request named, so the journal reads alone and replay needs no merge. Every
+/// accepted PUT is one, even when nothing changed, because each is an audit record.
+struct user_upserted {
+  std::string platform_ref;
+  std::string email;
+  bool email_verified = false;
+  std::optional<std::string> name;
+  std::int64_t at = 0;
+  friend bool operator==(const user_upserted&, const user_upserted&) = default;
+};
+
+/// The kill switch of the user (`session_scope` false, `session` empty) or of one session set
+/// (`active`) or lifted.
+struct kill_set {
+  bool session_scope = false;
+  std::string session; ///< the session's id when `session_scope`, else empty
+  bool active = true;
+  std::int64_t at = 0;
+  friend bool operator==(const kill_set&, const kill_set&) = default;
+};
+
 using ledger_event =
   std::variant<currency_set, cap_set, session_opened, session_budget_set, token_created,
-               token_revoked, hold_placed, hold_released, charge_created, refund_created, retired>;
+               token_revoked, hold_placed, hold_released, charge_created, refund_created, retired,
+               user_upserted, kill_set>;
 
 /// The `type` member of an event's JSON, e.g. "charge.created".
 std::string_view event_type(const ledger_event& event) noexcept;
@@ -330,6 +383,8 @@ struct open_session_command {
   std::string id;
   money run_budget;
   std::int64_t expires_at = 0;
+  std::string label{};                       ///< at most `session_label_bytes_max` bytes
+  std::vector<std::string> intent_domains{}; ///< distinct domains, at most `intent_domains_max`
 };
 struct set_session_budget_command {
   std::string id;
@@ -365,11 +420,20 @@ struct refund_command {
   std::string provider; ///< the calling provider; a charge of another provider is not_found
   money amount;
 };
+/// `PUT /v1/users/{platform_ref}`: absent members keep the profile's values.
+struct upsert_user_command {
+  std::string platform_ref;           ///< from the path; must be the profile's once it exists
+  std::optional<std::string> email;   ///< required to create the user
+  std::optional<bool> email_verified; ///< false when creating without it
+  nullable<std::string> name;         ///< absent keeps, `null` clears, a value sets
+};
 
 decision decide_set_currency(const ledger_state& state, const set_currency_command& command,
                              std::int64_t now);
 decision decide_set_cap(const ledger_state& state, const set_cap_command& command,
                         std::int64_t now);
+/// Opens a session. Besides the id, budget and expiry, checks the label and intent domains as
+/// the API does (invalid_field) and `limits::ledger_session_metadata_bytes_max` (rate_limited).
 decision decide_open_session(const ledger_state& state, const open_session_command& command,
                              std::int64_t now);
 decision decide_set_session_budget(const ledger_state& state,
@@ -386,6 +450,19 @@ decision decide_charge(const ledger_state& state, const charge_command& command,
 decision decide_refund(const ledger_state& state, const refund_command& command,
                        std::int64_t now);
 
+/// Creates or updates the user's profile. Declines: `invalid_field` when creating without an
+/// email ("email is required to create a user") or when a member is malformed (platform_ref,
+/// email syntax, name longer than `user_name_bytes_max`); `forbidden` when the profile exists
+/// under another platform_ref. Otherwise accepted, even when nothing changes.
+decision decide_upsert_user(const ledger_state& state, const upsert_user_command& command,
+                            std::int64_t now);
+
+/// Sets (`active`) or lifts the kill switch of `session`, or of the whole user when `session` is
+/// empty. A session the ledger does not hold is `not_found`; otherwise always accepted, so that
+/// killing twice, or lifting a switch that is not set, is harmless.
+decision decide_kill(const ledger_state& state, std::optional<std::string_view> session,
+                     bool active, std::int64_t now);
+
 /// The events that tidy the ledger at `now`: every hold past its expiry is released (so it stops
 /// counting against budgets), and tokens and sessions expired for longer than
 /// `limits::ledger_retire_after_seconds` are retired (a session only once no open hold and no
@@ -395,13 +472,17 @@ std::vector<ledger_event> decide_expire(const ledger_state& state, std::int64_t 
 // --- JSON ----------------------------------------------------------------------------------------
 
 /// Appends the event's canonical JSON: `type` first, then its members in a fixed order, `at` last.
+/// Members added after journals were first written (a session's `label` and `intents`) appear only
+/// when they are not empty, so such an event is written exactly as before they existed.
 void encode_event(const ledger_event& event, std::string& out);
 
 /// Reads an event written by `encode_event`. Members that do not belong to its type are
 /// `unknown_field`; ids, currencies and bounds are checked as for API input.
 json_error decode_event(std::string_view json, ledger_event& out);
 
-/// Appends the whole state as one JSON object (a snapshot).
+/// Appends the whole state as one JSON object (a snapshot). Members added after snapshots were
+/// first written (`killed`, `profile`, a session's `label`, `intents`, `created`, `killed`) appear
+/// only when they differ from their default, and are optional on decode.
 void encode_snapshot(const ledger_state& state, std::string& out);
 
 /// Reads a snapshot; rejects one that breaks `check_invariants` as `invalid_field`.

@@ -1,5 +1,6 @@
 #include "core/ledger.hpp"
 
+#include "core/api_messages.hpp"
 #include "core/ids.hpp"
 
 #include <gtest/gtest.h>
@@ -474,6 +475,206 @@ TEST_F(LedgerTest, LimitsOnLiveObjectsAreRateLimited) {
   EXPECT_EQ(refused(hold("acme", 1, std::nullopt, std::nullopt)).code, api_error::rate_limited);
 }
 
+// --- User profile, kill switches, session metadata -----------------------------------------------
+
+/// A `nullable` as a PUT names it: absent, null, or a value.
+nullable<std::string> absent() { return {}; }
+nullable<std::string> null_name() { return {true, std::nullopt}; }
+nullable<std::string> named(std::string name) { return {true, std::move(name)}; }
+
+TEST_F(LedgerTest, CreatingAUserNeedsAnEmail) {
+  decline d = refused(decide_upsert_user(state_, {"auth0|42", std::nullopt, true, named("Ada")}, t0));
+  EXPECT_EQ(d.code, api_error::invalid_field);
+  EXPECT_EQ(d.detail, "email is required to create a user");
+  EXPECT_FALSE(state_.profile);
+
+  accepted a = take(decide_upsert_user(state_, {"auth0|42", "ada@example.com", {}, absent()}, t0));
+  EXPECT_EQ(event_type(a.event), "user.upserted");
+  EXPECT_EQ(std::get<user_upserted>(a.event),
+            (user_upserted{"auth0|42", "ada@example.com", false, std::nullopt, t0}));
+  ASSERT_TRUE(state_.profile);
+  EXPECT_EQ(*state_.profile,
+            (user_profile{"auth0|42", "ada@example.com", false, std::nullopt, t0, t0}));
+  // Once the user exists, a PUT without an email keeps the one it has.
+  take(decide_upsert_user(state_, {"auth0|42", std::nullopt, true, absent()}, t0 + 5));
+  EXPECT_EQ(state_.profile->email, "ada@example.com");
+  EXPECT_TRUE(state_.profile->email_verified);
+  expect_replay_and_snapshot_match();
+}
+
+TEST_F(LedgerTest, UpsertKeepsAbsentMembersClearsNullAndSetsValues) {
+  take(decide_upsert_user(state_, {"github:7", "ada@example.com", true, named("Ada")}, t0));
+  EXPECT_EQ(*state_.profile, (user_profile{"github:7", "ada@example.com", true, "Ada", t0, t0}));
+
+  // Only the email: verification and name are kept, created stays, updated moves.
+  accepted a =
+    take(decide_upsert_user(state_, {"github:7", "ada@lovelace.org", std::nullopt, absent()},
+                            t0 + 10));
+  EXPECT_EQ(*state_.profile,
+            (user_profile{"github:7", "ada@lovelace.org", true, "Ada", t0, t0 + 10}));
+  // The event carries the whole resulting profile, not the delta.
+  EXPECT_EQ(std::get<user_upserted>(a.event),
+            (user_upserted{"github:7", "ada@lovelace.org", true, "Ada", t0 + 10}));
+
+  take(decide_upsert_user(state_, {"github:7", std::nullopt, false, named("Ada L.")}, t0 + 20));
+  EXPECT_EQ(*state_.profile,
+            (user_profile{"github:7", "ada@lovelace.org", false, "Ada L.", t0, t0 + 20}));
+
+  take(decide_upsert_user(state_, {"github:7", std::nullopt, std::nullopt, null_name()}, t0 + 30));
+  EXPECT_EQ(state_.profile->name, std::nullopt);
+  EXPECT_EQ(state_.profile->email, "ada@lovelace.org");
+
+  // A PUT that changes nothing is still an audit event.
+  user_profile before = *state_.profile;
+  accepted same = take(decide_upsert_user(state_, {"github:7", {}, {}, absent()}, t0 + 40));
+  EXPECT_EQ(std::get<user_upserted>(same.event),
+            (user_upserted{"github:7", "ada@lovelace.org", false, std::nullopt, t0 + 40}));
+  before.updated = t0 + 40;
+  EXPECT_EQ(*state_.profile, before);
+  EXPECT_EQ(journal_.size(), 5u);
+  expect_replay_and_snapshot_match();
+}
+
+TEST_F(LedgerTest, UpsertUnderAnotherPlatformRefIsForbiddenAndBadMembersAreDeclined) {
+  take(decide_upsert_user(state_, {"auth0|42", "ada@example.com", {}, absent()}, t0));
+  const user_profile profile = *state_.profile;
+  decline d = refused(decide_upsert_user(state_, {"auth0|43", "eve@example.com", {}, absent()}, t0));
+  EXPECT_EQ(d.code, api_error::forbidden);
+  EXPECT_EQ(info(d.code).status, 403);
+  // Forbidden comes first: the caller learns nothing about the validity of what it sent.
+  EXPECT_EQ(refused(decide_upsert_user(state_, {"auth0|43", "not an email", {}, absent()}, t0)).code,
+            api_error::forbidden);
+  EXPECT_EQ(refused(decide_upsert_user(state_, {"auth0|42", "not an email", {}, absent()}, t0)).code,
+            api_error::invalid_field);
+  EXPECT_EQ(refused(decide_upsert_user(state_, {"auth0|42", {}, {},
+                                                named(std::string(user_name_bytes_max + 1, 'a'))},
+                                       t0))
+              .code,
+            api_error::invalid_field);
+  take(decide_upsert_user(state_, {"auth0|42", {}, {}, named(std::string(user_name_bytes_max, 'a'))},
+                          t0));
+  EXPECT_EQ(state_.profile->platform_ref, profile.platform_ref);
+
+  ledger_state fresh;
+  EXPECT_EQ(refused(decide_upsert_user(fresh, {"", "ada@example.com", {}, absent()}, t0)).code,
+            api_error::invalid_field);
+  EXPECT_EQ(refused(decide_upsert_user(fresh, {"a/b", "ada@example.com", {}, absent()}, t0)).code,
+            api_error::invalid_field);
+  EXPECT_EQ(refused(decide_upsert_user(fresh, {"a", "ada", {}, absent()}, t0)).code,
+            api_error::invalid_field);
+}
+
+TEST_F(LedgerTest, KillSwitchesOfUserAndSessionAreJournaledAndIdempotent) {
+  std::string s = session(1000);
+  std::string other = session(1000);
+  decline d = refused(decide_kill(state_, make_test_id(id_kind::session, 999), true, t0));
+  EXPECT_EQ(d.code, api_error::not_found);
+
+  accepted a = take(decide_kill(state_, s, true, t0));
+  EXPECT_EQ(event_type(a.event), "kill.set");
+  EXPECT_EQ(std::get<kill_set>(a.event), (kill_set{true, s, true, t0}));
+  EXPECT_TRUE(state_.sessions.at(s).killed);
+  EXPECT_FALSE(state_.sessions.at(other).killed);
+  EXPECT_FALSE(state_.killed);
+  take(decide_kill(state_, s, true, t0 + 1)); // killing twice is fine
+  EXPECT_TRUE(state_.sessions.at(s).killed);
+
+  accepted u = take(decide_kill(state_, std::nullopt, true, t0 + 2));
+  EXPECT_EQ(std::get<kill_set>(u.event), (kill_set{false, "", true, t0 + 2}));
+  EXPECT_TRUE(state_.killed);
+  EXPECT_TRUE(state_.sessions.at(s).killed);
+  expect_replay_and_snapshot_match();
+
+  // The ledger records the switches; refusing charges and holds is the user actor's job (403
+  // killed), so its decisions do not change.
+  std::string t = token("acme", 1000, s);
+  take(hold("acme", 100, s, t));
+  take(charge(t, "acme", 100));
+
+  take(decide_kill(state_, std::nullopt, false, t0 + 3));
+  EXPECT_FALSE(state_.killed);
+  take(decide_kill(state_, std::nullopt, false, t0 + 4)); // lifting twice is fine too
+  take(decide_kill(state_, s, false, t0 + 5));
+  EXPECT_FALSE(state_.sessions.at(s).killed);
+  take(decide_kill(state_, other, true, t0 + 6));
+  EXPECT_TRUE(state_.sessions.at(other).killed);
+  expect_replay_and_snapshot_match();
+}
+
+TEST_F(LedgerTest, SessionMetadataIsStoredAndChecked) {
+  std::string id = make_test_id(id_kind::session, 900); // apart from the helper's counter
+  accepted a = take(decide_open_session(
+    state_, {id, usd(500), t0 + day, "book a flight", {"example.com", "xn--bcher-kva.de"}}, t0));
+  const session_opened& e = std::get<session_opened>(a.event);
+  EXPECT_EQ(e.label, "book a flight");
+  EXPECT_EQ(e.intent_domains, (std::vector<std::string>{"example.com", "xn--bcher-kva.de"}));
+  const session_state& s = state_.sessions.at(id);
+  EXPECT_EQ(s.label, "book a flight");
+  EXPECT_EQ(s.intent_domains, (std::vector<std::string>{"example.com", "xn--bcher-kva.de"}));
+  EXPECT_EQ(s.created, t0);
+  EXPECT_EQ(s.expires_at, t0 + day);
+  EXPECT_FALSE(s.killed);
+
+  // Without metadata, as before.
+  std::string plain = session(100, t0 + 7);
+  EXPECT_EQ(state_.sessions.at(plain).label, "");
+  EXPECT_TRUE(state_.sessions.at(plain).intent_domains.empty());
+  EXPECT_EQ(state_.sessions.at(plain).created, t0 + 7);
+
+  auto open = [&](std::string label, std::vector<std::string> domains) {
+    return decide_open_session(state_, {make_test_id(id_kind::session, ++counter_ + 100), usd(1),
+                                        t0 + day, std::move(label), std::move(domains)},
+                               t0);
+  };
+  EXPECT_EQ(refused(open(std::string(session_label_bytes_max + 1, 'x'), {})).code,
+            api_error::invalid_field);
+  EXPECT_EQ(refused(open("", {"Example.com"})).code, api_error::invalid_field);
+  EXPECT_EQ(refused(open("", {"localhost"})).code, api_error::invalid_field);
+  EXPECT_EQ(refused(open("", {"a.com", "b.com", "a.com"})).code, api_error::invalid_field);
+  std::vector<std::string> many;
+  for (std::size_t i = 0; i <= intent_domains_max; ++i) many.push_back(std::to_string(i) + "d.com");
+  EXPECT_EQ(refused(open("", many)).code, api_error::invalid_field);
+  many.pop_back();
+  take(open(std::string(session_label_bytes_max, 'x'), many));
+
+  // Retiring the session drops its metadata with it.
+  std::int64_t later = t0 + 2 * day + limits::ledger_retire_after_seconds;
+  for (auto& event : decide_expire(state_, later)) take(accepted{event, {}, 0});
+  EXPECT_FALSE(state_.sessions.contains(id));
+  expect_replay_and_snapshot_match();
+}
+
+TEST_F(LedgerTest, SessionMetadataOfAllLiveSessionsIsBounded) {
+  // Domains of 253 bytes (four labels), distinct by their first label.
+  auto domain = [](std::size_t n) {
+    std::string first = std::to_string(n);
+    first.resize(63, 'a');
+    return first + "." + std::string(63, 'b') + "." + std::string(63, 'c') + "." +
+           std::string(61, 'e');
+  };
+  ASSERT_EQ(domain(0).size(), domain_bytes_max);
+  std::size_t n = 0;
+  auto full_session = [&] {
+    std::vector<std::string> domains;
+    for (std::size_t i = 0; i < intent_domains_max; ++i) domains.push_back(domain(n++));
+    return decide_open_session(state_, {make_test_id(id_kind::session, ++counter_), usd(1),
+                                        t0 + day, std::string(session_label_bytes_max, 'l'),
+                                        std::move(domains)},
+                               t0);
+  };
+  const std::size_t per_session = session_label_bytes_max + intent_domains_max * domain_bytes_max;
+  const std::size_t fit = limits::ledger_session_metadata_bytes_max / per_session;
+  ASSERT_GT(fit, 0u);
+  for (std::size_t i = 0; i < fit; ++i) take(full_session());
+  decline d = refused(full_session());
+  EXPECT_EQ(d.code, api_error::rate_limited);
+  // Smaller metadata still fits, and the snapshot of all of it decodes.
+  take(decide_open_session(state_, {make_test_id(id_kind::session, ++counter_), usd(1), t0 + day,
+                                    "small", {"example.com"}},
+                           t0));
+  expect_replay_and_snapshot_match();
+}
+
 // --- JSON ----------------------------------------------------------------------------------------
 
 std::vector<ledger_event> one_of_each() {
@@ -484,7 +685,7 @@ std::vector<ledger_event> one_of_each() {
     cap_set{cap_kind::provider, "acme", usd(700), 2},
     cap_set{cap_kind::global, "", std::nullopt, 3},
     cap_set{cap_kind::provider_default, "", usd(0), 3},
-    session_opened{ses, usd(900), 5000, 4},
+    session_opened{ses, usd(900), 5000, "", {}, 4},
     session_budget_set{ses, usd(1900), 5},
     token_created{ptk, "acme", ses, usd(100), 6000, true, 6},
     token_created{ptk, "acme", std::nullopt, usd(100), 6000, false, 6},
@@ -498,6 +699,17 @@ std::vector<ledger_event> one_of_each() {
     refund_created{make_test_id(id_kind::refund, 5), chg, usd(1), 12},
     retired{retired::what::token, ptk, 13},
     retired{retired::what::session, ses, 14},
+    session_opened{ses, usd(900), 5000, "trip \"to\" Z\xc3\xbcrich\n", {"example.com", "a.b.io"},
+                   15},
+    session_opened{ses, usd(900), 5000, "label only", {}, 15},
+    session_opened{ses, usd(900), 5000, "", {"example.com"}, 15},
+    user_upserted{"auth0|42", "ada@example.com", true, "Ada \"Countess\" Lovelace", 16},
+    user_upserted{"github:7", "ada@example.com", false, std::nullopt, 17},
+    user_upserted{"x", "ada@example.com", false, "", 17},
+    kill_set{false, "", true, 18},
+    kill_set{false, "", false, 19},
+    kill_set{true, ses, true, 20},
+    kill_set{true, ses, false, 21},
   };
 }
 
@@ -523,6 +735,164 @@ TEST(Ledger, EventJsonIsCanonical) {
   EXPECT_EQ(json, R"({"type":"charge.created","id":"chg_0000000000000000000001",)"
                   R"("token":"ptk_0000000000000000000002","provider":"acme",)"
                   R"("amount":{"amount":1299,"currency":"usd"},"description":"plan","at":1715342400})");
+}
+
+TEST(Ledger, NewEventsHaveTheirCanonicalJson) {
+  std::string ses = make_test_id(id_kind::session, 1);
+  auto json_of = [](const ledger_event& event) {
+    std::string json;
+    encode_event(event, json);
+    return json;
+  };
+  EXPECT_EQ(json_of(user_upserted{"auth0|42", "ada@example.com", true, "Ada", 7}),
+            R"({"type":"user.upserted","platform_ref":"auth0|42","email":"ada@example.com",)"
+            R"("email_verified":true,"name":"Ada","at":7})");
+  EXPECT_EQ(json_of(user_upserted{"auth0|42", "ada@example.com", false, std::nullopt, 7}),
+            R"({"type":"user.upserted","platform_ref":"auth0|42","email":"ada@example.com",)"
+            R"("email_verified":false,"at":7})");
+  EXPECT_EQ(json_of(kill_set{false, "", true, 8}), R"({"type":"kill.set","active":true,"at":8})");
+  EXPECT_EQ(json_of(kill_set{true, ses, false, 9}),
+            R"({"type":"kill.set","session":"ses_0000000000000000000001","active":false,"at":9})");
+  EXPECT_EQ(json_of(session_opened{ses, usd(900), 5000, "run", {"example.com", "b.io"}, 4}),
+            R"({"type":"session.opened","id":"ses_0000000000000000000001",)"
+            R"("run_budget":{"amount":900,"currency":"usd"},"expires_at":5000,"label":"run",)"
+            R"("intents":{"domains":["example.com","b.io"]},"at":4})");
+  // Without metadata a session.opened is written exactly as before these members existed.
+  EXPECT_EQ(json_of(session_opened{ses, usd(900), 5000, "", {}, 4}),
+            R"({"type":"session.opened","id":"ses_0000000000000000000001",)"
+            R"("run_budget":{"amount":900,"currency":"usd"},"expires_at":5000,"at":4})");
+}
+
+TEST(Ledger, EventsWrittenBeforeTheNewMembersStillDecode) {
+  // A session.opened of a journal written before sessions had a label and intents.
+  const std::string old =
+    R"({"type":"session.opened","id":"ses_0000000000000000000001",)"
+    R"("run_budget":{"amount":900,"currency":"usd"},"expires_at":5000,"at":4})";
+  ledger_event decoded;
+  json_error error = decode_event(old, decoded);
+  ASSERT_FALSE(error) << error.pointer << " " << error.detail;
+  const auto* e = std::get_if<session_opened>(&decoded);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(*e, (session_opened{make_test_id(id_kind::session, 1), usd(900), 5000, "", {}, 4}));
+  std::string again;
+  encode_event(decoded, again);
+  EXPECT_EQ(again, old);
+  ledger_state state;
+  apply_event(state, decoded);
+  const session_state& s = state.sessions.at(e->id);
+  EXPECT_EQ(s.label, "");
+  EXPECT_TRUE(s.intent_domains.empty());
+  EXPECT_EQ(s.created, 4);
+  EXPECT_FALSE(s.killed);
+  // A name is optional in user.upserted, a session in kill.set.
+  EXPECT_FALSE(decode_event(R"({"type":"user.upserted","platform_ref":"p","email":"a@b.io",)"
+                            R"("email_verified":false,"at":1})",
+                            decoded));
+  EXPECT_EQ(decoded, ledger_event(user_upserted{"p", "a@b.io", false, std::nullopt, 1}));
+  EXPECT_FALSE(decode_event(R"({"type":"kill.set","active":true,"at":1})", decoded));
+  EXPECT_EQ(decoded, ledger_event(kill_set{false, "", true, 1}));
+}
+
+TEST(Ledger, NewEventMembersAreDecodedStrictly) {
+  ledger_event e;
+  auto code = [&](std::string_view json) { return decode_event(json, e).code; };
+  // A session.opened up to its new members, which the lines below complete.
+  const std::string ses = R"({"type":"session.opened","id":"ses_0000000000000000000001",)"
+                          R"("run_budget":{"amount":9,"currency":"usd"},"expires_at":50,)";
+  EXPECT_EQ(code(ses + R"("intents":{"domains":["Example.com"]},"at":1})"),
+            api_error::invalid_field);
+  EXPECT_EQ(code(ses + R"("intents":{"domains":["a.io","a.io"]},"at":1})"),
+            api_error::invalid_field);
+  EXPECT_EQ(code(ses + R"("intents":{},"at":1})"), api_error::invalid_field);
+  EXPECT_EQ(code(ses + R"("intents":{"domains":[],"x":1},"at":1})"), api_error::unknown_field);
+  EXPECT_EQ(code(ses + R"("label":")" + std::string(session_label_bytes_max + 1, 'x') +
+                 R"(","at":1})"),
+            api_error::invalid_field);
+  EXPECT_FALSE(decode_event(ses + R"("label":"x","intents":{"domains":["a.io"]},"at":1})", e));
+  // Members of the new events belong to them only, and theirs are required.
+  EXPECT_EQ(code(R"({"type":"token.revoked","id":"ptk_0000000000000000000002","label":"x","at":7})"),
+            api_error::unknown_field);
+  EXPECT_EQ(code(R"({"type":"token.revoked","id":"ptk_0000000000000000000002",)"
+                 R"("intents":{"domains":["a.io"]},"at":7})"),
+            api_error::unknown_field);
+  EXPECT_EQ(code(R"({"type":"kill.set","active":true,"email":"a@b.io","at":1})"),
+            api_error::unknown_field);
+  EXPECT_EQ(code(R"({"type":"kill.set","at":1})"), api_error::invalid_field);
+  EXPECT_EQ(code(R"({"type":"kill.set","session":"ptk_0000000000000000000002","active":true,"at":1})"),
+            api_error::invalid_field);
+  EXPECT_EQ(code(R"({"type":"user.upserted","platform_ref":"p","email":"a@b.io","at":1})"),
+            api_error::invalid_field);
+  EXPECT_EQ(code(R"({"type":"user.upserted","platform_ref":"p","email":"nope",)"
+                 R"("email_verified":false,"at":1})"),
+            api_error::invalid_field);
+  EXPECT_EQ(code(R"({"type":"user.upserted","platform_ref":"a/b","email":"a@b.io",)"
+                 R"("email_verified":false,"at":1})"),
+            api_error::invalid_field);
+  EXPECT_EQ(code(R"({"type":"user.upserted","platform_ref":"p","email":"a@b.io",)"
+                 R"("email_verified":false,"name":null,"at":1})"),
+            api_error::invalid_field);
+  EXPECT_EQ(code(R"({"type":"user.upserted","platform_ref":"p","email":"a@b.io",)"
+                 R"("email_verified":false,"active":true,"at":1})"),
+            api_error::unknown_field);
+}
+
+TEST_F(LedgerTest, SnapshotHoldsProfileKillSwitchesAndSessionMetadata) {
+  take(decide_upsert_user(state_, {"auth0|42", "ada@example.com", true, named("Ada \"A\" L")}, t0));
+  take(decide_upsert_user(state_, {"auth0|42", {}, {}, absent()}, t0 + 9));
+  std::string id = make_test_id(id_kind::session, 500);
+  take(decide_open_session(state_, {id, usd(700), t0 + day, "label \u00e9", {"example.com", "x.io"}},
+                           t0 + 3));
+  std::string plain = session(100);
+  take(decide_kill(state_, id, true, t0 + 4));
+  take(decide_kill(state_, std::nullopt, true, t0 + 5));
+  std::string snapshot;
+  encode_snapshot(state_, snapshot);
+  ledger_state decoded;
+  json_error error = decode_snapshot(snapshot, decoded);
+  ASSERT_FALSE(error) << error.pointer << " " << error.detail;
+  EXPECT_EQ(decoded, state_) << snapshot;
+  ASSERT_TRUE(decoded.profile);
+  EXPECT_EQ(*decoded.profile,
+            (user_profile{"auth0|42", "ada@example.com", true, "Ada \"A\" L", t0, t0 + 9}));
+  EXPECT_TRUE(decoded.killed);
+  EXPECT_TRUE(decoded.sessions.at(id).killed);
+  EXPECT_EQ(decoded.sessions.at(id).created, t0 + 3);
+  EXPECT_EQ(decoded.sessions.at(id).intent_domains,
+            (std::vector<std::string>{"example.com", "x.io"}));
+  EXPECT_FALSE(decoded.sessions.at(plain).killed);
+  std::string again;
+  encode_snapshot(decoded, again);
+  EXPECT_EQ(again, snapshot);
+  expect_replay_and_snapshot_match();
+
+  // A snapshot whose profile breaks the API's rules is rejected.
+  std::string bad = snapshot;
+  auto at = bad.find("ada@example.com");
+  ASSERT_NE(at, std::string::npos);
+  bad.replace(at, 15, "ada at example");
+  EXPECT_TRUE(decode_snapshot(bad, decoded));
+}
+
+TEST(Ledger, SnapshotsWrittenBeforeTheNewMembersStillDecode) {
+  // A snapshot as written before profiles, kill switches and session metadata existed.
+  const std::string old =
+    R"({"currency":"usd","month":652,"provider_cap_default":10000,"global_spent":0,)"
+    R"("global_held":0,"providers":[],"sessions":[{"id":"ses_0000000000000000000001",)"
+    R"("run_budget":{"amount":900,"currency":"usd"},"expires_at":1715428800,"spent":0,)"
+    R"("held":0}],"tokens":[],"holds":[],"charges":[]})";
+  ledger_state decoded;
+  json_error error = decode_snapshot(old, decoded);
+  ASSERT_FALSE(error) << error.pointer << " " << error.detail;
+  EXPECT_FALSE(decoded.profile);
+  EXPECT_FALSE(decoded.killed);
+  const session_state& s = decoded.sessions.at(make_test_id(id_kind::session, 1));
+  EXPECT_EQ(s.label, "");
+  EXPECT_TRUE(s.intent_domains.empty());
+  EXPECT_EQ(s.created, 0);
+  EXPECT_FALSE(s.killed);
+  std::string again;
+  encode_snapshot(decoded, again);
+  EXPECT_EQ(again, old);
 }
 
 TEST(Ledger, EventDecodingIsStrict) {
@@ -586,6 +956,10 @@ TEST(Ledger, RandomCommandsKeepEveryInvariantAndReplayExactly) {
     return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
   };
   const std::vector<std::string> providers{"acme", "bolt", "cirrus"};
+  const std::vector<std::string> domain_names{"example.com", "shop.example.com", "b.io",
+                                              "xn--bcher-kva.de"};
+  const std::vector<std::string> emails{"ada@example.com", "a.l@b.io", "x@y.org"};
+  std::map<std::string, int> events_by_type;
   std::vector<std::string> sessions, tokens, holds, charges;
   ledger_state state;
   std::vector<ledger_event> journal;
@@ -609,7 +983,7 @@ TEST(Ledger, RandomCommandsKeepEveryInvariantAndReplayExactly) {
     now += pick(0, 19) == 0 ? pick(0, 20 * day) : pick(0, 300);
     decision d;
     std::vector<ledger_event> expired;
-    switch (pick(0, 11)) {
+    switch (pick(0, 13)) {
     case 0:
       d = decide_set_cap(state, {pick(0, 1) ? cap_kind::provider : cap_kind::global,
                                  "", pick(0, 3) ? std::optional(usd(pick(0, 15000))) : std::nullopt},
@@ -619,11 +993,19 @@ TEST(Ledger, RandomCommandsKeepEveryInvariantAndReplayExactly) {
         d = decide_set_cap(state, {cap_kind::provider, provider(), usd(pick(0, 15000))}, now);
       }
       break;
-    case 1:
+    case 1: {
+      std::vector<std::string> domains;
+      std::int64_t first = pick(0, 3);
+      for (std::int64_t i = pick(0, 3); i > 0; --i)
+        domains.push_back(domain_names[static_cast<std::size_t>((first + i) % 4)]);
+      // Now and then a repeated domain, which is declined.
+      if (!domains.empty() && pick(0, 19) == 0) domains.push_back(domains.front());
+      std::string label = pick(0, 1) ? "run " + std::to_string(counter) : "";
       d = decide_open_session(state, {make_test_id(id_kind::session, ++counter),
-                                      usd(pick(0, 8000)), now + pick(1, 20 * day)},
+                                      usd(pick(0, 8000)), now + pick(1, 20 * day), label, domains},
                               now);
       break;
+    }
     case 2:
       d = decide_create_token(state, {make_test_id(id_kind::payment_token, ++counter), provider(),
                                       maybe(sessions), usd(pick(1, 15000)),
@@ -666,6 +1048,21 @@ TEST(Ledger, RandomCommandsKeepEveryInvariantAndReplayExactly) {
       break;
     }
     case 11: expired = decide_expire(state, now); break;
+    case 12: {
+      // Mostly the user's own platform_ref; sometimes another (forbidden once the user exists).
+      upsert_user_command command;
+      command.platform_ref = pick(0, 9) ? "auth0|1" : "auth0|2";
+      if (pick(0, 2)) command.email = emails[static_cast<std::size_t>(pick(0, 2))];
+      if (pick(0, 1)) command.email_verified = pick(0, 1) == 1;
+      if (pick(0, 1))
+        command.name = {true, pick(0, 1) ? std::optional<std::string>("Ada") : std::nullopt};
+      d = decide_upsert_user(state, command, now);
+      break;
+    }
+    case 13:
+      d = pick(0, 1) ? decide_kill(state, std::nullopt, pick(0, 1) == 1, now)
+                     : decide_kill(state, pick_from(sessions), pick(0, 1) == 1, now);
+      break;
     }
     std::vector<ledger_event> events = std::move(expired);
     std::vector<threshold_crossing> crossings;
@@ -678,6 +1075,7 @@ TEST(Ledger, RandomCommandsKeepEveryInvariantAndReplayExactly) {
 
     for (const ledger_event& event : events) {
       ++accepted_count;
+      ++events_by_type[std::string(event_type(event))];
       // The journal form must carry the event exactly.
       std::string json;
       encode_event(event, json);
@@ -743,7 +1141,9 @@ TEST(Ledger, RandomCommandsKeepEveryInvariantAndReplayExactly) {
               declines_by_scope[budget_scope::session],
               declines_by_scope[budget_scope::provider_monthly],
               declines_by_scope[budget_scope::global_monthly]);
-  // The generator must actually reach every scope, or the test proves little.
+  // The generator must actually reach every scope and the new events, or the test proves little.
+  EXPECT_GT(events_by_type["user.upserted"], 0) << "seed=" << seed;
+  EXPECT_GT(events_by_type["kill.set"], 0) << "seed=" << seed;
   EXPECT_GT(declines_by_scope[budget_scope::token], 0) << "seed=" << seed;
   EXPECT_GT(declines_by_scope[budget_scope::session], 0) << "seed=" << seed;
   EXPECT_GT(declines_by_scope[budget_scope::provider_monthly], 0) << "seed=" << seed;

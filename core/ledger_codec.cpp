@@ -4,6 +4,7 @@
 
 #include "core/ledger.hpp"
 
+#include "core/api_messages.hpp"
 #include "core/assert.hpp"
 #include "core/ids.hpp"
 #include "core/json_reader.hpp"
@@ -29,9 +30,29 @@ overloaded(Fs...) -> overloaded<Fs...>;
 
 namespace {
 
-/// Latest time accepted in an event or snapshot: 9999-12-31T23:59:59Z. Keeps every sum of times
-/// and every date computation far from overflow.
-constexpr std::int64_t unix_seconds_max = 253'402'300'799;
+// Latest time accepted in an event or snapshot is `unix_seconds_max` of core/api_messages.hpp,
+// 9999-12-31T23:59:59Z: it keeps every sum of times and every date computation far from overflow.
+// The bounds of profile and session members are the API's (email_bytes_max, user_name_bytes_max,
+// platform_ref_bytes_max, session_label_bytes_max, intent_domains_max, domain_bytes_max), so the
+// journal holds nothing the API could not have accepted.
+
+// A snapshot must stay decodable (core/limits.hpp estimates about 400 bytes per charge, token and
+// hold and 200 per session). Session metadata and the profile add to that; the sum must still fit.
+// A string's JSON form is at most 6 times its bytes (a control byte becomes `\u00XX`).
+constexpr std::size_t json_escape_factor_max = 6;
+constexpr std::size_t snapshot_base_bytes_max =
+  limits::ledger_charges_retained_max * 400 + limits::ledger_tokens_max * 400 +
+  limits::ledger_sessions_max * 200 + limits::ledger_holds_max * 400;
+/// `,"label":""`, `,"intents":{"domains":[]}`, `,"created":253402300799`, `,"killed":true`.
+constexpr std::size_t snapshot_session_extra_bytes = 80;
+constexpr std::size_t snapshot_profile_bytes_max =
+  200 + json_escape_factor_max * (platform_ref_bytes_max + email_bytes_max + user_name_bytes_max);
+static_assert(snapshot_base_bytes_max +
+                  limits::ledger_sessions_max * snapshot_session_extra_bytes +
+                  json_escape_factor_max * limits::ledger_session_metadata_bytes_max +
+                  snapshot_profile_bytes_max <=
+                limits::body_bytes_max,
+              "a ledger snapshot with session metadata and a profile must stay decodable");
 
 void write_optional(json_writer& w, std::string_view key, const std::optional<std::string>& v) {
   if (v) w.member(key, *v);
@@ -87,20 +108,32 @@ enum member_bit : std::uint32_t {
   m_expires_at = 1u << 13,
   m_single_use = 1u << 14,
   m_at = 1u << 15,
+  m_label = 1u << 16,
+  m_intents = 1u << 17,
+  m_platform_ref = 1u << 18,
+  m_email = 1u << 19,
+  m_email_verified = 1u << 20,
+  m_name = 1u << 21,
+  m_active = 1u << 22,
 };
 
-constexpr std::array<std::string_view, 16> member_names{
+constexpr std::array<std::string_view, 23> member_names{
   "id",     "provider",   "session",    "token", "hold",       "charge",     "description", "currency",
   "kind",   "amount",     "max_amount", "run_budget", "cap",   "expires_at", "single_use",  "at",
+  "label",  "intents",    "platform_ref", "email", "email_verified", "name",   "active",
 };
 
 struct event_fields {
   std::string type;
   std::optional<std::string> id, provider, session, token, hold, charge, description, currency,
-    kind;
+    kind, label, platform_ref, email, name;
   std::optional<money_field> amount, max_amount, run_budget, cap;
   std::optional<std::int64_t> expires_at, at;
-  std::optional<bool> single_use;
+  std::optional<bool> single_use, email_verified, active;
+  /// `intents` is an object (`{"domains":[...]}`, as in the API), so its presence is recorded by
+  /// its declaration callback rather than by an optional.
+  bool intents = false;
+  std::vector<std::string> intent_domains;
 
   std::uint32_t present() const noexcept {
     std::uint32_t bits = 0;
@@ -123,6 +156,13 @@ struct event_fields {
     mark(expires_at.has_value(), m_expires_at);
     mark(single_use.has_value(), m_single_use);
     mark(at.has_value(), m_at);
+    mark(label.has_value(), m_label);
+    mark(intents, m_intents);
+    mark(platform_ref.has_value(), m_platform_ref);
+    mark(email.has_value(), m_email);
+    mark(email_verified.has_value(), m_email_verified);
+    mark(name.has_value(), m_name);
+    mark(active.has_value(), m_active);
     return bits;
   }
 };
@@ -133,10 +173,12 @@ struct event_shape {
   std::uint32_t optional;
 };
 
-constexpr std::array<event_shape, 13> event_shapes{{
+// Members added after the first journals were written (a session's label and intents) are optional,
+// so that those journals still decode.
+constexpr std::array<event_shape, 15> event_shapes{{
   {"currency.set", m_currency | m_at, 0},
   {"cap.set", m_kind | m_at, m_provider | m_cap},
-  {"session.opened", m_id | m_run_budget | m_expires_at | m_at, 0},
+  {"session.opened", m_id | m_run_budget | m_expires_at | m_at, m_label | m_intents},
   {"session.budget_set", m_id | m_run_budget | m_at, 0},
   {"token.created", m_id | m_provider | m_max_amount | m_expires_at | m_single_use | m_at,
    m_session},
@@ -149,6 +191,8 @@ constexpr std::array<event_shape, 13> event_shapes{{
   {"refund.created", m_id | m_charge | m_amount | m_at, 0},
   {"token.retired", m_id | m_at, 0},
   {"session.retired", m_id | m_at, 0},
+  {"user.upserted", m_platform_ref | m_email | m_email_verified | m_at, m_name},
+  {"kill.set", m_active | m_at, m_session},
 }};
 
 /// Checks an id member against its kind.
@@ -170,6 +214,37 @@ json_error take_money(const std::optional<money_field>& field, std::string_view 
   return {};
 }
 
+/// `"intents":{"domains":[...]}`, the API's shape of a session's intents; nothing when empty.
+void write_intents(json_writer& w, const std::vector<std::string>& domains) {
+  if (domains.empty()) return;
+  w.key("intents").begin_object().key("domains").begin_array();
+  for (const std::string& domain : domains) w.value(domain);
+  w.end_array().end_object();
+}
+
+/// Declares the `intents` member, setting `present` when it appears.
+void declare_intents(object_reader& o, bool& present, std::vector<std::string>& domains) {
+  o.optional("intents", [&](object_reader& i) {
+    present = true;
+    i.required("domains", domains, intent_domains_max, domain_bytes_max);
+  });
+}
+
+/// Checks a session's intent domains as the ledger accepted them (`pointer` names the object they
+/// sit in). An empty label or list is accepted although it is written only when non-empty.
+json_error check_intent_domains(const std::vector<std::string>& domains,
+                                const std::string& pointer) {
+  for (std::size_t i = 0; i < domains.size(); ++i) {
+    std::string item = pointer + "/intents/domains/" + std::to_string(i);
+    if (!is_valid_domain(domains[i]))
+      return field_error(api_error::invalid_field, item, "must be a lowercase domain name");
+    for (std::size_t j = 0; j < i; ++j)
+      if (domains[j] == domains[i])
+        return field_error(api_error::invalid_field, item, "duplicate");
+  }
+  return {};
+}
+
 } // namespace
 
 void encode_event(const ledger_event& event, std::string& out) {
@@ -187,6 +262,9 @@ void encode_event(const ledger_event& event, std::string& out) {
         w.member("id", e.id);
         write_money_member(w, "run_budget", e.run_budget);
         w.member("expires_at", e.expires_at);
+        // Only when set, so a session without them encodes as before these members existed.
+        if (!e.label.empty()) w.member("label", e.label);
+        write_intents(w, e.intent_domains);
       },
       [&](const session_budget_set& e) {
         w.member("id", e.id);
@@ -219,6 +297,16 @@ void encode_event(const ledger_event& event, std::string& out) {
         write_money_member(w, "amount", e.amount);
       },
       [&](const retired& e) { w.member("id", e.id); },
+      [&](const user_upserted& e) {
+        w.member("platform_ref", e.platform_ref)
+          .member("email", e.email)
+          .member("email_verified", e.email_verified);
+        write_optional(w, "name", e.name);
+      },
+      [&](const kill_set& e) {
+        if (e.session_scope) w.member("session", e.session);
+        w.member("active", e.active);
+      },
     },
     event);
   w.member("at", event_time(event)).end_object();
@@ -247,6 +335,13 @@ json_error decode_event(std::string_view json, ledger_event& out) {
     o.optional("expires_at", f.expires_at, std::int64_t{0}, unix_seconds_max);
     o.optional("single_use", f.single_use);
     o.optional("at", f.at, std::int64_t{0}, unix_seconds_max);
+    o.optional("label", f.label, session_label_bytes_max);
+    declare_intents(o, f.intents, f.intent_domains);
+    o.optional("platform_ref", f.platform_ref, platform_ref_bytes_max);
+    o.optional("email", f.email, email_bytes_max);
+    o.optional("email_verified", f.email_verified);
+    o.optional("name", f.name, user_name_bytes_max);
+    o.optional("active", f.active);
   });
   if (error) return error;
 
@@ -278,6 +373,11 @@ json_error decode_event(std::string_view json, ledger_event& out) {
   if (json_error e = check_id(f.token, id_kind::payment_token, "token")) return e;
   if (json_error e = check_id(f.hold, id_kind::hold, "hold")) return e;
   if (json_error e = check_id(f.charge, id_kind::charge, "charge")) return e;
+  if (json_error e = check_intent_domains(f.intent_domains, "")) return e;
+  if (f.platform_ref && !is_valid_platform_ref(*f.platform_ref))
+    return field_error(api_error::invalid_field, "/platform_ref", "invalid platform_ref");
+  if (f.email && !is_valid_email(*f.email))
+    return field_error(api_error::invalid_field, "/email", "must be an email address");
 
   money amount, max_amount, run_budget, cap;
   if (json_error e = take_money(f.amount, "amount", 1, amount)) return e;
@@ -299,7 +399,8 @@ json_error decode_event(std::string_view json, ledger_event& out) {
                          "required for, and only for, a provider cap");
     out = cap_set{*kind, f.provider.value_or(""), f.cap ? std::optional(cap) : std::nullopt, at};
   } else if (type == "session.opened") {
-    out = session_opened{*f.id, run_budget, *f.expires_at, at};
+    out = session_opened{*f.id, run_budget, *f.expires_at, f.label.value_or(""),
+                         std::move(f.intent_domains), at};
   } else if (type == "session.budget_set") {
     out = session_budget_set{*f.id, run_budget, at};
   } else if (type == "token.created") {
@@ -314,6 +415,10 @@ json_error decode_event(std::string_view json, ledger_event& out) {
     out = charge_created{*f.id, *f.token, *f.provider, f.session, amount, *f.description, f.hold, at};
   } else if (type == "refund.created") {
     out = refund_created{*f.id, *f.charge, amount, at};
+  } else if (type == "user.upserted") {
+    out = user_upserted{*f.platform_ref, *f.email, *f.email_verified, f.name, at};
+  } else if (type == "kill.set") {
+    out = kill_set{f.session.has_value(), f.session.value_or(""), *f.active, at};
   } else {
     out = retired{type == "token.retired" ? retired::what::token : retired::what::session, *f.id,
                   at};
@@ -331,6 +436,19 @@ void encode_snapshot(const ledger_state& state, std::string& out) {
     .member("provider_cap_default", state.provider_cap_default);
   if (state.global_cap) w.member("global_cap", *state.global_cap);
   w.member("global_spent", state.global_spent).member("global_held", state.global_held);
+  // Members added after the first snapshots were written appear only when they differ from the
+  // default, like the new members of events.
+  if (state.killed) w.member("killed", true);
+  if (state.profile) {
+    const user_profile& p = *state.profile;
+    w.key("profile")
+      .begin_object()
+      .member("platform_ref", p.platform_ref)
+      .member("email", p.email)
+      .member("email_verified", p.email_verified);
+    write_optional(w, "name", p.name);
+    w.member("created", p.created).member("updated", p.updated).end_object();
+  }
 
   w.key("providers").begin_array();
   for (const auto& [slug, p] : state.providers) {
@@ -345,6 +463,10 @@ void encode_snapshot(const ledger_state& state, std::string& out) {
     w.begin_object().member("id", id);
     write_money_member(w, "run_budget", s.run_budget);
     w.member("expires_at", s.expires_at).member("spent", s.spent).member("held", s.held);
+    if (!s.label.empty()) w.member("label", s.label);
+    write_intents(w, s.intent_domains);
+    if (s.created != 0) w.member("created", s.created);
+    if (s.killed) w.member("killed", true);
     w.end_object();
   }
   w.end_array();
@@ -400,6 +522,11 @@ struct session_row {
   std::string id;
   money_field run_budget;
   std::int64_t expires_at = 0, spent = 0, held = 0;
+  std::string label;
+  bool intents = false;
+  std::vector<std::string> intent_domains;
+  std::int64_t created = 0;
+  bool killed = false;
 };
 struct token_row {
   std::string id, provider;
@@ -461,6 +588,15 @@ json_error decode_snapshot(std::string_view json, ledger_state& out) {
     o.optional("global_cap", s.global_cap, std::int64_t{0}, limits::money_amount_max);
     o.required("global_spent", s.global_spent, std::int64_t{0}, amount_max);
     o.required("global_held", s.global_held, std::int64_t{0}, amount_max);
+    o.optional("killed", s.killed);
+    o.optional("profile", s.profile, [&](object_reader& r, user_profile& p) {
+      r.required("platform_ref", p.platform_ref, platform_ref_bytes_max);
+      r.required("email", p.email, email_bytes_max);
+      r.required("email_verified", p.email_verified);
+      r.optional("name", p.name, user_name_bytes_max);
+      r.required("created", p.created, std::int64_t{0}, unix_seconds_max);
+      r.required("updated", p.updated, std::int64_t{0}, unix_seconds_max);
+    });
     o.required("providers", providers, limits::ledger_providers_max,
                [&](object_reader& r, provider_row& p) {
                  r.required("provider", p.provider, limits::provider_slug_bytes_max);
@@ -475,6 +611,10 @@ json_error decode_snapshot(std::string_view json, ledger_state& out) {
                  r.required("expires_at", x.expires_at, std::int64_t{0}, unix_seconds_max);
                  r.required("spent", x.spent, std::int64_t{0}, amount_max);
                  r.required("held", x.held, std::int64_t{0}, amount_max);
+                 r.optional("label", x.label, session_label_bytes_max);
+                 declare_intents(r, x.intents, x.intent_domains);
+                 r.optional("created", x.created, std::int64_t{0}, unix_seconds_max);
+                 r.optional("killed", x.killed);
                });
     o.required("tokens", tokens, limits::ledger_tokens_max, [&](object_reader& r, token_row& x) {
       r.required("id", x.id, id_bytes);
@@ -527,7 +667,9 @@ json_error decode_snapshot(std::string_view json, ledger_state& out) {
   for (std::size_t i = 0; i < sessions.size(); ++i) {
     session_row& row = sessions[i];
     std::string pointer = "/sessions/" + std::to_string(i);
-    session_state x{{}, row.expires_at, row.spent, row.held};
+    if (json_error e = check_intent_domains(row.intent_domains, pointer)) return e;
+    session_state x{{}, row.expires_at, row.spent, row.held, std::move(row.label),
+                    std::move(row.intent_domains), row.created, row.killed};
     if (json_error e = snapshot_money(row.run_budget, pointer + "/run_budget", *code, x.run_budget))
       return e;
     if (json_error e = insert_unique(s.sessions, row.id, x, pointer)) return e;
