@@ -1,5 +1,7 @@
 #include "net/listener_metrics.hpp"
 
+#include <algorithm>
+
 namespace steward::net {
 
 namespace {
@@ -12,10 +14,16 @@ const std::vector<std::uint16_t> tracked_statuses = {200, 201, 202, 204, 400, 40
 constexpr std::array<std::string_view, timeout_kind_count> timeout_names = {"header", "body", "idle",
                                                                             "actor", "send"};
 
+/// A route's label is its pattern ("/v1/kill"); a pattern served for several methods gets the
+/// method in front on every route after its first ("DELETE /v1/kill"), so each label is unique.
 std::vector<std::string> route_labels(const router& routes) {
   std::vector<std::string> labels;
-  for (std::size_t id = 0; id < routes.size(); ++id)
-    labels.emplace_back(routes.pattern(route_id(id)));
+  for (std::size_t id = 0; id < routes.size(); ++id) {
+    std::string label(routes.pattern(route_id(id)));
+    if (std::find(labels.begin(), labels.end(), label) != labels.end())
+      label = std::string(to_string(routes.method(route_id(id)))) + " " + label;
+    labels.push_back(std::move(label));
+  }
   return labels;
 }
 

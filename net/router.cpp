@@ -73,6 +73,7 @@ route_id router::add(http_method method, std::string_view pattern) {
 
   const auto id = static_cast<route_id>(routes_.size());
   route& entry = routes_.emplace_back();
+  entry.method = method;
   entry.pattern.assign(pattern);
   const std::string_view text = entry.pattern;
 
@@ -201,6 +202,12 @@ route_match router::match(http_method method, std::string_view path,
     result.allow = std::string_view(text.text, text.size);
   }
   return result;
+}
+
+http_method router::method(route_id id) const noexcept {
+  if (id >= routes_.size())
+    return http_method::other;
+  return routes_[id].method;
 }
 
 std::string_view router::pattern(route_id id) const noexcept {

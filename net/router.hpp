@@ -65,6 +65,9 @@ public:
   /// The pattern as registered, e.g. "/v1/users/{id}" (the metrics label of the route).
   std::string_view pattern(route_id id) const noexcept;
 
+  /// The method the route was added for.
+  http_method method(route_id id) const noexcept;
+
   /// Number of routes added.
   std::size_t size() const noexcept { return routes_.size(); }
 
@@ -88,6 +91,7 @@ private:
   };
 
   struct route {
+    http_method method = http_method::other;
     std::string pattern;
     std::array<std::string_view, route_params_max> param_names{}; ///< view `pattern`
     std::size_t param_count = 0;
