@@ -34,6 +34,8 @@ user_actor directory_shard_state::user_for(directory_shard::pointer self, const 
   user_cfg.snapshot_every_events = config.snapshot_every_events;
   user_cfg.owner = self->address();
   user_cfg.counters = config.counters;
+  user_cfg.aliases = config.aliases;
+  user_cfg.kills = config.kills;
   auto actor = spawn_user(self->system(), std::move(user_cfg));
   self->monitor(actor);
   users.emplace(user, actor);
@@ -70,17 +72,9 @@ directory_shard::behavior_type shard_behavior(
     self->quit(exit.reason);
   });
   return {
-    [self](charge_atom, charge_request& request) {
-      auto user = self->state.user_for(self, request.user);
-      self->send(user, charge_atom::value, std::move(request));
-    },
-    [self](create_token_atom, create_token_request& request) {
-      auto user = self->state.user_for(self, request.user);
-      self->send(user, create_token_atom::value, std::move(request));
-    },
-    [self](get_spend_atom, spend_request& request) {
-      auto user = self->state.user_for(self, request.user);
-      self->send(user, get_spend_atom::value, std::move(request));
+    [self](command_atom, user_command& command) {
+      auto user = self->state.user_for(self, user_of(command));
+      self->send(user, command_atom::value, std::move(command));
     },
     [self](user_failed_atom, const std::string& user, const user_actor& actor) {
       self->state.on_user_failed(user, actor);
@@ -103,19 +97,9 @@ const directory_shard& directory::shard_for(std::string_view user) const {
   return shards_[shard_index(user, shards_.size())];
 }
 
-void directory::send(charge_request request) const {
-  const auto& shard = shard_for(request.user);
-  caf::anon_send(shard, charge_atom::value, std::move(request));
-}
-
-void directory::send(create_token_request request) const {
-  const auto& shard = shard_for(request.user);
-  caf::anon_send(shard, create_token_atom::value, std::move(request));
-}
-
-void directory::send(spend_request request) const {
-  const auto& shard = shard_for(request.user);
-  caf::anon_send(shard, get_spend_atom::value, std::move(request));
+void directory::send(user_command command) const {
+  const auto& shard = shard_for(user_of(command));
+  caf::anon_send(shard, command_atom::value, std::move(command));
 }
 
 void directory::stop() const {

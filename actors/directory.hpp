@@ -12,7 +12,7 @@
 // fresh activation that reads the durable state.
 //
 // Not done: passivation of idle users (every activated user stays in memory until the directory
-// stops), and the payment-token / session-token alias index.
+// stops).
 
 #include "actors/loader_pool.hpp"
 #include "actors/user.hpp"
@@ -29,12 +29,10 @@
 
 namespace steward::actors {
 
-/// A shard's interface: the user actor's API (routed on the request's `user`), and the failure
+/// A shard's interface: the user actor's API (routed on the command's `user`), and the failure
 /// report of a user actor it owns.
 using directory_shard = caf::typed_actor<
-  caf::reacts_to<charge_atom, charge_request>,
-  caf::reacts_to<create_token_atom, create_token_request>,
-  caf::reacts_to<get_spend_atom, spend_request>,
+  caf::reacts_to<command_atom, user_command>,
   caf::reacts_to<user_failed_atom, std::string, user_actor>>;
 
 struct directory_config {
@@ -47,6 +45,8 @@ struct directory_config {
   std::uint32_t charges_per_minute = core::limits::charges_per_minute_default;
   std::uint64_t snapshot_every_events = core::limits::user_snapshot_every_events_default;
   user_counters* counters = nullptr;
+  alias_index* aliases = nullptr;
+  const kill_switch* kills = nullptr;
 };
 
 /// The state of one shard.
@@ -74,9 +74,7 @@ class directory {
 public:
   directory(caf::actor_system& system, directory_config config);
 
-  void send(charge_request request) const;
-  void send(create_token_request request) const;
-  void send(spend_request request) const;
+  void send(user_command command) const;
 
   const directory_shard& shard_for(std::string_view user) const;
   std::size_t shard_count() const noexcept { return shards_.size(); }

@@ -1,5 +1,6 @@
 #include "actors/user.hpp"
 
+#include "core/api_messages.hpp"
 #include "core/json_writer.hpp"
 #include "core/problem.hpp"
 
@@ -64,40 +65,30 @@ net::http_response created(std::string body) {
   return response;
 }
 
-std::string charge_body(const core::charge_created& charge) {
-  std::string body;
-  core::json_writer json(body);
-  json.begin_object()
-    .member("id", std::string_view(charge.id))
-    .member("object", std::string_view("charge"))
-    .member("token", std::string_view(charge.token))
-    .member("provider", std::string_view(charge.provider));
-  if (charge.session)
-    json.member("session", std::string_view(*charge.session));
-  json.key("amount");
-  core::write_money(json, charge.amount);
-  json.member("description", std::string_view(charge.description));
-  if (charge.hold)
-    json.member("hold", std::string_view(*charge.hold));
-  json.member("created_at", charge.at).end_object();
-  return body;
+net::http_response ok(std::string body, std::uint16_t status = 200) {
+  net::http_response response;
+  response.status = status;
+  response.body = std::move(body);
+  return response;
 }
 
-std::string token_body(const core::token_created& token) {
+/// A refusal that is not the request's outcome (a kill is lifted later): the idempotency key
+/// stays usable.
+net::http_response killed_reply(std::string_view detail) {
+  return problem_reply(core::problem(core::api_error::killed, detail));
+}
+
+std::string charge_body(const core::charge_created& charge) {
+  core::charge_view view;
+  view.id = charge.id;
+  view.amount = charge.amount;
+  view.payment_token = charge.token;
+  view.provider = charge.provider;
+  view.description = charge.description;
+  view.created = charge.at;
   std::string body;
   core::json_writer json(body);
-  json.begin_object()
-    .member("id", std::string_view(token.id))
-    .member("object", std::string_view("payment_token"))
-    .member("provider", std::string_view(token.provider));
-  if (token.session)
-    json.member("session", std::string_view(*token.session));
-  json.key("max_amount");
-  core::write_money(json, token.max_amount);
-  json.member("expires_at", token.expires_at)
-    .member("single_use", token.single_use)
-    .member("created_at", token.at)
-    .end_object();
+  core::write_charge(json, view);
   return body;
 }
 
@@ -107,6 +98,10 @@ const idempotency_key* key_of(const user_command& command) {
   if (auto* token = std::get_if<create_token_request>(&command))
     return &token->idempotency;
   return nullptr;
+}
+
+storage::alias make_alias(std::string_view prefix, std::string_view name, std::string value) {
+  return storage::alias{make_alias_key(prefix, name), std::move(value)};
 }
 
 net::responder reply_of(const user_command& command) {
@@ -124,6 +119,11 @@ void deliver_to(const delivery& deliver, const user_actor& self, Ts... xs) {
 }
 
 } // namespace
+
+const std::string& user_of(const user_command& command) noexcept {
+  return std::visit([](const auto& request) -> const std::string& { return request.user; },
+                    command);
+}
 
 net::http_response replay_response(std::uint16_t status, std::string_view body) {
   net::http_response response;
@@ -245,8 +245,16 @@ void user_state::handle(user_actor self, user_command command) {
     answer_spend(*spend);
     return;
   }
-  idempotency_key key = *key_of(command);
-  begin_idempotent(self, std::move(command), key);
+  if (auto* session = std::get_if<get_session_request>(&command)) {
+    answer_session(*session);
+    return;
+  }
+  if (const idempotency_key* key = key_of(command)) {
+    idempotency_key copy = *key;
+    begin_idempotent(self, std::move(command), copy);
+    return;
+  }
+  execute_plain(self, std::move(command));
 }
 
 void user_state::begin_idempotent(user_actor self, user_command command,
@@ -313,24 +321,27 @@ void user_state::execute(user_actor self, user_command command) {
   const std::int64_t now = this->now();
   const idempotency_key key = *key_of(command);
   const net::responder reply = reply_of(command);
-  if (killed) {
-    finish(self, key.scope_key, reply,
-           problem_reply(core::problem(core::api_error::killed, "this user's spending is stopped")),
-           {});
-    return;
-  }
   if (auto* charge = std::get_if<charge_request>(&command)) {
+    // Kills are read again here, after every command queued before them: nothing decided after a
+    // kill's ack is approved. The refusal is not the key's outcome (the kill may be lifted).
+    const bool stopped = ledger.killed || (config.kills != nullptr &&
+                                           config.kills->refuses(charge->command.provider));
+    if (stopped) {
+      forget(key.scope_key);
+      reply.respond(killed_reply(ledger.killed ? "this user's spending is stopped"
+                                               : "spending with this provider is stopped"));
+      return;
+    }
     // The session a charge counts against is its token's.
     std::optional<std::string> session;
     if (auto token = ledger.tokens.find(charge->command.token); token != ledger.tokens.end())
       session = token->second.session;
     core::velocity_window* window = nullptr;
-    if (session && ledger.sessions.contains(*session)) {
-      if (killed_sessions.contains(*session)) {
-        finish(self, key.scope_key, reply,
-               problem_reply(
-                 core::problem(core::api_error::killed, "this session's spending is stopped")),
-               {});
+    if (auto open = session ? ledger.sessions.find(*session) : ledger.sessions.end();
+        open != ledger.sessions.end()) {
+      if (open->second.killed) {
+        forget(key.scope_key);
+        reply.respond(killed_reply("this session's spending is stopped"));
         return;
       }
       window = &velocity.try_emplace(*session, config.charges_per_minute).first->second;
@@ -366,13 +377,146 @@ void user_state::execute(user_actor self, user_command command) {
   }
   auto& ok = std::get<core::accepted>(decision);
   core::apply_event(ledger, ok.event);
-  auto body = token_body(std::get<core::token_created>(ok.event));
-  finish(self, key.scope_key, reply, created(std::move(body)), {std::move(ok.event)});
+  const auto& minted = std::get<core::token_created>(ok.event);
+  std::string body;
+  core::json_writer json(body);
+  core::write_payment_token(json, minted.id, ledger.tokens.at(minted.id));
+  auto alias = make_alias(alias_key::payment_token, minted.id, config.user);
+  finish(self, key.scope_key, reply, created(std::move(body)), {std::move(ok.event)}, {std::move(alias)});
+}
+
+void user_state::execute_plain(user_actor self, user_command command) {
+  const std::int64_t now = this->now();
+  const net::responder reply = reply_of(command);
+  if (auto* upsert = std::get_if<upsert_user_request>(&command)) {
+    const bool creating = !ledger.profile.has_value();
+    auto decision = core::decide_upsert_user(ledger, upsert->command, now);
+    if (auto* decline = std::get_if<core::decline>(&decision)) {
+      reply.respond(decline_reply(*decline));
+      return;
+    }
+    core::apply_event(ledger, std::get<core::accepted>(decision).event);
+    std::vector<storage::alias> aliases;
+    if (creating) {
+      aliases.push_back(make_alias(alias_key::platform_ref, ledger.profile->platform_ref, config.user));
+      aliases.push_back(make_alias(alias_key::user, config.user, config.user));
+    }
+    finish(self, "", reply, ok(user_body(), creating ? 201 : 200),
+           {std::move(std::get<core::accepted>(decision).event)}, std::move(aliases));
+    return;
+  }
+  if (auto* limits = std::get_if<set_limits_request>(&command)) {
+    // All or none: decide every change against a copy that has the earlier ones applied.
+    core::ledger_state next = ledger;
+    std::vector<core::ledger_event> events;
+    std::vector<core::set_cap_command> changes;
+    if (limits->limits.monthly.present)
+      changes.push_back({core::cap_kind::global, "", limits->limits.monthly.value});
+    for (auto& provider : limits->limits.providers)
+      changes.push_back({core::cap_kind::provider, provider.provider, provider.cap});
+    for (const auto& change : changes) {
+      auto decision = core::decide_set_cap(next, change, now);
+      if (auto* decline = std::get_if<core::decline>(&decision)) {
+        reply.respond(decline_reply(*decline));
+        return;
+      }
+      core::apply_event(next, std::get<core::accepted>(decision).event);
+      events.push_back(std::move(std::get<core::accepted>(decision).event));
+    }
+    ledger = std::move(next);
+    std::string body;
+    core::json_writer json(body);
+    core::write_spend(json, ledger, now);
+    if (events.empty()) {
+      reply.respond(ok(std::move(body)));
+      return;
+    }
+    finish(self, "", reply, ok(std::move(body)), std::move(events));
+    return;
+  }
+  if (auto* open = std::get_if<open_session_request>(&command)) {
+    auto decision = core::decide_open_session(ledger, open->command, now);
+    if (auto* decline = std::get_if<core::decline>(&decision)) {
+      reply.respond(decline_reply(*decline));
+      return;
+    }
+    core::apply_event(ledger, std::get<core::accepted>(decision).event);
+    const std::string& id = open->command.id;
+    std::vector<storage::alias> aliases;
+    aliases.push_back(make_alias(alias_key::session, id, config.user));
+    aliases.push_back(make_alias(alias_key::session_token, open->token_hash, config.user + " " + id));
+    // The token is in this answer only: it is not an idempotent outcome, so it is never stored.
+    finish(self, "", reply, created(session_body(id, open->token)),
+           {std::move(std::get<core::accepted>(decision).event)}, std::move(aliases));
+    return;
+  }
+  auto& kill = std::get<kill_user_request>(command);
+  auto decision = core::decide_kill(
+    ledger, kill.session ? std::optional<std::string_view>(*kill.session) : std::nullopt,
+    kill.active, now);
+  if (auto* decline = std::get_if<core::decline>(&decision)) {
+    reply.respond(decline_reply(*decline));
+    return;
+  }
+  // In force from here: every command after this one in the mailbox sees the flag.
+  core::apply_event(ledger, std::get<core::accepted>(decision).event);
+  core::kill_view view;
+  view.scope = kill.session ? core::kill_scope::session : core::kill_scope::user;
+  view.id = kill.session ? *kill.session : config.user;
+  view.active = kill.active;
+  view.created = now;
+  std::string body;
+  core::json_writer json(body);
+  core::write_kill(json, view);
+  finish(self, "", reply, ok(std::move(body)), {std::move(std::get<core::accepted>(decision).event)});
+}
+
+std::string user_state::user_body() const {
+  core::user_view view;
+  view.id = config.user;
+  view.platform_ref = ledger.profile->platform_ref;
+  view.email = ledger.profile->email;
+  view.email_verified = ledger.profile->email_verified;
+  view.name = ledger.profile->name;
+  view.created = ledger.profile->created;
+  std::string body;
+  core::json_writer json(body);
+  core::write_user(json, view);
+  return body;
+}
+
+std::string user_state::session_body(const std::string& id,
+                                     std::optional<std::string_view> token) const {
+  const auto& session = ledger.sessions.at(id);
+  core::session_view view;
+  view.id = id;
+  view.user = config.user;
+  view.label = session.label;
+  view.intent_domains = session.intent_domains;
+  view.budget = session;
+  view.killed = session.killed || ledger.killed || (config.kills != nullptr && config.kills->global());
+  view.created = session.created;
+  std::string body;
+  core::json_writer json(body);
+  core::write_session(json, view, token);
+  return body;
+}
+
+void user_state::answer_session(const get_session_request& request) const {
+  auto found = ledger.sessions.find(request.session);
+  if (found == ledger.sessions.end() || found->second.expires_at <= now()) {
+    request.reply.respond(problem_reply(
+      core::problem(core::api_error::unauthorized, "the session is unknown or has expired")));
+    return;
+  }
+  request.reply.respond(ok(session_body(request.session, std::nullopt)));
 }
 
 void user_state::finish(user_actor self, const std::string& scope_key, net::responder reply,
-                        net::http_response response, std::vector<core::ledger_event> events) {
-  const bool stored = core::is_stored_response(response.status);
+                        net::http_response response, std::vector<core::ledger_event> events,
+                        std::vector<storage::alias> aliases) {
+  // Only a command with an idempotency key has an outcome to store.
+  const bool stored = !scope_key.empty() && core::is_stored_response(response.status);
   if (events.empty() && !stored) {
     // Not an outcome (429, 409...): the key stays usable, nothing to make durable.
     forget(scope_key);
@@ -414,8 +558,10 @@ void user_state::finish(user_actor self, const std::string& scope_key, net::resp
     record.created_at = now;
     batch.idempotency.push_back(std::move(record));
   }
+  batch.aliases = aliases;
   const auto id = next_batch++;
-  in_flight[id].push_back(pending_reply{reply, std::move(response), stored ? scope_key : ""});
+  in_flight[id].push_back(
+    pending_reply{reply, std::move(response), stored ? scope_key : "", std::move(aliases)});
   config.journal->append(std::move(batch),
                          [deliver = config.deliver, self, id](storage::append_outcome outcome) {
                            deliver_to(deliver, self, durable_atom::value, id, outcome);
@@ -437,6 +583,10 @@ void user_state::on_durable(user_actor self, std::uint64_t id, storage::append_o
           held->second.record.body = pending.response.body;
         }
       }
+      // What the batch minted becomes findable before anyone learns its id.
+      if (config.aliases != nullptr)
+        for (const auto& alias : pending.aliases)
+          config.aliases->insert(alias.key, alias.stream);
       pending.reply.respond(std::move(pending.response));
     }
   } else {
@@ -514,45 +664,10 @@ void user_state::forget(const std::string& scope_key) {
 }
 
 void user_state::answer_spend(const spend_request& request) const {
-  // Month-to-date: a ledger whose month is behind the clock has spent nothing this month yet.
-  const bool current = core::month_index(now()) <= ledger.month;
-  net::http_response response;
-  core::json_writer json(response.body);
-  json.begin_object().member("currency", core::to_string(ledger.ledger_currency));
-  json.key("providers").begin_array();
-  for (const auto& [slug, provider] : ledger.providers) {
-    json.begin_object().member("provider", std::string_view(slug));
-    json.key("spent");
-    core::write_money(json, {current ? provider.spent : 0, ledger.ledger_currency});
-    json.key("held");
-    core::write_money(json, {provider.held, ledger.ledger_currency});
-    json.key("cap");
-    core::write_money(json, {core::provider_cap(ledger, slug), ledger.ledger_currency});
-    json.end_object();
-  }
-  json.end_array();
-  json.key("global").begin_object();
-  json.key("spent");
-  core::write_money(json, {current ? ledger.global_spent : 0, ledger.ledger_currency});
-  json.key("held");
-  core::write_money(json, {ledger.global_held, ledger.ledger_currency});
-  json.key("cap");
-  if (ledger.global_cap)
-    core::write_money(json, {*ledger.global_cap, ledger.ledger_currency});
-  else
-    json.null();
-  json.end_object();
-  json.key("holds").begin_array();
-  for (const auto& [id, hold] : ledger.holds) {
-    json.begin_object().member("id", std::string_view(id)).member("provider",
-                                                                  std::string_view(hold.provider));
-    json.key("amount");
-    core::write_money(json, {hold.amount, ledger.ledger_currency});
-    json.member("expires_at", hold.expires_at).end_object();
-  }
-  json.end_array();
-  json.member("seq", head_seq).end_object();
-  request.reply.respond(std::move(response));
+  std::string body;
+  core::json_writer json(body);
+  core::write_spend(json, ledger, now());
+  request.reply.respond(ok(std::move(body)));
 }
 
 namespace {
@@ -564,14 +679,8 @@ user_actor::behavior_type user_behavior(user_actor::stateful_pointer<user_state>
   auto handle = caf::actor_cast<user_actor>(self);
   self->state.start_loading(handle);
   return {
-    [self](charge_atom, charge_request& request) {
-      self->state.handle(caf::actor_cast<user_actor>(self), std::move(request));
-    },
-    [self](create_token_atom, create_token_request& request) {
-      self->state.handle(caf::actor_cast<user_actor>(self), std::move(request));
-    },
-    [self](get_spend_atom, spend_request& request) {
-      self->state.handle(caf::actor_cast<user_actor>(self), std::move(request));
+    [self](command_atom, user_command& command) {
+      self->state.handle(caf::actor_cast<user_actor>(self), std::move(command));
     },
     [self](loaded_atom, load_result& result) {
       self->state.on_loaded(caf::actor_cast<user_actor>(self), std::move(result));

@@ -27,7 +27,10 @@
 // loader pool (the chain is verified: the journal recomputes it on read and the actor checks the
 // links again) and stashes commands until the state arrives.
 
+#include "actors/alias_index.hpp"
+#include "actors/kill_switch.hpp"
 #include "actors/loader_pool.hpp"
+#include "core/api_messages.hpp"
 #include "core/idempotency.hpp"
 #include "core/ledger.hpp"
 #include "core/velocity.hpp"
@@ -90,6 +93,56 @@ struct spend_request {
   net::responder reply;
 };
 
+/// `PUT /v1/users/{platform_ref}`: creates the user (201) or changes what the body names (200).
+/// The handler has already resolved the platform ref to `user` through the alias index.
+struct upsert_user_request {
+  std::string user;
+  core::upsert_user_command command;
+  net::responder reply;
+};
+
+/// `PUT /v1/users/{id}/limits`: every cap change of the body, applied all or none.
+struct set_limits_request {
+  std::string user;
+  core::limits_request limits;
+  net::responder reply;
+};
+
+/// `POST /v1/users/{id}/sessions`. The handler minted the id and the bearer token; only the
+/// token's hash is journaled (as the alias that finds the session), the token itself is in the
+/// 201 answer alone, which is never stored.
+struct open_session_request {
+  std::string user;
+  core::open_session_command command;
+  std::string token;
+  std::string token_hash;
+  net::responder reply;
+};
+
+/// `GET /v1/session`, for the session that presented its token.
+struct get_session_request {
+  std::string user;
+  std::string session;
+  net::responder reply;
+};
+
+/// `POST` / `DELETE /v1/kill` at user or session scope: answered once the flag is set and
+/// journaled, so that nothing the actor decides afterwards is approved.
+struct kill_user_request {
+  std::string user;
+  std::optional<std::string> session;
+  bool active = true;
+  net::responder reply;
+};
+
+/// Every command of a user's API, as one message (the directory routes on `user_of`).
+using user_command =
+  std::variant<charge_request, create_token_request, spend_request, upsert_user_request,
+               set_limits_request, open_session_request, get_session_request, kill_user_request>;
+
+/// The user a command is for.
+const std::string& user_of(const user_command& command) noexcept;
+
 /// Internal: a user's state as read from the journal at activation.
 struct load_result {
   std::optional<storage::journal_failure> failure;
@@ -107,31 +160,25 @@ struct lookup_result {
 
 } // namespace steward::actors
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(steward::actors::charge_request)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(steward::actors::create_token_request)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(steward::actors::spend_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(steward::actors::user_command)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(steward::actors::load_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(steward::actors::lookup_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(steward::storage::append_outcome)
 
 namespace steward::actors {
 
-using charge_atom = caf::atom_constant<caf::atom("charge")>;
-using create_token_atom = caf::atom_constant<caf::atom("mktoken")>;
-using get_spend_atom = caf::atom_constant<caf::atom("getspend")>;
+using command_atom = caf::atom_constant<caf::atom("command")>;
 using loaded_atom = caf::atom_constant<caf::atom("loaded")>;
 using lookup_atom = caf::atom_constant<caf::atom("idemlookup")>;
 using durable_atom = caf::atom_constant<caf::atom("durable")>;
 using retire_atom = caf::atom_constant<caf::atom("retire")>;
 using user_failed_atom = caf::atom_constant<caf::atom("userfailed")>;
 
-/// The user actor's interface. The first three are its API; `loaded`, `idemlookup` and `durable`
-/// are its own results coming back from the loader pool and the journal; `retire` is its shard's
+/// The user actor's interface. `command` is its API; `loaded`, `idemlookup` and `durable` are its
+/// own results coming back from the loader pool and the journal; `retire` is its shard's
 /// permission to stop after it reported `userfailed`.
 using user_actor = caf::typed_actor<
-  caf::reacts_to<charge_atom, charge_request>,
-  caf::reacts_to<create_token_atom, create_token_request>,
-  caf::reacts_to<get_spend_atom, spend_request>,
+  caf::reacts_to<command_atom, user_command>,
   caf::reacts_to<loaded_atom, load_result>,
   caf::reacts_to<lookup_atom, std::uint64_t, lookup_result>,
   caf::reacts_to<durable_atom, std::uint64_t, storage::append_outcome>,
@@ -162,16 +209,18 @@ struct user_config {
   /// (`userfailed`) to forget it and stops on `retire`; without an owner it stops by itself.
   caf::actor_addr owner;
   user_counters* counters = nullptr; ///< optional; must outlive the actor
+  /// Where durable aliases are copied (optional; must outlive the actor).
+  alias_index* aliases = nullptr;
+  /// The global and provider kill switches, read when a charge is decided (optional).
+  const kill_switch* kills = nullptr;
 };
-
-/// A command waiting for activation or for an idempotency lookup.
-using user_command = std::variant<charge_request, create_token_request, spend_request>;
 
 /// What a durable append answers: one command's reply and the record it completes.
 struct pending_reply {
   net::responder reply;
   net::http_response response;
   std::string scope_key; ///< empty when the reply is not an idempotent outcome
+  std::vector<storage::alias> aliases; ///< what the batch minted, copied to the index when durable
 };
 
 /// An idempotency record held in memory, with its place in the eviction order.
@@ -189,8 +238,6 @@ struct user_state {
   /// A journal operation failed: every command is answered 503 until the actor stops.
   bool failing = false;
   bool failure_reported = false; ///< `userfailed` sent to the owner
-  bool killed = false;           ///< the user's kill flag (no command sets it yet)
-  std::set<std::string, std::less<>> killed_sessions;
 
   core::ledger_state ledger;
   std::uint64_t head_seq = 0;
@@ -222,12 +269,18 @@ struct user_state {
 
   /// For tests and the spend endpoint.
   void answer_spend(const spend_request& request) const;
+  void answer_session(const get_session_request& request) const;
+  std::string user_body() const;
+  std::string session_body(const std::string& id, std::optional<std::string_view> token) const;
 
   // Steps of `handle`.
   void begin_idempotent(user_actor self, user_command command, const idempotency_key& key);
   void execute(user_actor self, user_command command);
+  /// The commands without an idempotency key (PUTs, sessions, kills).
+  void execute_plain(user_actor self, user_command command);
   void finish(user_actor self, const std::string& scope_key, net::responder reply,
-              net::http_response response, std::vector<core::ledger_event> events);
+              net::http_response response, std::vector<core::ledger_event> events,
+              std::vector<storage::alias> aliases = {});
   void enter_failing(user_actor self);
   void maybe_stop(user_actor self);
   void remember(const std::string& scope_key, core::idempotency_record record);

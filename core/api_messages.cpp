@@ -329,10 +329,13 @@ json_error decode_payment_token_create_request(std::string_view body,
                [&](object_reader& m) { declare_money(m, max_amount, amount_sign::positive); });
     o.required("expires_at", out.expires_at, std::int64_t{1}, unix_seconds_max);
     o.optional("single_use", out.single_use);
+    o.optional("session", out.session, id_bytes);
   });
   if (error) return error;
   if (!is_valid_provider_slug(out.provider))
     return invalid("/provider", "must be a provider slug: 1 to 32 of a-z, 0-9 and '-'");
+  if (out.session && !is_valid(id_kind::session, *out.session))
+    return invalid("/session", "must be a session id (ses_...)");
   return resolve_money(max_amount, "/max_amount", out.max_amount);
 }
 

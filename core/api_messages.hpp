@@ -148,6 +148,9 @@ struct payment_token_create_request {
   money max_amount; ///< 1 and up
   std::int64_t expires_at = 0;
   bool single_use = false;
+  /// A session whose run budget the token's charges count against (decided here: DESIGN 4.2 lists
+  /// no such member, but without it the platform could not pre-authorise within a run).
+  std::optional<std::string> session;
 };
 json_error decode_payment_token_create_request(std::string_view body,
                                                payment_token_create_request& out);

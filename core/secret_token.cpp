@@ -79,7 +79,7 @@ bool system_random(std::span<std::uint8_t> out) noexcept {
   return RAND_bytes(out.data(), static_cast<int>(out.size())) == 1;
 }
 
-std::optional<minted_token> mint_session_token(const random_source& random) {
+std::optional<minted_token> mint_session_token(const random_fill& random) {
   std::array<std::uint8_t, session_token_random_bytes> bytes{};
   if (!random || !random(bytes)) return std::nullopt;
   minted_token minted;

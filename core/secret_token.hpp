@@ -35,7 +35,7 @@ inline constexpr std::size_t token_hash_chars = 64;
 
 /// Fills its argument with random bytes; false when the source failed (then nothing may be minted).
 /// Injected so that tests are deterministic; production uses `system_random`.
-using random_source = std::function<bool(std::span<std::uint8_t>)>;
+using random_fill = std::function<bool(std::span<std::uint8_t>)>;
 
 /// The production source: OpenSSL's CSPRNG (RAND_bytes).
 bool system_random(std::span<std::uint8_t> out) noexcept;
@@ -47,7 +47,7 @@ struct minted_token {
 };
 
 /// Mints a session token from `random`; empty when the source failed.
-std::optional<minted_token> mint_session_token(const random_source& random);
+std::optional<minted_token> mint_session_token(const random_fill& random);
 
 /// True when `text` has the shape of a session token (prefix, 43 base64url characters). Says
 /// nothing about whether such a session exists.

@@ -16,7 +16,7 @@ constexpr std::string_view counting_hash =
   "7d64f1eb31f0a58c70620ec8bcd7a50a84ed742679361f63acfd6df43d4b3b97";
 constexpr std::string_view all_ones_token = "sst___________________________________________8";
 
-random_source fill_with(std::uint8_t start, std::uint8_t step) {
+random_fill fill_with(std::uint8_t start, std::uint8_t step) {
   return [=](std::span<std::uint8_t> out) {
     std::uint8_t value = start;
     for (auto& byte : out) {
@@ -44,7 +44,7 @@ TEST(SecretToken, MintsPrefixedBase64urlAndItsHash) {
 
 TEST(SecretToken, FailingSourceMintsNothing) {
   EXPECT_FALSE(mint_session_token([](std::span<std::uint8_t>) { return false; }).has_value());
-  EXPECT_FALSE(mint_session_token(random_source{}).has_value());
+  EXPECT_FALSE(mint_session_token(random_fill{}).has_value());
 }
 
 TEST(SecretToken, SystemRandomGivesDistinctTokens) {

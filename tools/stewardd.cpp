@@ -2,6 +2,11 @@
 // secrets, metrics, the actor system, and the public and admin listeners — and owns the process's
 // lifetime: start, print where it listens, wait for SIGTERM/SIGINT, drain, exit 0.
 
+#include "actors/alias_index.hpp"
+#include "actors/api.hpp"
+#include "actors/directory.hpp"
+#include "actors/kill_switch.hpp"
+#include "actors/loader_pool.hpp"
 #include "actors/node.hpp"
 #include "core/assert.hpp"
 #include "core/metrics.hpp"
@@ -9,6 +14,7 @@
 #include "net/listener_metrics.hpp"
 #include "net/server.hpp"
 #include "storage/data_dir.hpp"
+#include "storage/sqlite_journal.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -149,6 +155,12 @@ int main(int argc, char** argv) {
     return exit_start_failed;
   }
 
+  if (opts.journal != core::journal_backend::sqlite) {
+    std::cerr << "stewardd: --journal=postgres: the PostgreSQL journal is not built yet; use "
+                 "--journal=sqlite\n";
+    return exit_start_failed;
+  }
+
   // Signals are taken by the main thread alone: block them before any thread starts.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -171,11 +183,68 @@ int main(int argc, char** argv) {
                              "Messages sent to actors of a kind and not yet handled.",
                              {{"actor", "node"}}, [&node_mailbox] { return node_mailbox.depth(); });
 
+  // The journal, and what is read back from it before the first request: the alias index and
+  // the global and provider kill switches.
+  storage::sqlite_journal_options journal_options;
+  journal_options.path = std::filesystem::path(opts.data_dir) / "journal.db";
+  std::string journal_error;
+  auto journal = storage::sqlite_journal::open(journal_options, journal_error);
+  if (!journal) {
+    std::cerr << "stewardd: " << journal_error << "\n";
+    return exit_start_failed;
+  }
+  actors::alias_index aliases;
+  actors::kill_switch kills(slugs, journal.get());
+  for (auto failure : {aliases.load(*journal), kills.load()}) {
+    if (failure) {
+      std::cerr << "stewardd: " << journal_options.path.string() << ": cannot read the journal ("
+                << storage::to_string(failure->code) << ")\n";
+      return exit_start_failed;
+    }
+  }
+  actors::loader_pool loader;
+  actors::user_counters user_counters;
+  metrics.add_callback_gauge("steward_aliases", "Aliases (tokens, sessions, users) in memory.", {},
+                             [&aliases] { return aliases.size(); });
+  metrics.add_callback_counter("steward_journal_events_durable_total",
+                               "Events the journal made durable.", {},
+                               [&journal] { return journal->events_durable(); });
+  metrics.add_callback_counter("steward_journal_commits_total",
+                               "Journal transactions committed (one fsync each).", {},
+                               [&journal] { return journal->commits(); });
+  metrics.add_callback_counter("steward_journal_overloads_total",
+                               "Appends refused because the journal queue was full.", {},
+                               [&journal] { return journal->overloads(); });
+  metrics.add_callback_counter("steward_user_activations_total",
+                               "User actors activated from the journal.", {}, [&user_counters] {
+                                 return user_counters.activations.load(std::memory_order_relaxed);
+                               });
+
   caf::actor_system_config caf_config;
   caf_config.set("scheduler.max-threads", std::size_t(workers));
   caf_config.set("logger.console", caf::atom("none"));
   auto system = std::make_unique<caf::actor_system>(caf_config);
   auto node = actors::spawn_node(*system, actors::node_config{&draining, &node_mailbox});
+
+  actors::directory_config directory_config;
+  directory_config.journal = journal.get();
+  directory_config.loader = &loader;
+  directory_config.counters = &user_counters;
+  directory_config.aliases = &aliases;
+  directory_config.kills = &kills;
+  actors::directory users(*system, directory_config);
+
+  core::openssl_random random;
+  actors::api_context api;
+  api.users = &users;
+  api.aliases = &aliases;
+  api.kills = &kills;
+  api.journal = journal.get();
+  api.loader = &loader;
+  api.platform_key = secrets.platform_key;
+  for (const auto& provider : secrets.provider_secrets)
+    api.provider_secrets.emplace(provider.slug, provider.secret);
+  api.random = &random;
 
   // Public listener. /healthz answers on the io thread (the HTTP floor); everything else goes to
   // actors.
@@ -186,6 +255,7 @@ int main(int argc, char** argv) {
                     });
   public_routes.add(net::http_method::get, "/readyz",
                     actors::readiness_handler(node, node_mailbox));
+  actors::add_api_routes(public_routes, api);
   net::listener_metrics public_stats(metrics, "public", public_routes.routes);
 
   // Admin listener: probes and metrics, loopback by default.
@@ -252,9 +322,13 @@ int main(int argc, char** argv) {
   public_server.wait();
   admin_server.wait();
 
-  // Actors may still hold responders naming the loops; stop them before the servers go away.
+  // Everything queued becomes durable (its callbacks still reach live actors), then the actors
+  // stop: they may hold responders naming the loops, so before the servers go away.
+  journal->stop();
+  users.stop();
   caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
   system.reset();
+  loader.stop();
   std::cout << "stewardd: stopped" << std::endl;
   return 0;
 }

@@ -340,7 +340,11 @@ std::unique_ptr<child_process> stewardd_test::spawn_stewardd(const std::filesyst
 }
 
 stewardd_process* stewardd_test::start_stewardd(const std::vector<std::string>& extra_args) {
-  const auto run_dir = new_run_dir();
+  return start_stewardd_in(new_run_dir(), extra_args);
+}
+
+stewardd_process* stewardd_test::start_stewardd_in(const std::filesystem::path& run_dir,
+                                                   const std::vector<std::string>& extra_args) {
   auto args = base_args(run_dir);
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   auto child = spawn_stewardd(run_dir, args);
@@ -359,6 +363,7 @@ stewardd_process* stewardd_test::start_stewardd(const std::vector<std::string>& 
     return nullptr;
   }
   servers_.push_back(std::make_unique<stewardd_process>(std::move(child), *addresses));
+  servers_.back()->set_run_dir(run_dir);
   return servers_.back().get();
 }
 

@@ -118,11 +118,15 @@ public:
   std::uint16_t public_port() const noexcept { return addresses_.public_endpoint.port; }
   std::uint16_t admin_port() const noexcept { return addresses_.admin_endpoint.port; }
   const listening_addresses& addresses() const noexcept { return addresses_; }
+  /// The directory it runs in: `data/` is its data dir.
+  const std::filesystem::path& run_dir() const noexcept { return run_dir_; }
+  void set_run_dir(std::filesystem::path dir) { run_dir_ = std::move(dir); }
   child_process& process() noexcept { return *child_; }
 
 private:
   std::unique_ptr<child_process> child_;
   listening_addresses addresses_;
+  std::filesystem::path run_dir_;
 };
 
 /// Fixture for tests that run stewardd: skips the test when `STEWARDD` is unset, gives it a
@@ -143,6 +147,9 @@ protected:
   /// recording a test failure (with stewardd's stderr) when it did not print a valid listening line
   /// within 10 s. The server is killed at the end of the test if it is still running.
   stewardd_process* start_stewardd(const std::vector<std::string>& extra_args = {});
+  /// As above, in `run_dir` (a restart over the same data dir).
+  stewardd_process* start_stewardd_in(const std::filesystem::path& run_dir,
+                                      const std::vector<std::string>& extra_args = {});
 
   /// Spawns stewardd with exactly `args` after the binary name, logging into `run_dir`, without
   /// waiting for anything. nullptr after recording a failure if it could not be spawned.

@@ -1,0 +1,80 @@
+#pragma once
+
+// The in-memory copy of the journal's alias table (docs/journal.md, "Aliases"): the map that lets
+// an io thread find which user a payment token, a session token or a platform ref belongs to
+// without an actor hop and without a blocking read. The journal is the truth: every alias is
+// journaled in the batch that mints it, copied here only once that batch is durable, and the
+// whole table is read back at start.
+//
+// Keys, by kind (decided here; the value is a user id unless said otherwise):
+//   ref:<platform ref>   the user created for that platform ref
+//   usr:<user id>        the user exists (its value is the id again)
+//   ptk:<token id>       the payment token's user
+//   ses:<session id>     the session's user
+//   sst:<token hash>     `<user id> <session id>` of the session whose bearer token hashes so
+//
+// `claim` is the one operation that writes before the journal: a platform ref's id is reserved
+// here first, so that concurrent first PUTs of one ref agree on a single user id. A reservation
+// whose creation never becomes durable is harmless: a retry creates the same id, and a restart
+// forgets it.
+
+#include "storage/journal.hpp"
+
+#include <array>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace steward::actors {
+
+/// Key prefixes of the alias kinds above.
+namespace alias_key {
+inline constexpr std::string_view platform_ref = "ref:";
+inline constexpr std::string_view user = "usr:";
+inline constexpr std::string_view payment_token = "ptk:";
+inline constexpr std::string_view session = "ses:";
+inline constexpr std::string_view session_token = "sst:";
+} // namespace alias_key
+
+/// `prefix` followed by `name`.
+std::string make_alias_key(std::string_view prefix, std::string_view name);
+
+class alias_index {
+public:
+  /// The value of `key`, if known.
+  std::optional<std::string> find(std::string_view key) const;
+
+  /// Stores `key -> value` unless `key` is known; returns the value stored afterwards.
+  std::string claim(std::string_view key, std::string_view value);
+
+  /// Stores `key -> value`, replacing a reservation.
+  void insert(std::string_view key, std::string_view value);
+
+  std::size_t size() const;
+
+  /// Reads every alias of `journal` into this index; the failure of the first read that failed.
+  std::optional<storage::journal_failure> load(storage::journal& journal);
+
+private:
+  struct text_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view text) const noexcept {
+      return std::hash<std::string_view>{}(text);
+    }
+  };
+  struct shard {
+    mutable std::shared_mutex mutex;
+    std::unordered_map<std::string, std::string, text_hash, std::equal_to<>> map;
+  };
+  static constexpr std::size_t shard_count = 64;
+
+  shard& shard_of(std::string_view key) const noexcept;
+
+  mutable std::array<shard, shard_count> shards_;
+};
+
+} // namespace steward::actors

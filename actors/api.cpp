@@ -1,0 +1,504 @@
+#include "actors/api.hpp"
+
+#include "core/api_messages.hpp"
+#include "core/hmac_signature.hpp"
+#include "core/idempotency.hpp"
+#include "core/json_writer.hpp"
+#include "core/problem.hpp"
+#include "core/secret_token.hpp"
+#include "core/hash_chain.hpp"
+
+#include <charconv>
+#include <chrono>
+#include <utility>
+
+namespace steward::actors {
+
+namespace {
+
+using net::http_request;
+using net::http_response;
+using net::responder;
+using net::route_params;
+
+constexpr std::string_view idempotency_header = "Idempotency-Key";
+constexpr std::string_view provider_header = "Steward-Provider";
+
+http_response problem_reply(core::problem&& problem) {
+  http_response response;
+  response.status = problem.status();
+  response.content_type = core::problem_content_type;
+  if (auto seconds = problem.retry_after_seconds())
+    response.headers.emplace_back("Retry-After", std::to_string(*seconds));
+  response.body = std::move(problem).body();
+  return response;
+}
+
+void refuse(const responder& reply, core::api_error code, std::string_view detail) {
+  reply.respond(problem_reply(core::problem(code, detail)));
+}
+
+std::int64_t now_of(const api_context& context) {
+  if (context.clock)
+    return context.clock();
+  return std::chrono::duration_cast<std::chrono::seconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+/// Whether the request carries the platform key; answers 401 when not.
+bool platform_authorized(const api_context& context, const http_request& request,
+                         const responder& reply) {
+  auto bearer = core::parse_bearer(request.header("Authorization"));
+  if (!bearer || !core::secrets_equal(bearer.token, context.platform_key)) {
+    refuse(reply, core::api_error::unauthorized, "a valid platform key is required");
+    return false;
+  }
+  return true;
+}
+
+/// The calling provider's slug when its signature verifies; answers 401 otherwise.
+std::optional<std::string> provider_authorized(const api_context& context,
+                                               const http_request& request,
+                                               const responder& reply) {
+  std::string_view slug = request.header(provider_header);
+  auto secret = context.provider_secrets.find(std::string(slug));
+  // An unknown provider is checked against an empty secret, which never verifies: the same answer
+  // and about the same work as a wrong signature.
+  std::string_view key;
+  if (secret != context.provider_secrets.end())
+    key = secret->second;
+  core::signed_request signed_part{request.method_text, request.target,
+                                   request.header(idempotency_header), request.body};
+  auto verdict = core::verify(key, request.header(core::signature_header_name), now_of(context),
+                              signed_part);
+  if (verdict != core::signature_error::none) {
+    refuse(reply, core::api_error::unauthorized, "a valid provider signature is required");
+    return std::nullopt;
+  }
+  return std::string(slug);
+}
+
+/// The (user, session) of a presented session token; answers 401 when there is none.
+std::optional<std::pair<std::string, std::string>> session_authorized(const api_context& context,
+                                                                      const http_request& request,
+                                                                      const responder& reply) {
+  auto bearer = core::parse_bearer(request.header("Authorization"));
+  if (bearer && core::is_session_token(bearer.token)) {
+    auto found = context.aliases->find(
+      make_alias_key(alias_key::session_token, core::hash_token(bearer.token)));
+    if (found) {
+      auto space = found->find(' ');
+      if (space != std::string::npos)
+        return std::pair{found->substr(0, space), found->substr(space + 1)};
+    }
+  }
+  refuse(reply, core::api_error::unauthorized, "a valid session token is required");
+  return std::nullopt;
+}
+
+/// The `{id}` user of the path when it exists; answers 404 otherwise.
+std::optional<std::string> known_user(const api_context& context, const route_params& params,
+                                      const responder& reply) {
+  std::string_view id = params.get("id");
+  if (core::is_valid(core::id_kind::user, id) &&
+      context.aliases->find(make_alias_key(alias_key::user, id)))
+    return std::string(id);
+  refuse(reply, core::api_error::not_found, "no such user");
+  return std::nullopt;
+}
+
+/// The idempotency scope and fingerprint of a request that must carry a key; answers 400 when the
+/// key is missing or malformed or the body is not JSON.
+std::optional<idempotency_key> idempotency_of(std::string_view principal,
+                                              const http_request& request,
+                                              const responder& reply) {
+  std::string_view key = request.header(idempotency_header);
+  if (auto error = core::validate_idempotency_key(key); error != core::idempotency_key_error::none) {
+    refuse(reply, core::to_api_error(error),
+           error == core::idempotency_key_error::missing
+             ? "this request needs an Idempotency-Key header"
+             : "Idempotency-Key must be 1 to 255 printable ASCII characters");
+    return std::nullopt;
+  }
+  auto fingerprint = core::fingerprint_body(request.body);
+  if (!fingerprint) {
+    refuse(reply, core::api_error::invalid_json, "the body is not valid JSON");
+    return std::nullopt;
+  }
+  return idempotency_key{
+    core::idempotency_scope(principal, request.method_text, request.path, key), fingerprint.value};
+}
+
+template <class Decoded, class Decoder>
+bool decode_body(const http_request& request, const responder& reply, Decoded& out,
+                 Decoder decoder) {
+  if (auto error = decoder(request.body, out)) {
+    reply.respond(problem_reply(core::problem(error)));
+    return false;
+  }
+  return true;
+}
+
+std::optional<std::string> new_id(const api_context& context, core::id_kind kind,
+                                  const responder& reply) {
+  auto id = core::make_id(kind, *context.random);
+  if (!id)
+    refuse(reply, core::api_error::internal, "the random source failed");
+  return id;
+}
+
+// --- Platform ---------------------------------------------------------------------------------
+
+void upsert_user(const api_context& context, const http_request& request,
+                 const route_params& params, responder reply) {
+  if (!platform_authorized(context, request, reply))
+    return;
+  std::string ref;
+  if (!core::percent_decode(params.get("platform_ref"), ref, false) ||
+      !core::is_valid_platform_ref(ref)) {
+    refuse(reply, core::api_error::invalid_field,
+           "the platform ref must be 1 to 128 visible ASCII characters other than '/'");
+    return;
+  }
+  core::user_upsert_request body;
+  if (!decode_body(request, reply, body, core::decode_user_upsert_request))
+    return;
+  auto fresh = new_id(context, core::id_kind::user, reply);
+  if (!fresh)
+    return;
+  // Concurrent first PUTs of one ref agree on the id that claimed it first.
+  std::string user = context.aliases->claim(make_alias_key(alias_key::platform_ref, ref), *fresh);
+  upsert_user_request command;
+  command.user = std::move(user);
+  command.command.platform_ref = std::move(ref);
+  command.command.email = std::move(body.email);
+  command.command.email_verified = body.email_verified;
+  command.command.name = std::move(body.name);
+  command.reply = reply;
+  context.users->send(std::move(command));
+}
+
+void open_session(const api_context& context, const http_request& request,
+                  const route_params& params, responder reply) {
+  if (!platform_authorized(context, request, reply))
+    return;
+  auto user = known_user(context, params, reply);
+  if (!user)
+    return;
+  core::session_create_request body;
+  if (!decode_body(request, reply, body, core::decode_session_create_request))
+    return;
+  auto id = new_id(context, core::id_kind::session, reply);
+  if (!id)
+    return;
+  auto minted = core::mint_session_token(
+    [&context](std::span<std::uint8_t> out) { return context.random->fill(out); });
+  if (!minted) {
+    refuse(reply, core::api_error::internal, "the random source failed");
+    return;
+  }
+  open_session_request command;
+  command.user = std::move(*user);
+  command.command.id = std::move(*id);
+  command.command.run_budget = body.run_budget;
+  command.command.expires_at = now_of(context) + body.ttl_seconds;
+  command.command.label = std::move(body.label);
+  command.command.intent_domains = std::move(body.intent_domains);
+  command.token = std::move(minted->token);
+  command.token_hash = std::move(minted->hash);
+  command.reply = reply;
+  context.users->send(std::move(command));
+}
+
+void set_limits(const api_context& context, const http_request& request,
+                const route_params& params, responder reply) {
+  if (!platform_authorized(context, request, reply))
+    return;
+  auto user = known_user(context, params, reply);
+  if (!user)
+    return;
+  set_limits_request command;
+  if (!decode_body(request, reply, command.limits, core::decode_limits_request))
+    return;
+  command.user = std::move(*user);
+  command.reply = reply;
+  context.users->send(std::move(command));
+}
+
+void create_payment_token(const api_context& context, const http_request& request,
+                          const route_params& params, responder reply) {
+  if (!platform_authorized(context, request, reply))
+    return;
+  auto user = known_user(context, params, reply);
+  if (!user)
+    return;
+  auto key = idempotency_of("platform", request, reply);
+  if (!key)
+    return;
+  core::payment_token_create_request body;
+  if (!decode_body(request, reply, body, core::decode_payment_token_create_request))
+    return;
+  auto id = new_id(context, core::id_kind::payment_token, reply);
+  if (!id)
+    return;
+  create_token_request command;
+  command.user = std::move(*user);
+  command.command.id = std::move(*id);
+  command.command.provider = std::move(body.provider);
+  command.command.max_amount = body.max_amount;
+  command.command.expires_at = body.expires_at;
+  command.command.single_use = body.single_use;
+  command.command.session = std::move(body.session);
+  command.idempotency = std::move(*key);
+  command.reply = reply;
+  context.users->send(std::move(command));
+}
+
+void user_spend(const api_context& context, const http_request& request,
+                const route_params& params, responder reply) {
+  if (!platform_authorized(context, request, reply))
+    return;
+  auto user = known_user(context, params, reply);
+  if (!user)
+    return;
+  context.users->send(spend_request{std::move(*user), reply});
+}
+
+/// Reads `name=<decimal>` from a query string; `fallback` when absent, nullopt when malformed.
+std::optional<std::uint64_t> query_number(std::string_view query, std::string_view name,
+                                          std::uint64_t fallback, std::uint64_t max) {
+  std::optional<std::uint64_t> found;
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    auto eq = pair.find('=');
+    if (pair.substr(0, eq) != name)
+      continue;
+    if (found || eq == std::string_view::npos)
+      return std::nullopt;
+    std::string_view digits = pair.substr(eq + 1);
+    std::uint64_t value = 0;
+    auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (error != std::errc() || end != digits.data() + digits.size() || digits.empty() ||
+        value > max)
+      return std::nullopt;
+    found = value;
+  }
+  return found.value_or(fallback);
+}
+
+void audit_list(const api_context& context, const http_request& request,
+                const route_params& params, responder reply) {
+  if (!platform_authorized(context, request, reply))
+    return;
+  auto user = known_user(context, params, reply);
+  if (!user)
+    return;
+  auto limit = query_number(request.query, "limit", core::page_limit_default, core::page_limit_max);
+  auto after = query_number(request.query, "starting_after", 0, std::uint64_t(1) << 62);
+  if (!limit || *limit == 0 || !after) {
+    refuse(reply, core::api_error::invalid_field,
+           "limit must be 1 to 100 and starting_after an event seq");
+    return;
+  }
+  auto job = [journal = context.journal, user = std::move(*user), limit = *limit, after = *after,
+              reply] {
+    auto page = journal->read_stream(user, after + 1, static_cast<std::uint32_t>(limit + 1));
+    if (!page) {
+      refuse(reply,
+             page.error() == storage::journal_error::corrupt ? core::api_error::internal
+                                                              : core::api_error::overloaded,
+             "the journal could not be read");
+      return;
+    }
+    const auto& events = page.value();
+    const bool has_more = events.size() > limit;
+    http_response response;
+    core::json_writer json(response.body);
+    json.begin_object().member("object", std::string_view("list"));
+    json.key("data").begin_array();
+    for (std::size_t i = 0; i < events.size() && i < limit; ++i) {
+      const auto& event = events[i];
+      json.begin_object()
+        .member("object", std::string_view("event"))
+        .member("seq", event.seq)
+        .member("type", std::string_view(event.type))
+        .member("created", event.created_at)
+        .member("hash", std::string_view(core::chain_hash_to_hex(event.hash)));
+      json.key("data").raw(event.payload);
+      json.end_object();
+    }
+    json.end_array().member("has_more", has_more).end_object();
+    reply.respond(std::move(response));
+  };
+  if (!context.loader->post(std::move(job)))
+    reply.respond(problem_reply(
+      core::problem(core::api_error::overloaded, "too many journal reads are waiting").retry_after(1)));
+}
+
+void audit_verify(const api_context& context, const http_request& request,
+                  const route_params& params, responder reply) {
+  if (!platform_authorized(context, request, reply))
+    return;
+  auto user = known_user(context, params, reply);
+  if (!user)
+    return;
+  auto job = [journal = context.journal, user = std::move(*user), reply] {
+    auto verdict = journal->verify_stream(user);
+    if (!verdict) {
+      refuse(reply, core::api_error::overloaded, "the journal could not be read");
+      return;
+    }
+    http_response response;
+    core::json_writer json(response.body);
+    json.begin_object()
+      .member("object", std::string_view("audit_verification"))
+      .member("valid", verdict.value().valid)
+      .member("events", verdict.value().events);
+    if (verdict.value().first_bad_seq)
+      json.member("first_bad_seq", *verdict.value().first_bad_seq);
+    json.end_object();
+    reply.respond(std::move(response));
+  };
+  if (!context.loader->post(std::move(job)))
+    reply.respond(problem_reply(
+      core::problem(core::api_error::overloaded, "too many journal reads are waiting").retry_after(1)));
+}
+
+void kill(const api_context& context, const http_request& request, const route_params&,
+          responder reply) {
+  if (!platform_authorized(context, request, reply))
+    return;
+  core::kill_request body;
+  if (!decode_body(request, reply, body, core::decode_kill_request))
+    return;
+  const bool active = request.method == net::http_method::post;
+  const std::int64_t now = now_of(context);
+  switch (body.scope) {
+    case core::kill_scope::global:
+    case core::kill_scope::provider: {
+      if (body.scope == core::kill_scope::provider && !context.kills->knows(body.id)) {
+        refuse(reply, core::api_error::not_found, "no such provider");
+        return;
+      }
+      core::kill_view view{body.scope, body.id, active, now};
+      context.kills->change(body.id, active, now, [reply, view](bool durable) {
+        if (!durable) {
+          reply.respond(problem_reply(
+            core::problem(core::api_error::overloaded,
+                          view.active ? "the kill is in force but could not be journaled; retry"
+                                      : "the kill could not be lifted; retry")
+              .retry_after(1)));
+          return;
+        }
+        http_response response;
+        core::json_writer json(response.body);
+        core::write_kill(json, view);
+        reply.respond(std::move(response));
+      });
+      return;
+    }
+    case core::kill_scope::user: {
+      if (!context.aliases->find(make_alias_key(alias_key::user, body.id))) {
+        refuse(reply, core::api_error::not_found, "no such user");
+        return;
+      }
+      context.users->send(kill_user_request{body.id, std::nullopt, active, reply});
+      return;
+    }
+    case core::kill_scope::session: {
+      auto user = context.aliases->find(make_alias_key(alias_key::session, body.id));
+      if (!user) {
+        refuse(reply, core::api_error::not_found, "no such session");
+        return;
+      }
+      context.users->send(kill_user_request{std::move(*user), body.id, active, reply});
+      return;
+    }
+  }
+}
+
+// --- Provider ---------------------------------------------------------------------------------
+
+void provider_charge(const api_context& context, const http_request& request,
+                     const route_params&, responder reply) {
+  auto provider = provider_authorized(context, request, reply);
+  if (!provider)
+    return;
+  // Read here without an actor hop, and again by the user actor when it decides.
+  if (context.kills->refuses(*provider)) {
+    refuse(reply, core::api_error::killed, "spending with this provider is stopped");
+    return;
+  }
+  auto key = idempotency_of("provider:" + *provider, request, reply);
+  if (!key)
+    return;
+  core::charge_request body;
+  if (!decode_body(request, reply, body, core::decode_charge_request))
+    return;
+  auto user = context.aliases->find(make_alias_key(alias_key::payment_token, body.payment_token));
+  if (!user) {
+    refuse(reply, core::api_error::not_found, "no such payment token");
+    return;
+  }
+  auto id = new_id(context, core::id_kind::charge, reply);
+  if (!id)
+    return;
+  charge_request command;
+  command.user = std::move(*user);
+  command.command.id = std::move(*id);
+  command.command.token = std::move(body.payment_token);
+  command.command.provider = std::move(*provider);
+  command.command.amount = body.amount;
+  command.command.description = std::move(body.description);
+  command.idempotency = std::move(*key);
+  command.reply = reply;
+  context.users->send(std::move(command));
+}
+
+// --- Agent (session token) --------------------------------------------------------------------
+
+void agent_session(const api_context& context, const http_request& request, const route_params&,
+                   responder reply) {
+  auto principal = session_authorized(context, request, reply);
+  if (!principal)
+    return;
+  context.users->send(get_session_request{principal->first, principal->second, reply});
+}
+
+void agent_spend(const api_context& context, const http_request& request, const route_params&,
+                 responder reply) {
+  auto principal = session_authorized(context, request, reply);
+  if (!principal)
+    return;
+  context.users->send(spend_request{principal->first, reply});
+}
+
+} // namespace
+
+void add_api_routes(net::route_table& routes, const api_context& context) {
+  using handler_fn = void (*)(const api_context&, const http_request&, const route_params&,
+                              responder);
+  auto add = [&](net::http_method method, std::string_view pattern, handler_fn fn) {
+    routes.add(method, pattern,
+               [&context, fn](const http_request& request, const route_params& params,
+                              responder reply) { fn(context, request, params, reply); });
+  };
+  using net::http_method;
+  add(http_method::put, "/v1/users/{platform_ref}", upsert_user);
+  add(http_method::post, "/v1/users/{id}/sessions", open_session);
+  add(http_method::put, "/v1/users/{id}/limits", set_limits);
+  add(http_method::post, "/v1/users/{id}/payment_tokens", create_payment_token);
+  add(http_method::get, "/v1/users/{id}/spend", user_spend);
+  add(http_method::get, "/v1/users/{id}/audit", audit_list);
+  add(http_method::get, "/v1/users/{id}/audit/verify", audit_verify);
+  add(http_method::post, "/v1/kill", kill);
+  add(http_method::delete_, "/v1/kill", kill);
+  add(http_method::post, "/v1/provider/charges", provider_charge);
+  add(http_method::get, "/v1/session", agent_session);
+  add(http_method::get, "/v1/spend", agent_spend);
+}
+
+} // namespace steward::actors

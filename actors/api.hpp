@@ -1,0 +1,45 @@
+#pragma once
+
+// The public API's spend routes (DESIGN 4.1-4.3, docs/api.md): what runs on the io thread before a
+// request reaches a user actor. Each handler authenticates (platform key, provider signature or
+// session token), checks the path's ids, validates `Idempotency-Key`, decodes the body into a
+// typed command, resolves the user through the alias index, and sends the command to the
+// directory with the request's responder. It never blocks: the only reads it makes are of
+// in-memory maps and atomics; journal reads (audit) run on the loader pool.
+//
+// Principals (DESIGN 4, "Auth"): the platform key reaches every user; a provider reaches its own
+// payment tokens and charges (a token of another provider is `not_found`); a session reaches its
+// own user. Ids of objects that do not exist or belong to someone else are all 404 `not_found`.
+
+#include "actors/alias_index.hpp"
+#include "actors/directory.hpp"
+#include "actors/kill_switch.hpp"
+#include "actors/loader_pool.hpp"
+#include "core/ids.hpp"
+#include "net/handler.hpp"
+#include "storage/journal.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <unordered_map>
+
+namespace steward::actors {
+
+struct api_context {
+  const directory* users = nullptr;
+  alias_index* aliases = nullptr;
+  kill_switch* kills = nullptr;
+  storage::journal* journal = nullptr;
+  loader_pool* loader = nullptr;
+  std::string platform_key;
+  std::unordered_map<std::string, std::string> provider_secrets; ///< slug -> HMAC secret
+  std::function<std::int64_t()> clock; ///< unix seconds; the system clock when empty
+  core::random_source* random = nullptr;
+};
+
+/// Adds the spend routes to `routes`. `context` and everything it points to must outlive the
+/// server that serves them.
+void add_api_routes(net::route_table& routes, const api_context& context);
+
+} // namespace steward::actors

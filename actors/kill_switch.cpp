@@ -1,0 +1,125 @@
+#include "actors/kill_switch.hpp"
+
+#include "core/ids.hpp"
+#include "core/json_reader.hpp"
+#include "core/json_writer.hpp"
+#include "core/limits.hpp"
+
+#include <utility>
+
+namespace steward::actors {
+
+namespace {
+
+constexpr std::string_view kill_event_type = "kill.set";
+
+std::string encode_kill(std::string_view slug, bool active, std::int64_t at) {
+  std::string out;
+  core::json_writer json(out);
+  json.begin_object()
+    .member("type", kill_event_type)
+    .member("scope", slug.empty() ? std::string_view("global") : std::string_view("provider"));
+  json.key("id");
+  if (slug.empty())
+    json.null();
+  else
+    json.value(slug);
+  json.member("active", active).member("at", at).end_object();
+  return out;
+}
+
+struct kill_event {
+  std::string type;
+  std::string scope;
+  core::nullable<std::string> id;
+  bool active = false;
+  std::int64_t at = 0;
+};
+
+bool decode_kill(std::string_view json, kill_event& out) {
+  auto error = core::decode(json, [&](core::object_reader& o) {
+    o.required("type", out.type, 16);
+    o.required("scope", out.scope, 16);
+    o.optional("id", out.id, 64);
+    o.required("active", out.active);
+    o.required("at", out.at, std::int64_t{0}, std::numeric_limits<std::int64_t>::max());
+  });
+  return !error && out.type == kill_event_type;
+}
+
+} // namespace
+
+kill_switch::kill_switch(std::vector<std::string> providers, storage::journal* journal)
+    : journal_(journal) {
+  for (auto& slug : providers)
+    providers_.emplace(std::move(slug), std::make_unique<flag>());
+}
+
+bool kill_switch::provider(std::string_view slug) const noexcept {
+  auto found = providers_.find(std::string(slug));
+  return found != providers_.end() && found->second->on.load(std::memory_order_seq_cst);
+}
+
+void kill_switch::set(std::string_view slug, bool active) noexcept {
+  if (slug.empty()) {
+    global_.store(active, std::memory_order_seq_cst);
+    return;
+  }
+  if (auto found = providers_.find(std::string(slug)); found != providers_.end())
+    found->second->on.store(active, std::memory_order_seq_cst);
+}
+
+void kill_switch::change(std::string_view slug, bool active, std::int64_t now,
+                         std::function<void(bool durable)> done) {
+  if (active)
+    set(slug, true);
+  storage::append_batch batch;
+  batch.stream = std::string(system_stream);
+  {
+    // The chain head is advanced under the lock, in the order the journal receives the batches.
+    std::lock_guard lock(head_mutex_);
+    storage::event entry;
+    entry.stream = batch.stream;
+    entry.seq = head_seq_ + 1;
+    entry.type = std::string(kill_event_type);
+    entry.payload = encode_kill(slug, active, now);
+    entry.created_at = now;
+    entry.hash = core::next_chain_hash(head_hash_, storage::chain_fields(entry));
+    batch.prev_hash = head_hash_;
+    head_seq_ = entry.seq;
+    head_hash_ = entry.hash;
+    batch.events.push_back(std::move(entry));
+    journal_->append(std::move(batch), [this, slug = std::string(slug), active,
+                                        done = std::move(done)](storage::append_outcome outcome) {
+      if (outcome.durable() && !active)
+        set(slug, false);
+      done(outcome.durable());
+    });
+  }
+}
+
+std::optional<storage::journal_failure> kill_switch::load() {
+  std::lock_guard lock(head_mutex_);
+  std::uint64_t seq = 0;
+  for (;;) {
+    auto page = journal_->read_stream(system_stream, seq + 1, core::limits::journal_read_events_max);
+    if (!page)
+      return page.failure();
+    for (const auto& stored : page.value()) {
+      kill_event event;
+      if (stored.type == kill_event_type) {
+        if (!decode_kill(stored.payload, event))
+          return storage::journal_failure{storage::journal_error::corrupt, stored.seq};
+        set(event.id.value ? *event.id.value : std::string_view(), event.active);
+      }
+      seq = stored.seq;
+      head_hash_ = stored.hash;
+    }
+    if (page.value().size() < core::limits::journal_read_events_max)
+      break;
+  }
+  head_seq_ = seq;
+  return std::nullopt;
+}
+
+} // namespace steward::actors

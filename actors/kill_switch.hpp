@@ -1,0 +1,68 @@
+#pragma once
+
+// The global and per-provider kill switches (docs/spend-core.md, "Kill switch"). They are read on
+// the hot path without an actor hop: the io thread refuses a charge of a killed provider before any
+// actor sees it, and the user actor reads them again when it decides, so a charge already queued
+// when the kill lands is refused too. A kill takes effect (the flag is set) before it is
+// journaled and before its ack is sent; lifting one clears the flag only once that is durable.
+//
+// Both are journaled as `kill.set` events in the system stream `sys` (hash-chained like a user's
+// stream, so they are part of the audit trail) and read back at start. User and session kills
+// belong to the user's own stream and actor (actors/user.hpp).
+
+#include "storage/journal.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace steward::actors {
+
+/// The journal stream of process-wide events.
+inline constexpr std::string_view system_stream = "sys";
+
+class kill_switch {
+public:
+  /// `providers`: every configured provider slug (a kill of another slug is `not_found`).
+  kill_switch(std::vector<std::string> providers, storage::journal* journal);
+
+  bool global() const noexcept { return global_.load(std::memory_order_seq_cst); }
+  /// False for a slug that is not configured.
+  bool provider(std::string_view slug) const noexcept;
+  /// Whether a charge by `provider` must be refused now.
+  bool refuses(std::string_view provider) const noexcept { return global() || this->provider(provider); }
+  bool knows(std::string_view slug) const noexcept { return providers_.contains(std::string(slug)); }
+
+  /// Sets (`active`) or lifts the global switch (`slug` empty) or a provider's, journals it, and
+  /// calls `done` (on the journal's thread) with whether it is durable. A kill is in force before
+  /// this returns, whatever the journal says; a lift only once durable.
+  void change(std::string_view slug, bool active, std::int64_t now,
+              std::function<void(bool durable)> done);
+
+  /// Replays the system stream; the read failure, if any.
+  std::optional<storage::journal_failure> load();
+
+private:
+  struct flag {
+    std::atomic<bool> on{false};
+  };
+
+  std::atomic<bool> global_{false};
+  std::unordered_map<std::string, std::unique_ptr<flag>> providers_;
+  storage::journal* journal_;
+
+  std::mutex head_mutex_; ///< orders appends to the system stream
+  std::uint64_t head_seq_ = 0;
+  core::chain_hash head_hash_ = core::chain_genesis;
+
+  void set(std::string_view slug, bool active) noexcept;
+};
+
+} // namespace steward::actors

@@ -1,0 +1,546 @@
+// System tests of the spend API (issue 3): stewardd with its real SQLite journal under a temporary
+// data dir, driven over loopback HTTP. Every figure a test asserts (approved counts, spend totals)
+// is also read back from the server, so a wrong cap, a double charge or a lost charge fails here.
+
+#include "core/hmac_signature.hpp"
+#include "tests/support/api_client.hpp"
+#include "tests/support/process.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <csignal>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace steward::test_support {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::string_view charges_path = "/v1/provider/charges";
+
+/// `prefix` then `n` in decimal (an idempotency key).
+std::string numbered(std::string_view prefix, int n) {
+  std::string out(prefix);
+  out += std::to_string(n);
+  return out;
+}
+
+class spend_api : public stewardd_test {
+protected:
+  /// Starts stewardd with providers `acme` and `other` (in `run_dir` when given: a restart).
+  bool start(const std::filesystem::path& run_dir = {}) {
+    std::vector<std::string> args = {"--provider=acme=http://127.0.0.1:9",
+                                     "--provider=other=http://127.0.0.1:9"};
+    server_ = run_dir.empty() ? start_stewardd(args) : start_stewardd_in(run_dir, args);
+    if (server_ == nullptr)
+      return false;
+    const auto data = server_->run_dir() / "data";
+    platform_key_ = read_secret(data / "platform.key");
+    acme_secret_ = read_secret(data / "providers" / "acme.secret");
+    other_secret_ = read_secret(data / "providers" / "other.secret");
+    return !platform_key_.empty() && !acme_secret_.empty();
+  }
+
+  std::uint16_t port() const { return server_->public_port(); }
+  api_client client() const { return api_client(port()); }
+
+  std::optional<http_response> platform(std::string_view method, std::string_view target,
+                                        std::string_view body = {}, std::string_view key = {}) {
+    auto c = client();
+    return c.bearer(platform_key_, method, target, body, key);
+  }
+
+  std::string create_user(const std::string& ref) {
+    auto r = platform("PUT", "/v1/users/" + ref, R"({"email":"ada@example.com","name":"Ada"})");
+    EXPECT_TRUE(r && r->status == 201) << (r ? r->body : "no response");
+    return r ? json_string(r->body, "id") : "";
+  }
+
+  std::string mint_token(const std::string& user, std::int64_t max_amount,
+                         const std::string& provider = "acme", bool single_use = false) {
+    std::string body = R"({"provider":")" + provider + R"(","max_amount":{"amount":)" +
+                       std::to_string(max_amount) + R"(,"currency":"usd"},"expires_at":)" +
+                       std::to_string(unix_now() + 86'400) +
+                       (single_use ? R"(,"single_use":true})" : "}");
+    auto r = platform("POST", "/v1/users/" + user + "/payment_tokens", body,
+                      "mint-" + std::to_string(next_key_++));
+    EXPECT_TRUE(r && r->status == 201) << (r ? r->body : "no response");
+    return r ? json_string(r->body, "id") : "";
+  }
+
+  static std::string charge_body(const std::string& token, std::int64_t amount) {
+    return R"({"payment_token":")" + token + R"(","amount":)" + std::to_string(amount) +
+           R"(,"currency":"usd","description":"plan"})";
+  }
+
+  std::optional<http_response> charge(api_client& c, const std::string& token, std::int64_t amount,
+                                      const std::string& key, const std::string& provider = "acme") {
+    return c.signed_request(provider, provider == "acme" ? acme_secret_ : other_secret_, "POST",
+                            charges_path, charge_body(token, amount), key);
+  }
+
+  /// Month-to-date spend of `user` with `provider`, read from the server.
+  std::int64_t provider_spent(const std::string& user, const std::string& provider = "acme") {
+    auto r = platform("GET", "/v1/users/" + user + "/spend");
+    EXPECT_TRUE(r && r->status == 200);
+    if (!r)
+      return -1;
+    auto at = r->body.find(R"("provider":")" + provider + "\"");
+    if (at == std::string::npos)
+      return 0;
+    return json_integer(std::string_view(r->body).substr(at), "amount").value_or(-1);
+  }
+
+  stewardd_process* server_ = nullptr;
+  std::string platform_key_;
+  std::string acme_secret_;
+  std::string other_secret_;
+  int next_key_ = 0;
+};
+
+// --- Users, tokens, charges -----------------------------------------------------------------------
+
+TEST_F(spend_api, user_upsert_creates_once_and_updates_what_it_names) {
+  ASSERT_TRUE(start());
+  auto created = platform("PUT", "/v1/users/auth0%7C42", R"({"email":"ada@example.com"})");
+  ASSERT_TRUE(created);
+  EXPECT_EQ(created->status, 201) << created->body;
+  const std::string id = json_string(created->body, "id");
+  EXPECT_EQ(id.substr(0, 4), "usr_");
+  EXPECT_NE(created->body.find(R"("platform_ref":"auth0|42")"), std::string::npos) << created->body;
+
+  auto updated = platform("PUT", "/v1/users/auth0%7C42", R"({"name":"Ada"})");
+  ASSERT_TRUE(updated);
+  EXPECT_EQ(updated->status, 200) << updated->body;
+  EXPECT_EQ(json_string(updated->body, "id"), id);
+  EXPECT_EQ(json_string(updated->body, "email"), "ada@example.com");
+  EXPECT_EQ(json_string(updated->body, "name"), "Ada");
+
+  // A new user needs an email; nothing is created without one.
+  auto no_email = platform("PUT", "/v1/users/bob", R"({"name":"Bob"})");
+  ASSERT_TRUE(no_email);
+  EXPECT_EQ(no_email->status, 400);
+  EXPECT_EQ(json_string(no_email->body, "code"), "invalid_field");
+  auto unknown = platform("PUT", "/v1/users/bob", R"({"emial":"bob@example.com"})");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 400);
+  EXPECT_EQ(json_string(unknown->body, "code"), "unknown_field");
+}
+
+TEST_F(spend_api, charges_answer_the_charge_and_count_in_spend) {
+  ASSERT_TRUE(start());
+  auto user = create_user("u1");
+  auto token = mint_token(user, 5000);
+  ASSERT_EQ(token.substr(0, 4), "ptk_");
+  auto c = client();
+  auto r = charge(c, token, 1299, "c1");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 201) << r->body;
+  EXPECT_EQ(json_string(r->body, "object"), "charge");
+  EXPECT_EQ(json_string(r->body, "status"), "succeeded");
+  EXPECT_EQ(json_string(r->body, "payment_token"), token);
+  EXPECT_EQ(json_integer(r->body, "amount"), 1299);
+  EXPECT_EQ(provider_spent(user), 1299);
+}
+
+TEST_F(spend_api, each_budget_scope_declines_with_its_name_and_changes_nothing) {
+  ASSERT_TRUE(start());
+  auto user = create_user("scopes");
+  auto c = client();
+
+  // token: its own max_amount.
+  auto small = mint_token(user, 1000);
+  ASSERT_EQ(charge(c, small, 600, "t1")->status, 201);
+  auto over = charge(c, small, 401, "t2");
+  ASSERT_TRUE(over);
+  EXPECT_EQ(over->status, 402) << over->body;
+  EXPECT_EQ(json_string(over->body, "code"), "budget_exceeded");
+  EXPECT_EQ(json_string(over->body, "scope"), "token");
+  EXPECT_EQ(charge(c, small, 400, "t3")->status, 201); // exactly up to the limit
+
+  // provider_monthly: the default $100 cap, with a token that would allow more.
+  auto big = mint_token(user, 1'000'000);
+  ASSERT_EQ(charge(c, big, 9000, "p1")->status, 201); // 10000 of 10000 spent now
+  auto capped = charge(c, big, 1, "p2");
+  ASSERT_TRUE(capped);
+  EXPECT_EQ(capped->status, 402) << capped->body;
+  EXPECT_EQ(json_string(capped->body, "scope"), "provider_monthly");
+  EXPECT_EQ(provider_spent(user), 10000);
+
+  // global_monthly: a global cap below what another provider would allow.
+  auto limits = platform("PUT", "/v1/users/" + user + "/limits",
+                         R"({"monthly":{"amount":10500,"currency":"usd"}})");
+  ASSERT_TRUE(limits);
+  ASSERT_EQ(limits->status, 200) << limits->body;
+  auto other = mint_token(user, 5000, "other");
+  ASSERT_EQ(charge(c, other, 500, "g1", "other")->status, 201);
+  auto global = charge(c, other, 1, "g2", "other");
+  ASSERT_TRUE(global);
+  EXPECT_EQ(global->status, 402) << global->body;
+  EXPECT_EQ(json_string(global->body, "scope"), "global_monthly");
+
+  // Raising the provider cap lets acme charge again, up to the global cap only.
+  limits = platform("PUT", "/v1/users/" + user + "/limits",
+                    R"({"monthly":null,"providers":{"acme":{"amount":20000,"currency":"usd"}}})");
+  ASSERT_TRUE(limits);
+  ASSERT_EQ(limits->status, 200) << limits->body;
+  EXPECT_EQ(charge(c, big, 1, "p3")->status, 201);
+  EXPECT_EQ(provider_spent(user), 10001);
+  EXPECT_EQ(provider_spent(user, "other"), 500);
+}
+
+TEST_F(spend_api, session_run_budget_declines_with_scope_session) {
+  ASSERT_TRUE(start());
+  auto user = create_user("runner");
+  auto session = platform("POST", "/v1/users/" + user + "/sessions",
+                          R"({"run_budget":{"amount":700,"currency":"usd"},"label":"ci",)"
+                          R"("intents":{"domains":["superseal.club"]}})");
+  ASSERT_TRUE(session);
+  ASSERT_EQ(session->status, 201) << session->body;
+  const std::string session_id = json_string(session->body, "id");
+  const std::string bearer = json_string(session->body, "token");
+  ASSERT_EQ(bearer.substr(0, 4), "sst_");
+
+  auto minted = platform("POST", "/v1/users/" + user + "/payment_tokens",
+                         R"({"provider":"acme","max_amount":{"amount":5000,"currency":"usd"},)"
+                         R"("expires_at":)" + std::to_string(unix_now() + 3600) +
+                           R"(,"session":")" + session_id + R"("})",
+                         "session-token");
+  ASSERT_TRUE(minted);
+  ASSERT_EQ(minted->status, 201) << minted->body;
+  auto token = json_string(minted->body, "id");
+  auto c = client();
+  ASSERT_EQ(charge(c, token, 700, "s1")->status, 201);
+  auto over = charge(c, token, 1, "s2");
+  ASSERT_TRUE(over);
+  EXPECT_EQ(over->status, 402) << over->body;
+  EXPECT_EQ(json_string(over->body, "scope"), "session");
+
+  // The agent sees its session and its user's spend with the session token, and nothing else.
+  auto agent = c.bearer(bearer, "GET", "/v1/session");
+  ASSERT_TRUE(agent);
+  EXPECT_EQ(agent->status, 200) << agent->body;
+  EXPECT_EQ(json_string(agent->body, "id"), session_id);
+  EXPECT_EQ(agent->body.find("\"token\""), std::string::npos) << "the token is shown once";
+  EXPECT_NE(agent->body.find("superseal.club"), std::string::npos);
+  EXPECT_NE(agent->body.find(R"("spent":{"amount":700,"currency":"usd"})"), std::string::npos)
+    << agent->body;
+  auto spend = c.bearer(bearer, "GET", "/v1/spend");
+  ASSERT_TRUE(spend);
+  EXPECT_EQ(spend->status, 200);
+  auto denied = c.bearer(bearer, "GET", "/v1/users/" + user + "/spend");
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->status, 401) << "a session token is not the platform key";
+  auto forged = c.bearer("sst_" + std::string(43, 'A'), "GET", "/v1/session");
+  ASSERT_TRUE(forged);
+  EXPECT_EQ(forged->status, 401);
+}
+
+// --- Concurrency --------------------------------------------------------------------------------
+
+TEST_F(spend_api, a_thousand_racing_charges_approve_exactly_up_to_the_cap) {
+  ASSERT_TRUE(start());
+  auto user = create_user("race");
+  auto token = mint_token(user, 1'000'000);
+  constexpr int threads = 16;
+  constexpr int per_thread = 63; // 1008 charges of 100 against the 10000 provider cap
+  std::atomic<int> approved{0}, declined{0}, other{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      auto c = client();
+      for (int i = 0; i < per_thread; ++i) {
+        auto r = charge(c, token, 100, "race-" + std::to_string(t) + "-" + std::to_string(i));
+        if (r && r->status == 201)
+          ++approved;
+        else if (r && r->status == 402 && json_string(r->body, "scope") == "provider_monthly")
+          ++declined;
+        else
+          ++other;
+      }
+    });
+  for (auto& thread : pool)
+    thread.join();
+  EXPECT_EQ(approved.load(), 100);
+  EXPECT_EQ(declined.load(), threads * per_thread - 100);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(provider_spent(user), 10000);
+}
+
+TEST_F(spend_api, five_hundred_retries_of_one_key_make_one_charge) {
+  ASSERT_TRUE(start());
+  auto user = create_user("retry");
+  auto token = mint_token(user, 1'000'000);
+  constexpr int threads = 10;
+  constexpr int per_thread = 50;
+  std::mutex mutex;
+  std::set<std::string> bodies;
+  std::atomic<int> fresh{0}, replayed{0}, failed{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&] {
+      auto c = client();
+      for (int i = 0; i < per_thread; ++i) {
+        for (;;) {
+          auto r = charge(c, token, 250, "the-one-key");
+          if (r && r->status == 409) { // the original is still in flight: retry, as clients do
+            EXPECT_EQ(json_string(r->body, "code"), "idempotency_in_flight");
+            EXPECT_TRUE(r->header("Retry-After"));
+            continue;
+          }
+          if (!r || r->status != 201) {
+            ++failed;
+            break;
+          }
+          (r->header("Idempotent-Replayed") == "true" ? replayed : fresh)++;
+          std::lock_guard lock(mutex);
+          bodies.insert(r->body);
+          break;
+        }
+      }
+    });
+  for (auto& thread : pool)
+    thread.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(fresh.load(), 1);
+  EXPECT_EQ(replayed.load(), threads * per_thread - 1);
+  EXPECT_EQ(bodies.size(), 1u) << "every replay is the original answer";
+  EXPECT_EQ(provider_spent(user), 250);
+
+  // The same key with another body is a conflict, and charges nothing.
+  auto c = client();
+  auto conflict = charge(c, token, 251, "the-one-key");
+  ASSERT_TRUE(conflict);
+  EXPECT_EQ(conflict->status, 422);
+  EXPECT_EQ(json_string(conflict->body, "code"), "idempotency_conflict");
+  EXPECT_EQ(provider_spent(user), 250);
+}
+
+// --- Auth -----------------------------------------------------------------------------------------
+
+TEST_F(spend_api, unauthorised_forged_and_cross_principal_requests_change_nothing) {
+  ASSERT_TRUE(start());
+  auto user = create_user("victim");
+  auto token = mint_token(user, 5000);
+  auto c = client();
+  const std::string body = charge_body(token, 100);
+
+  // A signature made with another provider's secret, a stale one, a body changed after signing.
+  auto wrong_secret = c.signed_request("acme", other_secret_, "POST", charges_path, body, "f1");
+  ASSERT_TRUE(wrong_secret);
+  EXPECT_EQ(wrong_secret->status, 401);
+  EXPECT_EQ(json_string(wrong_secret->body, "code"), "unauthorized");
+  auto stale = c.signed_request("acme", acme_secret_, "POST", charges_path, body, "f2",
+                                unix_now() - 301);
+  ASSERT_TRUE(stale);
+  EXPECT_EQ(stale->status, 401);
+  std::string headers = "Steward-Provider: acme\r\nIdempotency-Key: f3\r\nSteward-Signature: " +
+                        core::sign(acme_secret_, unix_now(),
+                                   core::signed_request{"POST", charges_path, "f3",
+                                                        charge_body(token, 1)}) + "\r\n";
+  auto tampered = c.send("POST", charges_path, headers, body);
+  ASSERT_TRUE(tampered);
+  EXPECT_EQ(tampered->status, 401);
+  auto unsigned_request = c.send("POST", charges_path, "Idempotency-Key: f4\r\n", body);
+  ASSERT_TRUE(unsigned_request);
+  EXPECT_EQ(unsigned_request->status, 401);
+
+  // Another provider charging acme's token: not found (its existence is not revealed).
+  auto cross = charge(c, token, 100, "f5", "other");
+  ASSERT_TRUE(cross);
+  EXPECT_EQ(cross->status, 404) << cross->body;
+  EXPECT_EQ(json_string(cross->body, "code"), "not_found");
+
+  // Missing key, malformed body, unknown token, unknown user, bad platform key.
+  auto no_key = c.signed_request("acme", acme_secret_, "POST", charges_path, body, "");
+  ASSERT_TRUE(no_key);
+  EXPECT_EQ(no_key->status, 400);
+  EXPECT_EQ(json_string(no_key->body, "code"), "idempotency_key_required");
+  auto malformed = c.signed_request("acme", acme_secret_, "POST", charges_path, "{\"amount\":", "f6");
+  ASSERT_TRUE(malformed);
+  EXPECT_EQ(malformed->status, 400);
+  EXPECT_EQ(json_string(malformed->body, "code"), "invalid_json");
+  auto unknown_token = charge(c, "ptk_" + std::string(22, '1'), 100, "f7");
+  ASSERT_TRUE(unknown_token);
+  EXPECT_EQ(unknown_token->status, 404);
+  auto unknown_user = platform("GET", "/v1/users/usr_" + std::string(22, '1') + "/spend");
+  ASSERT_TRUE(unknown_user);
+  EXPECT_EQ(unknown_user->status, 404);
+  auto bad_key = c.bearer("spk_not-the-key", "GET", "/v1/users/" + user + "/spend");
+  ASSERT_TRUE(bad_key);
+  EXPECT_EQ(bad_key->status, 401);
+
+  EXPECT_EQ(provider_spent(user), 0);
+}
+
+// --- Kill switch ----------------------------------------------------------------------------------
+
+TEST_F(spend_api, kills_at_every_scope_stop_charges_and_lift) {
+  ASSERT_TRUE(start());
+  auto user = create_user("killme");
+  auto token = mint_token(user, 1'000'000);
+  auto c = client();
+  int key = 0;
+  auto next = [&] { return numbered("k", key++); };
+  ASSERT_EQ(charge(c, token, 10, next())->status, 201);
+
+  for (const std::string& kill_body :
+       {std::string(R"({"scope":"global"})"), std::string(R"({"scope":"provider","id":"acme"})"),
+        R"({"scope":"user","id":")" + user + R"("})"}) {
+    auto killed = platform("POST", "/v1/kill", kill_body);
+    ASSERT_TRUE(killed);
+    ASSERT_EQ(killed->status, 200) << killed->body;
+    auto refused = charge(c, token, 10, next());
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 403) << kill_body << " " << refused->body;
+    EXPECT_EQ(json_string(refused->body, "code"), "killed");
+    auto lifted = platform("DELETE", "/v1/kill", kill_body);
+    ASSERT_TRUE(lifted);
+    ASSERT_EQ(lifted->status, 200) << lifted->body;
+    EXPECT_EQ(charge(c, token, 10, next())->status, 201) << kill_body;
+  }
+  auto unknown = platform("POST", "/v1/kill", R"({"scope":"provider","id":"nobody"})");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  EXPECT_EQ(provider_spent(user), 40);
+}
+
+TEST_F(spend_api, no_charge_sent_after_a_kill_ack_is_approved) {
+  ASSERT_TRUE(start());
+  auto user = create_user("racekill");
+  auto token = mint_token(user, 1'000'000);
+  constexpr int threads = 8;
+  std::atomic<bool> acked{false};
+  std::atomic<bool> stop{false};
+  std::atomic<int> approved{0}, approved_after_ack{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      auto c = client();
+      for (int i = 0; !stop; ++i) {
+        const bool sent_after_ack = acked.load();
+        auto r = charge(c, token, 1, "rk-" + std::to_string(t) + "-" + std::to_string(i));
+        if (r && r->status == 201) {
+          ++approved;
+          if (sent_after_ack)
+            ++approved_after_ack;
+        }
+      }
+    });
+  std::this_thread::sleep_for(300ms);
+  auto killed = platform("POST", "/v1/kill", R"({"scope":"user","id":")" + user + R"("})");
+  ASSERT_TRUE(killed);
+  ASSERT_EQ(killed->status, 200);
+  acked = true;
+  std::this_thread::sleep_for(300ms);
+  stop = true;
+  for (auto& thread : pool)
+    thread.join();
+  EXPECT_GT(approved.load(), 0);
+  EXPECT_EQ(approved_after_ack.load(), 0);
+  EXPECT_EQ(provider_spent(user), approved.load()) << "every approved charge, and nothing else";
+}
+
+// --- Durability -----------------------------------------------------------------------------------
+
+TEST_F(spend_api, kill_9_during_a_charge_storm_loses_no_acknowledged_charge) {
+  ASSERT_TRUE(start());
+  auto run_dir = server_->run_dir();
+  auto user = create_user("storm");
+  auto token = mint_token(user, 1'000'000'000);
+  auto provider_kill = platform("POST", "/v1/kill", R"({"scope":"provider","id":"other"})");
+  ASSERT_TRUE(provider_kill && provider_kill->status == 200);
+  ASSERT_EQ(platform("PUT", "/v1/users/" + user + "/limits",
+                     R"({"providers":{"acme":{"amount":1000000000,"currency":"usd"}}})")
+              ->status,
+            200);
+
+  constexpr int threads = 8;
+  std::atomic<bool> stop{false};
+  std::mutex mutex;
+  std::map<std::string, std::string> acknowledged; // key -> charge id
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      auto c = client();
+      for (int i = 0; !stop; ++i) {
+        std::string key = "storm-" + std::to_string(t) + "-" + std::to_string(i);
+        auto r = charge(c, token, 3, key);
+        if (!r)
+          return; // the server died under us
+        if (r->status == 201) {
+          std::lock_guard lock(mutex);
+          acknowledged.emplace(key, json_string(r->body, "id"));
+        }
+      }
+    });
+  std::this_thread::sleep_for(700ms);
+  ASSERT_TRUE(server_->process().signal(SIGKILL));
+  server_->process().wait_exit(deadline_in(5s));
+  stop = true;
+  for (auto& thread : pool)
+    thread.join();
+  ASSERT_GT(acknowledged.size(), 0u);
+
+  // Restart over the same data dir: every acknowledged charge is there, none twice.
+  ASSERT_TRUE(start(run_dir));
+  const auto spent = provider_spent(user);
+  EXPECT_GE(spent, static_cast<std::int64_t>(acknowledged.size()) * 3);
+  auto c = client();
+  for (const auto& [key, id] : acknowledged) {
+    auto again = charge(c, token, 3, key);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->status, 201);
+    EXPECT_EQ(again->header("Idempotent-Replayed"), "true") << key;
+    EXPECT_EQ(json_string(again->body, "id"), id) << key;
+  }
+  EXPECT_EQ(provider_spent(user), spent) << "replays charged nothing";
+  // Charges the client never heard about count once: spend is a multiple of the amount.
+  EXPECT_EQ(spent % 3, 0);
+
+  auto verify = platform("GET", "/v1/users/" + user + "/audit/verify");
+  ASSERT_TRUE(verify);
+  EXPECT_EQ(verify->status, 200) << verify->body;
+  EXPECT_NE(verify->body.find(R"("valid":true)"), std::string::npos) << verify->body;
+  auto events = json_integer(verify->body, "events");
+  ASSERT_TRUE(events);
+  // user, limits, token, then one event per stored charge.
+  EXPECT_EQ(*events, 3 + spent / 3);
+
+  // The provider kill survived the restart.
+  auto killed = charge(c, mint_token(user, 100, "other"), 1, "after-restart", "other");
+  ASSERT_TRUE(killed);
+  EXPECT_EQ(killed->status, 403);
+}
+
+TEST_F(spend_api, audit_lists_events_in_order_and_pages) {
+  ASSERT_TRUE(start());
+  auto user = create_user("audited");
+  auto token = mint_token(user, 5000);
+  auto c = client();
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(charge(c, token, 100, numbered("a", i))->status, 201);
+  auto first = platform("GET", "/v1/users/" + user + "/audit?limit=2");
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 200) << first->body;
+  EXPECT_NE(first->body.find(R"("seq":1,"type":"user.upserted")"), std::string::npos) << first->body;
+  EXPECT_NE(first->body.find(R"("seq":2,"type":"token.created")"), std::string::npos) << first->body;
+  EXPECT_NE(first->body.find(R"("has_more":true)"), std::string::npos);
+  auto rest = platform("GET", "/v1/users/" + user + "/audit?limit=10&starting_after=2");
+  ASSERT_TRUE(rest);
+  ASSERT_EQ(rest->status, 200);
+  EXPECT_NE(rest->body.find(R"("seq":5,"type":"charge.created")"), std::string::npos) << rest->body;
+  EXPECT_NE(rest->body.find(R"("has_more":false)"), std::string::npos);
+  auto bad = platform("GET", "/v1/users/" + user + "/audit?limit=0");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+}
+
+} // namespace
+} // namespace steward::test_support
