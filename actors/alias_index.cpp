@@ -54,7 +54,8 @@ std::optional<storage::journal_failure> alias_index::load(storage::journal& jour
     if (!page)
       return page.failure();
     for (const auto& alias : page.value())
-      insert(alias.key, alias.stream);
+      if (!alias.key.starts_with(alias_key::charge))
+        insert(alias.key, alias.stream);
     if (page.value().size() < core::limits::journal_read_aliases_max)
       return std::nullopt;
     after = page.value().back().key;

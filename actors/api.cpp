@@ -458,6 +458,53 @@ void provider_charge(const api_context& context, const http_request& request,
   context.users->send(std::move(command));
 }
 
+void provider_refund(const api_context& context, const http_request& request,
+                     const route_params& params, responder reply) {
+  auto provider = provider_authorized(context, request, reply);
+  if (!provider)
+    return;
+  std::string_view charge = params.get("id");
+  if (!core::is_valid(core::id_kind::charge, charge)) {
+    refuse(reply, core::api_error::not_found, "no such charge");
+    return;
+  }
+  auto key = idempotency_of("provider:" + *provider, request, reply);
+  if (!key)
+    return;
+  core::refund_request body;
+  if (!decode_body(request, reply, body, core::decode_refund_request))
+    return;
+  auto id = new_id(context, core::id_kind::refund, reply);
+  if (!id)
+    return;
+  refund_request command;
+  command.command.id = std::move(*id);
+  command.command.charge = std::string(charge);
+  command.command.provider = std::move(*provider);
+  command.command.amount.amount = body.amount;
+  command.idempotency = std::move(*key);
+  command.reply = reply;
+  // Which user a charge belongs to is journaled, not held in memory: refunds are rare, charges
+  // are not. The lookup runs on the loader pool.
+  auto job = [journal = context.journal, users = context.users,
+              command = std::move(command)]() mutable {
+    auto user = journal->find_alias(make_alias_key(alias_key::charge, command.command.charge));
+    if (!user) {
+      refuse(command.reply, core::api_error::overloaded, "the journal could not be read; retry");
+      return;
+    }
+    if (!user.value()) {
+      refuse(command.reply, core::api_error::not_found, "no such charge");
+      return;
+    }
+    command.user = std::move(*user.value());
+    users->send(std::move(command));
+  };
+  if (!context.loader->post(std::move(job)))
+    reply.respond(problem_reply(
+      core::problem(core::api_error::overloaded, "too many journal reads are waiting").retry_after(1)));
+}
+
 // --- Agent (session token) --------------------------------------------------------------------
 
 void agent_session(const api_context& context, const http_request& request, const route_params&,
@@ -497,6 +544,7 @@ void add_api_routes(net::route_table& routes, const api_context& context) {
   add(http_method::post, "/v1/kill", kill);
   add(http_method::delete_, "/v1/kill", kill);
   add(http_method::post, "/v1/provider/charges", provider_charge);
+  add(http_method::post, "/v1/provider/charges/{id}/refunds", provider_refund);
   add(http_method::get, "/v1/session", agent_session);
   add(http_method::get, "/v1/spend", agent_spend);
 }

@@ -97,6 +97,8 @@ const idempotency_key* key_of(const user_command& command) {
     return &charge->idempotency;
   if (auto* token = std::get_if<create_token_request>(&command))
     return &token->idempotency;
+  if (auto* refund = std::get_if<refund_request>(&command))
+    return &refund->idempotency;
   return nullptr;
 }
 
@@ -365,7 +367,25 @@ void user_state::execute(user_actor self, user_command command) {
     if (window != nullptr)
       window->allow(now);
     // Threshold crossings (ok.crossings) become budget.threshold outbox events: not done yet.
-    auto body = charge_body(std::get<core::charge_created>(ok.event));
+    const auto& made = std::get<core::charge_created>(ok.event);
+    auto body = charge_body(made);
+    auto alias = make_alias(alias_key::charge, made.id, config.user);
+    finish(self, key.scope_key, reply, created(std::move(body)), {std::move(ok.event)}, {},
+           {std::move(alias)});
+    return;
+  }
+  if (auto* refund = std::get_if<refund_request>(&command)) {
+    refund->command.amount.code = ledger.ledger_currency;
+    auto decision = core::decide_refund(ledger, refund->command, now);
+    if (auto* decline = std::get_if<core::decline>(&decision)) {
+      finish(self, key.scope_key, reply, decline_reply(*decline), {});
+      return;
+    }
+    auto& ok = std::get<core::accepted>(decision);
+    core::apply_event(ledger, ok.event);
+    std::string body;
+    core::json_writer json(body);
+    core::write_refund(json, std::get<core::refund_created>(ok.event));
     finish(self, key.scope_key, reply, created(std::move(body)), {std::move(ok.event)});
     return;
   }
@@ -514,7 +534,8 @@ void user_state::answer_session(const get_session_request& request) const {
 
 void user_state::finish(user_actor self, const std::string& scope_key, net::responder reply,
                         net::http_response response, std::vector<core::ledger_event> events,
-                        std::vector<storage::alias> aliases) {
+                        std::vector<storage::alias> aliases,
+                        std::vector<storage::alias> journal_only_aliases) {
   // Only a command with an idempotency key has an outcome to store.
   const bool stored = !scope_key.empty() && core::is_stored_response(response.status);
   if (events.empty() && !stored) {
@@ -559,6 +580,8 @@ void user_state::finish(user_actor self, const std::string& scope_key, net::resp
     batch.idempotency.push_back(std::move(record));
   }
   batch.aliases = aliases;
+  for (auto& alias : journal_only_aliases)
+    batch.aliases.push_back(std::move(alias));
   const auto id = next_batch++;
   in_flight[id].push_back(
     pending_reply{reply, std::move(response), stored ? scope_key : "", std::move(aliases)});

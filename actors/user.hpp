@@ -87,6 +87,15 @@ struct create_token_request {
   net::responder reply;
 };
 
+/// A provider's refund of (part of) one of its charges (POST /v1/provider/charges/{id}/refunds).
+/// The amount is in the ledger's currency, which the actor fills in.
+struct refund_request {
+  std::string user;
+  core::refund_command command;
+  idempotency_key idempotency;
+  net::responder reply;
+};
+
 /// Month-to-date spend per provider, caps and open holds (GET .../spend).
 struct spend_request {
   std::string user;
@@ -137,8 +146,9 @@ struct kill_user_request {
 
 /// Every command of a user's API, as one message (the directory routes on `user_of`).
 using user_command =
-  std::variant<charge_request, create_token_request, spend_request, upsert_user_request,
-               set_limits_request, open_session_request, get_session_request, kill_user_request>;
+  std::variant<charge_request, create_token_request, refund_request, spend_request,
+               upsert_user_request, set_limits_request, open_session_request, get_session_request,
+               kill_user_request>;
 
 /// The user a command is for.
 const std::string& user_of(const user_command& command) noexcept;
@@ -220,7 +230,9 @@ struct pending_reply {
   net::responder reply;
   net::http_response response;
   std::string scope_key; ///< empty when the reply is not an idempotent outcome
-  std::vector<storage::alias> aliases; ///< what the batch minted, copied to the index when durable
+  /// What the batch minted, copied to the in-memory index when durable (charge aliases are
+  /// journaled only: refunds look them up in the journal, and memory would grow with every charge).
+  std::vector<storage::alias> aliases;
 };
 
 /// An idempotency record held in memory, with its place in the eviction order.
@@ -280,7 +292,8 @@ struct user_state {
   void execute_plain(user_actor self, user_command command);
   void finish(user_actor self, const std::string& scope_key, net::responder reply,
               net::http_response response, std::vector<core::ledger_event> events,
-              std::vector<storage::alias> aliases = {});
+              std::vector<storage::alias> aliases = {},
+              std::vector<storage::alias> journal_only_aliases = {});
   void enter_failing(user_actor self);
   void maybe_stop(user_actor self);
   void remember(const std::string& scope_key, core::idempotency_record record);

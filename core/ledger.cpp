@@ -2,6 +2,7 @@
 
 #include "core/api_messages.hpp"
 #include "core/assert.hpp"
+#include "core/card_number.hpp"
 #include "core/ids.hpp"
 
 #include <algorithm>
@@ -320,6 +321,28 @@ std::int64_t provider_cap(const ledger_state& state, std::string_view provider) 
   return state.provider_cap_default;
 }
 
+std::optional<std::string_view>
+check_payment_method_syntax(std::string_view psp, std::string_view reference,
+                            const std::optional<std::string>& last4,
+                            const std::optional<std::string>& brand) noexcept {
+  auto visible_ascii = [](std::string_view text, std::size_t bytes_max) {
+    return !text.empty() && text.size() <= bytes_max &&
+           std::all_of(text.begin(), text.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+  };
+  auto psp_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  };
+  if (psp.empty() || psp.size() > psp_bytes_max || !std::all_of(psp.begin(), psp.end(), psp_char))
+    return "psp";
+  if (!visible_ascii(reference, payment_reference_bytes_max)) return "reference";
+  if (last4 && (last4->size() != 4 || !std::all_of(last4->begin(), last4->end(), [](char c) {
+                  return c >= '0' && c <= '9';
+                })))
+    return "last4";
+  if (brand && !visible_ascii(*brand, card_brand_bytes_max)) return "brand";
+  return std::nullopt;
+}
+
 std::optional<std::string> check_invariants(const ledger_state& state) {
   const currency code = state.ledger_currency;
   auto bounded = [](std::int64_t v) { return v >= 0 && v <= limits::money_amount_max * 4; };
@@ -388,6 +411,14 @@ std::optional<std::string> check_invariants(const ledger_state& state) {
     if (!is_valid_email(profile.email)) return "profile email";
     if (profile.name && profile.name->size() > user_name_bytes_max) return "profile name";
   }
+  // Syntax only: a card number cannot get here past decide_set_payment_method, and refusing a
+  // snapshot over it would lock the user out without un-storing anything.
+  if (state.payment) {
+    const payment_method& payment = *state.payment;
+    if (auto member = check_payment_method_syntax(payment.psp, payment.reference, payment.last4,
+                                                  payment.brand))
+      return "payment " + std::string(*member);
+  }
   std::int64_t provider_spent = 0;
   for (const auto& [slug, provider] : state.providers) {
     if (!is_valid_provider_slug(slug)) return "provider slug " + slug;
@@ -437,6 +468,7 @@ std::string_view event_type(const ledger_event& event) noexcept {
       },
       [](const user_upserted&) -> std::string_view { return "user.upserted"; },
       [](const kill_set&) -> std::string_view { return "kill.set"; },
+      [](const payment_method_set&) -> std::string_view { return "payment_method.set"; },
     },
     event);
 }
@@ -551,6 +583,9 @@ void apply_event(ledger_state& state, const ledger_event& event) {
           must_find(state.sessions, e.session).killed = e.active;
         else
           state.killed = e.active;
+      },
+      [&](const payment_method_set& e) {
+        state.payment = payment_method{e.psp, e.reference, e.last4, e.brand, e.at};
       },
     },
     event);
@@ -768,6 +803,43 @@ decision decide_kill(const ledger_state& state, std::optional<std::string_view> 
   if (session && !state.sessions.contains(*session))
     return refuse(api_error::not_found, "no such session");
   return accept(kill_set{session.has_value(), std::string(session.value_or("")), active, now});
+}
+
+decision decide_set_payment_method(const ledger_state& state,
+                                   const set_payment_method_command& command, std::int64_t now) {
+  if (!state.profile) return refuse(api_error::not_found, "no such user");
+  // Card numbers first, as the API decoder does: a card number is reported as one, not as a
+  // member that is too long. The detail never quotes the value.
+  const std::pair<std::string_view, const std::string*> members[] = {
+    {"psp", &command.psp},
+    {"reference", &command.reference},
+    {"last4", command.last4 ? &*command.last4 : nullptr},
+    {"brand", command.brand ? &*command.brand : nullptr},
+  };
+  for (const auto& [member, value] : members)
+    if (value && contains_card_number(*value))
+      return refuse(api_error::invalid_field,
+                    std::string(member) +
+                      " looks like a card number; card numbers are never accepted, send the "
+                      "PSP's token for the payment method (e.g. pm_...)");
+  if (auto member = check_payment_method_syntax(command.psp, command.reference, command.last4,
+                                                command.brand)) {
+    std::string detail;
+    if (*member == "psp")
+      detail = "psp must be 1 to " + std::to_string(psp_bytes_max) +
+               " of a-z, 0-9, '_' and '-', e.g. \"stripe\"";
+    else if (*member == "reference")
+      detail = "reference must be 1 to " + std::to_string(payment_reference_bytes_max) +
+               " visible ASCII characters (the PSP's token)";
+    else if (*member == "last4")
+      detail = "last4 must be exactly four digits";
+    else
+      detail = "brand must be 1 to " + std::to_string(card_brand_bytes_max) +
+               " visible ASCII characters, e.g. \"visa\"";
+    return refuse(api_error::invalid_field, std::move(detail));
+  }
+  return accept(
+    payment_method_set{command.psp, command.reference, command.last4, command.brand, now});
 }
 
 std::vector<ledger_event> decide_expire(const ledger_state& state, std::int64_t now) {

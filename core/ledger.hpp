@@ -149,6 +149,29 @@ struct user_profile {
   friend bool operator==(const user_profile&, const user_profile&) = default;
 };
 
+/// The user's payment method as the platform last set it (`PUT /v1/users/{id}/payment_method`,
+/// DESIGN 4.2): the PSP's token for it, never a card number. The ledger only records it.
+struct payment_method {
+  std::string psp;                  ///< e.g. "stripe": 1 to `psp_bytes_max` of a-z, 0-9, `_`, `-`
+  std::string reference;            ///< the PSP's token, e.g. "pm_1Nabc": visible ASCII
+  std::optional<std::string> last4; ///< exactly four digits
+  std::optional<std::string> brand; ///< e.g. "visa": visible ASCII
+  std::int64_t updated = 0;         ///< `at` of the latest payment_method.set
+
+  friend bool operator==(const payment_method&, const payment_method&) = default;
+};
+
+/// The name of the first member of a payment method ("psp", "reference", "last4", "brand") that
+/// breaks the syntax `decode_payment_method_request` (core/api_messages.hpp) checks, or empty:
+/// psp 1 to `psp_bytes_max` of a-z, 0-9, `_` and `-`; reference 1 to
+/// `payment_reference_bytes_max` visible ASCII; last4 exactly four digits; brand 1 to
+/// `card_brand_bytes_max` visible ASCII. Card numbers are not this check's business
+/// (`contains_card_number` of core/card_number.hpp): `decide_set_payment_method` refuses them.
+std::optional<std::string_view>
+check_payment_method_syntax(std::string_view psp, std::string_view reference,
+                            const std::optional<std::string>& last4,
+                            const std::optional<std::string>& brand) noexcept;
+
 /// Maps keyed by id or slug; ordered, so that a snapshot's bytes follow from the state alone.
 template <class T>
 using ledger_map = std::map<std::string, T, std::less<>>;
@@ -177,6 +200,9 @@ struct ledger_state {
   /// The user's kill switch (a `kill_set` for the user). Recorded only; the user actor refuses
   /// every charge and hold while it is set (403 killed), the ledger's decisions ignore it.
   bool killed = false;
+  /// Empty until the first payment_method.set (and in snapshots written before payment methods
+  /// existed).
+  std::optional<payment_method> payment{};
 
   friend bool operator==(const ledger_state&, const ledger_state&) = default;
 };
@@ -320,10 +346,21 @@ struct kill_set {
   friend bool operator==(const kill_set&, const kill_set&) = default;
 };
 
+/// The user's payment method after a `PUT /v1/users/{id}/payment_method`: the whole method, as the
+/// PUT replaces it. Members absent from the PUT (`last4`, `brand`) are absent here too.
+struct payment_method_set {
+  std::string psp;
+  std::string reference;
+  std::optional<std::string> last4;
+  std::optional<std::string> brand;
+  std::int64_t at = 0;
+  friend bool operator==(const payment_method_set&, const payment_method_set&) = default;
+};
+
 using ledger_event =
   std::variant<currency_set, cap_set, session_opened, session_budget_set, token_created,
                token_revoked, hold_placed, hold_released, charge_created, refund_created, retired,
-               user_upserted, kill_set>;
+               user_upserted, kill_set, payment_method_set>;
 
 /// The `type` member of an event's JSON, e.g. "charge.created".
 std::string_view event_type(const ledger_event& event) noexcept;
@@ -427,6 +464,13 @@ struct upsert_user_command {
   std::optional<bool> email_verified; ///< false when creating without it
   nullable<std::string> name;         ///< absent keeps, `null` clears, a value sets
 };
+/// `PUT /v1/users/{id}/payment_method`: replaces the whole method.
+struct set_payment_method_command {
+  std::string psp;
+  std::string reference;
+  std::optional<std::string> last4;
+  std::optional<std::string> brand;
+};
 
 decision decide_set_currency(const ledger_state& state, const set_currency_command& command,
                              std::int64_t now);
@@ -463,6 +507,15 @@ decision decide_upsert_user(const ledger_state& state, const upsert_user_command
 decision decide_kill(const ledger_state& state, std::optional<std::string_view> session,
                      bool active, std::int64_t now);
 
+/// Sets the user's payment method. Declines: `not_found` ("no such user") when the ledger has no
+/// profile (the user was never created); `invalid_field` when a member looks like a card number
+/// (checked first, whatever else is wrong with it, and without quoting it: the detail may be
+/// logged) or breaks `check_payment_method_syntax`. The API decoder checks the same; this is
+/// defence in depth, so that no path can journal a card number. Otherwise accepted, even when
+/// nothing changes.
+decision decide_set_payment_method(const ledger_state& state,
+                                   const set_payment_method_command& command, std::int64_t now);
+
 /// The events that tidy the ledger at `now`: every hold past its expiry is released (so it stops
 /// counting against budgets), and tokens and sessions expired for longer than
 /// `limits::ledger_retire_after_seconds` are retired (a session only once no open hold and no
@@ -481,8 +534,8 @@ void encode_event(const ledger_event& event, std::string& out);
 json_error decode_event(std::string_view json, ledger_event& out);
 
 /// Appends the whole state as one JSON object (a snapshot). Members added after snapshots were
-/// first written (`killed`, `profile`, a session's `label`, `intents`, `created`, `killed`) appear
-/// only when they differ from their default, and are optional on decode.
+/// first written (`killed`, `profile`, `payment`, a session's `label`, `intents`, `created`,
+/// `killed`) appear only when they differ from their default, and are optional on decode.
 void encode_snapshot(const ledger_state& state, std::string& out);
 
 /// Reads a snapshot; rejects one that breaks `check_invariants` as `invalid_field`.

@@ -32,8 +32,9 @@ namespace {
 
 // Latest time accepted in an event or snapshot is `unix_seconds_max` of core/api_messages.hpp,
 // 9999-12-31T23:59:59Z: it keeps every sum of times and every date computation far from overflow.
-// The bounds of profile and session members are the API's (email_bytes_max, user_name_bytes_max,
-// platform_ref_bytes_max, session_label_bytes_max, intent_domains_max, domain_bytes_max), so the
+// The bounds of profile, payment method and session members are the API's (email_bytes_max,
+// user_name_bytes_max, platform_ref_bytes_max, psp_bytes_max, payment_reference_bytes_max,
+// card_brand_bytes_max, session_label_bytes_max, intent_domains_max, domain_bytes_max), so the
 // journal holds nothing the API could not have accepted.
 
 // A snapshot must stay decodable (core/limits.hpp estimates about 400 bytes per charge, token and
@@ -47,12 +48,17 @@ constexpr std::size_t snapshot_base_bytes_max =
 constexpr std::size_t snapshot_session_extra_bytes = 80;
 constexpr std::size_t snapshot_profile_bytes_max =
   200 + json_escape_factor_max * (platform_ref_bytes_max + email_bytes_max + user_name_bytes_max);
+/// `,"payment":{...}` with its member names and `updated`, around the escaped strings.
+constexpr std::size_t snapshot_payment_bytes_max =
+  200 + json_escape_factor_max *
+          (psp_bytes_max + payment_reference_bytes_max + 4 + card_brand_bytes_max);
 static_assert(snapshot_base_bytes_max +
                   limits::ledger_sessions_max * snapshot_session_extra_bytes +
                   json_escape_factor_max * limits::ledger_session_metadata_bytes_max +
-                  snapshot_profile_bytes_max <=
+                  snapshot_profile_bytes_max + snapshot_payment_bytes_max <=
                 limits::body_bytes_max,
-              "a ledger snapshot with session metadata and a profile must stay decodable");
+              "a ledger snapshot with session metadata, a profile and a payment method must stay "
+              "decodable");
 
 void write_optional(json_writer& w, std::string_view key, const std::optional<std::string>& v) {
   if (v) w.member(key, *v);
@@ -115,18 +121,23 @@ enum member_bit : std::uint32_t {
   m_email_verified = 1u << 20,
   m_name = 1u << 21,
   m_active = 1u << 22,
+  m_psp = 1u << 23,
+  m_reference = 1u << 24,
+  m_last4 = 1u << 25,
+  m_brand = 1u << 26,
 };
 
-constexpr std::array<std::string_view, 23> member_names{
+constexpr std::array<std::string_view, 27> member_names{
   "id",     "provider",   "session",    "token", "hold",       "charge",     "description", "currency",
   "kind",   "amount",     "max_amount", "run_budget", "cap",   "expires_at", "single_use",  "at",
   "label",  "intents",    "platform_ref", "email", "email_verified", "name",   "active",
+  "psp",    "reference",  "last4",      "brand",
 };
 
 struct event_fields {
   std::string type;
   std::optional<std::string> id, provider, session, token, hold, charge, description, currency,
-    kind, label, platform_ref, email, name;
+    kind, label, platform_ref, email, name, psp, reference, last4, brand;
   std::optional<money_field> amount, max_amount, run_budget, cap;
   std::optional<std::int64_t> expires_at, at;
   std::optional<bool> single_use, email_verified, active;
@@ -163,6 +174,10 @@ struct event_fields {
     mark(email_verified.has_value(), m_email_verified);
     mark(name.has_value(), m_name);
     mark(active.has_value(), m_active);
+    mark(psp.has_value(), m_psp);
+    mark(reference.has_value(), m_reference);
+    mark(last4.has_value(), m_last4);
+    mark(brand.has_value(), m_brand);
     return bits;
   }
 };
@@ -175,7 +190,7 @@ struct event_shape {
 
 // Members added after the first journals were written (a session's label and intents) are optional,
 // so that those journals still decode.
-constexpr std::array<event_shape, 15> event_shapes{{
+constexpr std::array<event_shape, 16> event_shapes{{
   {"currency.set", m_currency | m_at, 0},
   {"cap.set", m_kind | m_at, m_provider | m_cap},
   {"session.opened", m_id | m_run_budget | m_expires_at | m_at, m_label | m_intents},
@@ -193,6 +208,7 @@ constexpr std::array<event_shape, 15> event_shapes{{
   {"session.retired", m_id | m_at, 0},
   {"user.upserted", m_platform_ref | m_email | m_email_verified | m_at, m_name},
   {"kill.set", m_active | m_at, m_session},
+  {"payment_method.set", m_psp | m_reference | m_at, m_last4 | m_brand},
 }};
 
 /// Checks an id member against its kind.
@@ -307,6 +323,11 @@ void encode_event(const ledger_event& event, std::string& out) {
         if (e.session_scope) w.member("session", e.session);
         w.member("active", e.active);
       },
+      [&](const payment_method_set& e) {
+        w.member("psp", e.psp).member("reference", e.reference);
+        write_optional(w, "last4", e.last4);
+        write_optional(w, "brand", e.brand);
+      },
     },
     event);
   w.member("at", event_time(event)).end_object();
@@ -342,6 +363,10 @@ json_error decode_event(std::string_view json, ledger_event& out) {
     o.optional("email_verified", f.email_verified);
     o.optional("name", f.name, user_name_bytes_max);
     o.optional("active", f.active);
+    o.optional("psp", f.psp, psp_bytes_max);
+    o.optional("reference", f.reference, payment_reference_bytes_max);
+    o.optional("last4", f.last4, 4);
+    o.optional("brand", f.brand, card_brand_bytes_max);
   });
   if (error) return error;
 
@@ -419,6 +444,11 @@ json_error decode_event(std::string_view json, ledger_event& out) {
     out = user_upserted{*f.platform_ref, *f.email, *f.email_verified, f.name, at};
   } else if (type == "kill.set") {
     out = kill_set{f.session.has_value(), f.session.value_or(""), *f.active, at};
+  } else if (type == "payment_method.set") {
+    if (auto member = check_payment_method_syntax(*f.psp, *f.reference, f.last4, f.brand))
+      return field_error(api_error::invalid_field, "/" + std::string(*member),
+                         "breaks the syntax of a payment method");
+    out = payment_method_set{*f.psp, *f.reference, f.last4, f.brand, at};
   } else {
     out = retired{type == "token.retired" ? retired::what::token : retired::what::session, *f.id,
                   at};
@@ -448,6 +478,13 @@ void encode_snapshot(const ledger_state& state, std::string& out) {
       .member("email_verified", p.email_verified);
     write_optional(w, "name", p.name);
     w.member("created", p.created).member("updated", p.updated).end_object();
+  }
+  if (state.payment) {
+    const payment_method& p = *state.payment;
+    w.key("payment").begin_object().member("psp", p.psp).member("reference", p.reference);
+    write_optional(w, "last4", p.last4);
+    write_optional(w, "brand", p.brand);
+    w.member("updated", p.updated).end_object();
   }
 
   w.key("providers").begin_array();
@@ -595,6 +632,13 @@ json_error decode_snapshot(std::string_view json, ledger_state& out) {
       r.required("email_verified", p.email_verified);
       r.optional("name", p.name, user_name_bytes_max);
       r.required("created", p.created, std::int64_t{0}, unix_seconds_max);
+      r.required("updated", p.updated, std::int64_t{0}, unix_seconds_max);
+    });
+    o.optional("payment", s.payment, [&](object_reader& r, payment_method& p) {
+      r.required("psp", p.psp, psp_bytes_max);
+      r.required("reference", p.reference, payment_reference_bytes_max);
+      r.optional("last4", p.last4, 4);
+      r.optional("brand", p.brand, card_brand_bytes_max);
       r.required("updated", p.updated, std::int64_t{0}, unix_seconds_max);
     });
     o.required("providers", providers, limits::ledger_providers_max,

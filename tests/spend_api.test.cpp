@@ -242,6 +242,53 @@ TEST_F(spend_api, session_run_budget_declines_with_scope_session) {
   EXPECT_EQ(forged->status, 401);
 }
 
+TEST_F(spend_api, refunds_give_back_once_and_only_to_the_charging_provider) {
+  ASSERT_TRUE(start());
+  auto user = create_user("refunded");
+  auto token = mint_token(user, 5000);
+  auto c = client();
+  auto charged = charge(c, token, 1000, "r-charge");
+  ASSERT_TRUE(charged && charged->status == 201);
+  const std::string charge_id = json_string(charged->body, "id");
+  const std::string path = "/v1/provider/charges/" + charge_id + "/refunds";
+
+  auto refund = c.signed_request("acme", acme_secret_, "POST", path, R"({"amount":300})", "r1");
+  ASSERT_TRUE(refund);
+  EXPECT_EQ(refund->status, 201) << refund->body;
+  EXPECT_EQ(json_string(refund->body, "object"), "refund");
+  EXPECT_EQ(json_string(refund->body, "charge"), charge_id);
+  auto again = c.signed_request("acme", acme_secret_, "POST", path, R"({"amount":300})", "r1");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 201);
+  EXPECT_EQ(again->header("Idempotent-Replayed"), "true");
+  EXPECT_EQ(again->body, refund->body);
+  EXPECT_EQ(provider_spent(user), 700);
+
+  auto too_much = c.signed_request("acme", acme_secret_, "POST", path, R"({"amount":701})", "r2");
+  ASSERT_TRUE(too_much);
+  EXPECT_EQ(too_much->status, 400) << too_much->body;
+  auto other = c.signed_request("other", other_secret_, "POST", path, R"({"amount":1})", "r3");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 404) << other->body;
+  auto unknown = c.signed_request("acme", acme_secret_, "POST",
+                                  "/v1/provider/charges/chg_" + std::string(22, '1') + "/refunds",
+                                  R"({"amount":1})", "r4");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  EXPECT_EQ(provider_spent(user), 700);
+
+  // The charge -> user index is durable: after a restart the rest can be refunded.
+  auto run_dir = server_->run_dir();
+  ASSERT_TRUE(server_->process().signal(SIGKILL));
+  server_->process().wait_exit(deadline_in(5s));
+  ASSERT_TRUE(start(run_dir));
+  auto c2 = client();
+  auto rest = c2.signed_request("acme", acme_secret_, "POST", path, R"({"amount":700})", "r5");
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(rest->status, 201) << rest->body;
+  EXPECT_EQ(provider_spent(user), 0);
+}
+
 // --- Concurrency --------------------------------------------------------------------------------
 
 TEST_F(spend_api, a_thousand_racing_charges_approve_exactly_up_to_the_cap) {
