@@ -10,6 +10,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -78,6 +79,30 @@ net::http_response killed_reply(std::string_view detail) {
   return problem_reply(core::problem(core::api_error::killed, detail));
 }
 
+std::string hold_body(const core::hold_placed& hold) {
+  std::string body;
+  core::json_writer json(body);
+  json.begin_object()
+    .member("id", std::string_view(hold.id))
+    .member("object", std::string_view("hold"))
+    .member("status", std::string_view("held"))
+    .member("provider", std::string_view(hold.provider));
+  json.key("session");
+  if (hold.session)
+    json.value(std::string_view(*hold.session));
+  else
+    json.null();
+  json.key("payment_token");
+  if (hold.token)
+    json.value(std::string_view(*hold.token));
+  else
+    json.null();
+  json.key("amount");
+  core::write_money(json, hold.amount);
+  json.member("expires_at", hold.expires_at).member("created", hold.at).end_object();
+  return body;
+}
+
 std::string charge_body(const core::charge_created& charge) {
   core::charge_view view;
   view.id = charge.id;
@@ -99,6 +124,8 @@ const idempotency_key* key_of(const user_command& command) {
     return &token->idempotency;
   if (auto* refund = std::get_if<refund_request>(&command))
     return &refund->idempotency;
+  if (auto* hold = std::get_if<hold_request>(&command))
+    return &hold->idempotency;
   return nullptr;
 }
 
@@ -225,6 +252,7 @@ void user_state::on_loaded(user_actor self, load_result result) {
   head_seq = result.seq;
   head_hash = result.hash;
   snapshot_seq = result.snapshot_seq;
+  arm_expiry(self);
   auto waiting = std::move(stash);
   stash.clear();
   for (auto& command : waiting)
@@ -389,6 +417,19 @@ void user_state::execute(user_actor self, user_command command) {
     finish(self, key.scope_key, reply, created(std::move(body)), {std::move(ok.event)});
     return;
   }
+  if (auto* hold = std::get_if<hold_request>(&command)) {
+    auto decision = core::decide_hold(ledger, hold->command, now);
+    if (auto* decline = std::get_if<core::decline>(&decision)) {
+      finish(self, key.scope_key, reply, decline_reply(*decline), {});
+      return;
+    }
+    auto& ok = std::get<core::accepted>(decision);
+    core::apply_event(ledger, ok.event);
+    auto body = hold_body(std::get<core::hold_placed>(ok.event));
+    finish(self, key.scope_key, reply, created(std::move(body)), {std::move(ok.event)});
+    arm_expiry(self);
+    return;
+  }
   auto& token = std::get<create_token_request>(command);
   auto decision = core::decide_create_token(ledger, token.command, now);
   if (auto* decline = std::get_if<core::decline>(&decision)) {
@@ -468,6 +509,23 @@ void user_state::execute_plain(user_actor self, user_command command) {
     // The token is in this answer only: it is not an idempotent outcome, so it is never stored.
     finish(self, "", reply, created(session_body(id, open->token)),
            {std::move(std::get<core::accepted>(decision).event)}, std::move(aliases));
+    return;
+  }
+  if (auto* release = std::get_if<release_hold_request>(&command)) {
+    auto decision = core::decide_release_hold(ledger, release->hold, now);
+    if (auto* decline = std::get_if<core::decline>(&decision)) {
+      reply.respond(decline_reply(*decline));
+      return;
+    }
+    core::apply_event(ledger, std::get<core::accepted>(decision).event);
+    std::string body;
+    core::json_writer json(body);
+    json.begin_object()
+      .member("id", std::string_view(release->hold))
+      .member("object", std::string_view("hold"))
+      .member("status", std::string_view("released"))
+      .end_object();
+    finish(self, "", reply, ok(std::move(body)), {std::move(std::get<core::accepted>(decision).event)});
     return;
   }
   auto& kill = std::get<kill_user_request>(command);
@@ -610,7 +668,8 @@ void user_state::on_durable(user_actor self, std::uint64_t id, storage::append_o
       if (config.aliases != nullptr)
         for (const auto& alias : pending.aliases)
           config.aliases->insert(alias.key, alias.stream);
-      pending.reply.respond(std::move(pending.response));
+      if (pending.reply.valid()) // the expiry timer's batches answer nobody
+        pending.reply.respond(std::move(pending.response));
     }
   } else {
     // Nothing of the batch is stored, and the in-memory state ran ahead of the journal: answer
@@ -618,6 +677,8 @@ void user_state::on_durable(user_actor self, std::uint64_t id, storage::append_o
     const bool bug = *outcome.error == storage::journal_error::invalid_request;
     for (auto& pending : replies) {
       forget(pending.scope_key);
+      if (!pending.reply.valid())
+        continue;
       pending.reply.respond(
         bug ? problem_reply(core::problem(core::api_error::internal, "the journal refused a batch"))
             : overloaded_reply("the journal could not store the request; retry"));
@@ -655,6 +716,31 @@ void user_state::maybe_stop(user_actor self) {
 void user_state::on_retire(user_actor) {
   if (quit)
     quit();
+}
+
+void user_state::arm_expiry(user_actor self) {
+  std::int64_t earliest = 0;
+  for (const auto& [id, hold] : ledger.holds)
+    if (earliest == 0 || hold.expires_at < earliest)
+      earliest = hold.expires_at;
+  if (earliest == 0 || (expiry_at != 0 && expiry_at <= earliest))
+    return;
+  expiry_at = earliest;
+  // A second after the expiry, so that `decide_expire` (expires_at <= now) sees it as expired.
+  const std::int64_t wait = std::max<std::int64_t>(1, earliest - now() + 1);
+  caf::delayed_anon_send(self, std::chrono::seconds(wait), expire_atom::value);
+}
+
+void user_state::on_expire(user_actor self) {
+  expiry_at = 0;
+  if (!loaded || failing)
+    return;
+  auto events = core::decide_expire(ledger, now());
+  for (const auto& event : events)
+    core::apply_event(ledger, event);
+  if (!events.empty())
+    finish(self, "", net::responder{}, net::http_response{}, std::move(events));
+  arm_expiry(self);
 }
 
 void user_state::remember(const std::string& scope_key, core::idempotency_record record) {
@@ -715,6 +801,7 @@ user_actor::behavior_type user_behavior(user_actor::stateful_pointer<user_state>
       self->state.on_durable(caf::actor_cast<user_actor>(self), id, outcome);
     },
     [self](retire_atom) { self->state.on_retire(caf::actor_cast<user_actor>(self)); },
+    [self](expire_atom) { self->state.on_expire(caf::actor_cast<user_actor>(self)); },
   };
 }
 

@@ -96,6 +96,22 @@ struct refund_request {
   net::responder reply;
 };
 
+/// A hold on every budget while a purchase is in flight (provisioning places them; a charge that
+/// names the hold settles it). Idempotent like a charge.
+struct hold_request {
+  std::string user;
+  core::hold_command command;
+  idempotency_key idempotency;
+  net::responder reply;
+};
+
+/// Gives a hold back whole (the purchase failed or needed less).
+struct release_hold_request {
+  std::string user;
+  std::string hold;
+  net::responder reply;
+};
+
 /// Month-to-date spend per provider, caps and open holds (GET .../spend).
 struct spend_request {
   std::string user;
@@ -146,9 +162,9 @@ struct kill_user_request {
 
 /// Every command of a user's API, as one message (the directory routes on `user_of`).
 using user_command =
-  std::variant<charge_request, create_token_request, refund_request, spend_request,
-               upsert_user_request, set_limits_request, open_session_request, get_session_request,
-               kill_user_request>;
+  std::variant<charge_request, create_token_request, refund_request, hold_request,
+               release_hold_request, spend_request, upsert_user_request, set_limits_request,
+               open_session_request, get_session_request, kill_user_request>;
 
 /// The user a command is for.
 const std::string& user_of(const user_command& command) noexcept;
@@ -182,17 +198,20 @@ using loaded_atom = caf::atom_constant<caf::atom("loaded")>;
 using lookup_atom = caf::atom_constant<caf::atom("idemlookup")>;
 using durable_atom = caf::atom_constant<caf::atom("durable")>;
 using retire_atom = caf::atom_constant<caf::atom("retire")>;
+using expire_atom = caf::atom_constant<caf::atom("expire")>;
 using user_failed_atom = caf::atom_constant<caf::atom("userfailed")>;
 
 /// The user actor's interface. `command` is its API; `loaded`, `idemlookup` and `durable` are its
 /// own results coming back from the loader pool and the journal; `retire` is its shard's
-/// permission to stop after it reported `userfailed`.
+/// permission to stop after it reported `userfailed`; `expire` is its own timer, armed for the
+/// earliest open hold's expiry, that releases expired holds (`core::decide_expire`).
 using user_actor = caf::typed_actor<
   caf::reacts_to<command_atom, user_command>,
   caf::reacts_to<loaded_atom, load_result>,
   caf::reacts_to<lookup_atom, std::uint64_t, lookup_result>,
   caf::reacts_to<durable_atom, std::uint64_t, storage::append_outcome>,
-  caf::reacts_to<retire_atom>>;
+  caf::reacts_to<retire_atom>,
+  caf::reacts_to<expire_atom>>;
 
 /// Runs a function that delivers a message to an actor. The journal's callbacks and the loader
 /// pool call it from their threads; the default runs it at once (an `anon_send` is thread-safe).
@@ -267,6 +286,8 @@ struct user_state {
   std::uint64_t next_lookup = 0;
   std::map<std::uint64_t, std::vector<pending_reply>> in_flight; ///< appends by id
   std::uint64_t next_batch = 0;
+  /// The expiry timer is armed for this unix time (0: not armed).
+  std::int64_t expiry_at = 0;
 
   std::int64_t now() const;
 
@@ -278,6 +299,10 @@ struct user_state {
   void on_lookup(user_actor self, std::uint64_t id, lookup_result result);
   void on_durable(user_actor self, std::uint64_t id, storage::append_outcome outcome);
   void on_retire(user_actor self);
+  /// Releases expired holds and retires long-expired tokens and sessions, then re-arms the timer.
+  void on_expire(user_actor self);
+  /// Arms the expiry timer for the earliest open hold, unless it is armed for earlier already.
+  void arm_expiry(user_actor self);
 
   /// For tests and the spend endpoint.
   void answer_spend(const spend_request& request) const;

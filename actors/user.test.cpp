@@ -30,6 +30,8 @@ struct UserActorTest : ::testing::Test, test_coordinator_fixture<> {
   std::string user = test_id(core::id_kind::user, 1);
   std::string token = test_id(core::id_kind::payment_token, 1);
   std::uint32_t next_sequence = 0;
+  /// The actors' clock (unix seconds); tests move it forward.
+  std::int64_t clock_now = test_now;
 
   user_config config(
     std::uint64_t snapshot_every = core::limits::user_snapshot_every_events_default) {
@@ -37,7 +39,7 @@ struct UserActorTest : ::testing::Test, test_coordinator_fixture<> {
     out.user = user;
     out.journal = &journal;
     out.loader = &loader;
-    out.clock = [] { return test_now; };
+    out.clock = [this] { return clock_now; };
     out.deliver = deliveries.as_delivery();
     out.snapshot_every_events = snapshot_every;
     out.counters = &counters;
@@ -71,6 +73,26 @@ struct UserActorTest : ::testing::Test, test_coordinator_fixture<> {
     std::uint32_t sequence = 0;
     caf::anon_send(actor, command_atom::value, user_command{charge(user, token, n, amount, key, next_reply(sequence))});
     return await(sequence);
+  }
+
+  const net::http_response* send(const user_actor& actor, user_command command) {
+    std::uint32_t sequence = next_sequence - 1;
+    std::visit([&](auto& request) { request.reply = next_reply(sequence); }, command);
+    caf::anon_send(actor, command_atom::value, std::move(command));
+    return await(sequence);
+  }
+
+  hold_request hold(std::uint64_t n, std::int64_t amount, std::int64_t expires_in,
+                    std::optional<std::string> with_token = std::nullopt) {
+    hold_request request;
+    request.user = user;
+    request.command.id = test_id(core::id_kind::hold, n);
+    request.command.provider = "acme";
+    request.command.token = std::move(with_token);
+    request.command.amount = core::money{amount, core::currency::usd};
+    request.command.expires_at = clock_now + expires_in;
+    request.idempotency = test_key("hold-" + std::to_string(n), "{\"hold\":" + std::to_string(n) + "}");
+    return request;
   }
 
   /// The actor's state, read between scheduler runs (the fixture's `deref` needs CAF's own test
@@ -396,6 +418,76 @@ TEST(UserActorConcurrency, CapsAreExactUnderTwoHundredConcurrentCharges) {
   auto reloaded = load_user(*journal, user);
   ASSERT_FALSE(reloaded.failure);
   EXPECT_EQ(reloaded.ledger.providers.at("acme").spent, 10000);
+}
+
+} // namespace
+} // namespace steward::actors
+
+namespace steward::actors {
+namespace {
+
+TEST_F(UserActorTest, HoldReservesTheBudgetUntilItIsReleased) {
+  auto actor = spawn_user(sys, config());
+  ASSERT_EQ(create_token(actor, 1'000'000)->status, 201);
+  auto* held = send(actor, hold(1, 6000, 600));
+  ASSERT_NE(held, nullptr);
+  ASSERT_EQ(held->status, 201) << held->body;
+  EXPECT_TRUE(contains(held->body, R"("object":"hold","status":"held")")) << held->body;
+
+  auto* refused = charge_once(actor, 1, 5000, "k1");
+  ASSERT_NE(refused, nullptr);
+  EXPECT_EQ(refused->status, 402);
+  EXPECT_TRUE(contains(refused->body, R"("scope":"provider_monthly")")) << refused->body;
+
+  auto* released = send(actor, release_hold_request{user, test_id(core::id_kind::hold, 1), {}});
+  ASSERT_NE(released, nullptr);
+  EXPECT_EQ(released->status, 200) << released->body;
+  EXPECT_EQ(charge_once(actor, 2, 5000, "k2")->status, 201);
+  auto* again = send(actor, release_hold_request{user, test_id(core::id_kind::hold, 1), {}});
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->status, 404) << "a released hold is gone";
+}
+
+TEST_F(UserActorTest, ExpiredHoldIsReleasedByTheTimerAndJournaled) {
+  auto actor = spawn_user(sys, config());
+  ASSERT_EQ(create_token(actor, 1'000'000)->status, 201);
+  ASSERT_EQ(send(actor, hold(1, 6000, 60))->status, 201);
+  EXPECT_EQ(charge_once(actor, 1, 5000, "k1")->status, 402);
+
+  // Not yet: a timeout fired early changes nothing.
+  clock_now += 30;
+  sched.trigger_timeouts();
+  sched.run();
+  EXPECT_EQ(state_of(actor).ledger.holds.size(), 1u);
+
+  clock_now += 31;
+  sched.trigger_timeouts();
+  sched.run();
+  EXPECT_TRUE(state_of(actor).ledger.holds.empty());
+  EXPECT_EQ(charge_once(actor, 2, 5000, "k2")->status, 201);
+
+  auto events = journal.read_stream(user, 1, 100);
+  ASSERT_TRUE(events);
+  bool released = false;
+  for (const auto& event : events.value())
+    if (event.type == "hold.expired")
+      released = true;
+  EXPECT_TRUE(released) << "the expiry is in the audit trail";
+}
+
+TEST_F(UserActorTest, ChargeNamingAHoldSettlesItAndReleasesTheRest) {
+  auto actor = spawn_user(sys, config());
+  ASSERT_EQ(create_token(actor, 1'000'000)->status, 201);
+  ASSERT_EQ(send(actor, hold(1, 6000, 600, token))->status, 201);
+  auto settle = charge(user, token, 1, 4000, "k1", {});
+  settle.command.hold = test_id(core::id_kind::hold, 1);
+  auto* settled = send(actor, std::move(settle));
+  ASSERT_NE(settled, nullptr);
+  ASSERT_EQ(settled->status, 201) << settled->body;
+  EXPECT_TRUE(state_of(actor).ledger.holds.empty());
+  // 4000 spent, nothing held: exactly 6000 is left under the 10000 cap.
+  EXPECT_EQ(charge_once(actor, 2, 6001, "k2")->status, 402);
+  EXPECT_EQ(charge_once(actor, 3, 6000, "k3")->status, 201);
 }
 
 } // namespace
