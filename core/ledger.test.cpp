@@ -1,6 +1,7 @@
 #include "core/ledger.hpp"
 
 #include "core/api_messages.hpp"
+#include "core/card_number.hpp"
 #include "core/ids.hpp"
 
 #include <gtest/gtest.h>
@@ -675,6 +676,214 @@ TEST_F(LedgerTest, SessionMetadataOfAllLiveSessionsIsBounded) {
   expect_replay_and_snapshot_match();
 }
 
+// --- Payment method ------------------------------------------------------------------------------
+
+TEST_F(LedgerTest, PaymentMethodNeedsAUserAndIsReplacedWhole) {
+  const set_payment_method_command stripe{"stripe", "pm_1Nabc", "4242", "visa"};
+  decline d = refused(decide_set_payment_method(state_, stripe, t0));
+  EXPECT_EQ(d.code, api_error::not_found);
+  EXPECT_EQ(d.detail, "no such user");
+  // Money state alone does not make a user: only a profile does.
+  session(100);
+  EXPECT_EQ(refused(decide_set_payment_method(state_, stripe, t0)).code, api_error::not_found);
+  EXPECT_FALSE(state_.payment);
+
+  take(decide_upsert_user(state_, {"auth0|42", "ada@example.com", {}, absent()}, t0));
+  accepted a = take(decide_set_payment_method(state_, stripe, t0 + 5));
+  EXPECT_EQ(event_type(a.event), "payment_method.set");
+  EXPECT_EQ(std::get<payment_method_set>(a.event),
+            (payment_method_set{"stripe", "pm_1Nabc", "4242", "visa", t0 + 5}));
+  EXPECT_EQ(a.crossing_count, 0);
+  ASSERT_TRUE(state_.payment);
+  EXPECT_EQ(*state_.payment, (payment_method{"stripe", "pm_1Nabc", "4242", "visa", t0 + 5}));
+
+  // A PUT replaces the method: what it leaves out is gone, not kept.
+  ASSERT_FALSE(contains_card_number("8515131751004933")); // numeric, but fails the Luhn check
+  take(decide_set_payment_method(state_, {"adyen", "8515131751004933", std::nullopt, std::nullopt},
+                                 t0 + 9));
+  EXPECT_EQ(*state_.payment,
+            (payment_method{"adyen", "8515131751004933", std::nullopt, std::nullopt, t0 + 9}));
+  // The same method again is accepted (each PUT is an audit record) and moves `updated`.
+  take(decide_set_payment_method(state_, {"adyen", "8515131751004933", std::nullopt, std::nullopt},
+                                 t0 + 12));
+  EXPECT_EQ(state_.payment->updated, t0 + 12);
+  EXPECT_EQ(journal_.size(), 5u);
+  expect_replay_and_snapshot_match();
+}
+
+TEST(Ledger, PaymentMethodSetReplacesThePaymentMethodAndNothingElse) {
+  ledger_state state;
+  apply_event(state, payment_method_set{"stripe", "pm_1", "4242", "visa", 7});
+  ledger_state expected;
+  expected.payment = payment_method{"stripe", "pm_1", "4242", "visa", 7};
+  EXPECT_EQ(state, expected);
+  apply_event(state, payment_method_set{"adyen", "ref", std::nullopt, std::nullopt, 9});
+  expected.payment = payment_method{"adyen", "ref", std::nullopt, std::nullopt, 9};
+  EXPECT_EQ(state, expected);
+  EXPECT_FALSE(check_invariants(state));
+}
+
+TEST_F(LedgerTest, PaymentMethodRefusesCardNumbersInEveryMemberWithoutQuotingThem) {
+  take(decide_upsert_user(state_, {"auth0|42", "ada@example.com", {}, absent()}, t0));
+  const set_payment_method_command base{"stripe", "pm_1Nabc", "4242", "visa"};
+  take(decide_set_payment_method(state_, base, t0));
+  const payment_method before = *state_.payment;
+
+  struct card_case {
+    std::string member;
+    std::string value;
+  };
+  const card_case cases[] = {
+    {"psp", "4111111111111111"},                 // digits are psp characters: only this catches it
+    {"reference", "4111 1111 1111 1111"},        // visible ASCII apart from the spaces
+    {"reference", "pm_5555-5555-5555-4444"},     // syntactically a fine reference
+    {"reference", std::string(300, 'x') + "-4111111111111111"}, // too long, but a card first
+    {"last4", "4111111111111111"},
+    {"brand", "4111-1111-1111-1111"},            // syntactically a fine brand
+  };
+  for (const auto& [member, value] : cases) {
+    ASSERT_TRUE(contains_card_number(value)) << value;
+    set_payment_method_command command = base;
+    if (member == "psp") command.psp = value;
+    if (member == "reference") command.reference = value;
+    if (member == "last4") command.last4 = value;
+    if (member == "brand") command.brand = value;
+    decline d = refused(decide_set_payment_method(state_, command, t0 + 1));
+    EXPECT_EQ(d.code, api_error::invalid_field) << member;
+    EXPECT_EQ(d.detail.rfind(member + " looks like a card number", 0), 0u) << d.detail;
+    // Not one digit of it (past the member's name, "last4"): the detail goes into problem bodies
+    // and logs.
+    EXPECT_EQ(d.detail.find_first_of("0123456789", member.size()), std::string::npos) << d.detail;
+    EXPECT_FALSE(d.scope);
+  }
+  EXPECT_EQ(*state_.payment, before);
+  EXPECT_EQ(journal_.size(), 2u);
+}
+
+TEST_F(LedgerTest, PaymentMethodSyntaxIsTheApiDecodersSyntax) {
+  take(decide_upsert_user(state_, {"auth0|42", "ada@example.com", {}, absent()}, t0));
+  struct syntax_case {
+    set_payment_method_command command;
+    std::optional<std::string> bad_member; ///< empty when both must accept it
+  };
+  const std::optional<std::string> none;
+  const syntax_case cases[] = {
+    {{"stripe", "pm_1Nabc", "4242", "visa"}, none},
+    {{std::string(psp_bytes_max, 'a'), std::string(payment_reference_bytes_max, 'r'), "0000",
+      std::string(card_brand_bytes_max, 'b')},
+     none},
+    {{"a_b-9", "~!\"\\{}", none, "Visa/MC"}, none},
+    {{"", "pm_1", none, none}, "psp"},
+    {{"Stripe", "pm_1", none, none}, "psp"},
+    {{"str.pe", "pm_1", none, none}, "psp"},
+    {{std::string(psp_bytes_max + 1, 'a'), "pm_1", none, none}, "psp"},
+    {{"stripe", "", none, none}, "reference"},
+    {{"stripe", "pm 1", none, none}, "reference"},
+    {{"stripe", "pm_\x7f", none, none}, "reference"},
+    {{"stripe", "pm_\xc3\xa9", none, none}, "reference"},
+    {{"stripe", std::string(payment_reference_bytes_max + 1, 'r'), none, none}, "reference"},
+    {{"stripe", "pm_1", "424", none}, "last4"},
+    {{"stripe", "pm_1", "42a2", none}, "last4"},
+    {{"stripe", "pm_1", "42424", none}, "last4"},
+    {{"stripe", "pm_1", "", none}, "last4"},
+    {{"stripe", "pm_1", none, ""}, "brand"},
+    {{"stripe", "pm_1", none, "vi sa"}, "brand"},
+    {{"stripe", "pm_1", none, std::string(card_brand_bytes_max + 1, 'b')}, "brand"},
+  };
+  for (const auto& [command, bad_member] : cases) {
+    // The same method as a request body, decoded by the API as the HTTP layer hands it over.
+    std::string body;
+    json_writer w(body);
+    w.begin_object().member("psp", command.psp).member("reference", command.reference);
+    if (command.last4) w.member("last4", *command.last4);
+    if (command.brand) w.member("brand", *command.brand);
+    w.end_object();
+    std::string padded = body;
+    padded.append(json_padding_bytes, '\0');
+    payment_method_request request;
+    json_error api = decode_payment_method_request(std::string_view(padded.data(), body.size()),
+                                                   request);
+    decision d = decide_set_payment_method(state_, command, t0);
+    if (!bad_member) {
+      EXPECT_FALSE(api) << body << " " << api.detail;
+      EXPECT_TRUE(std::holds_alternative<accepted>(d)) << body;
+      EXPECT_FALSE(check_payment_method_syntax(command.psp, command.reference, command.last4,
+                                               command.brand))
+        << body;
+      continue;
+    }
+    EXPECT_EQ(api.code, api_error::invalid_field) << body;
+    EXPECT_EQ(api.pointer, "/" + *bad_member) << body;
+    decline refusal = refused(d);
+    EXPECT_EQ(refusal.code, api_error::invalid_field) << body;
+    EXPECT_EQ(refusal.detail.rfind(*bad_member + " must be", 0), 0u) << refusal.detail;
+    EXPECT_EQ(check_payment_method_syntax(command.psp, command.reference, command.last4,
+                                          command.brand),
+              std::optional<std::string_view>(*bad_member))
+      << body;
+  }
+  EXPECT_FALSE(state_.payment); // only checked, never applied
+}
+
+TEST_F(LedgerTest, SnapshotHoldsThePaymentMethod) {
+  take(decide_upsert_user(state_, {"auth0|42", "ada@example.com", {}, absent()}, t0));
+  take(decide_set_payment_method(state_, {"stripe", "pm_1Nabc", "4242", "visa"}, t0 + 5));
+  std::string snapshot;
+  encode_snapshot(state_, snapshot);
+  EXPECT_NE(snapshot.find(R"(,"payment":{"psp":"stripe","reference":"pm_1Nabc","last4":"4242",)"
+                          R"("brand":"visa","updated":1715342405},"providers":[)"),
+            std::string::npos)
+    << snapshot;
+  ledger_state decoded;
+  json_error error = decode_snapshot(snapshot, decoded);
+  ASSERT_FALSE(error) << error.pointer << " " << error.detail;
+  EXPECT_EQ(decoded, state_) << snapshot;
+  std::string again;
+  encode_snapshot(decoded, again);
+  EXPECT_EQ(again, snapshot);
+
+  // Without last4 and brand, and with a reference that needs escaping.
+  take(decide_set_payment_method(state_, {"x", "tok_\"q\"\\", std::nullopt, std::nullopt},
+                                 t0 + 6));
+  snapshot.clear();
+  encode_snapshot(state_, snapshot);
+  EXPECT_NE(snapshot.find(R"(,"payment":{"psp":"x","reference":"tok_\"q\"\\","updated":1715342406},)"),
+            std::string::npos)
+    << snapshot;
+  ASSERT_FALSE(decode_snapshot(snapshot, decoded));
+  EXPECT_EQ(decoded, state_);
+  again.clear();
+  encode_snapshot(decoded, again);
+  EXPECT_EQ(again, snapshot);
+  expect_replay_and_snapshot_match();
+
+  // A snapshot whose payment method breaks the API's syntax is rejected.
+  take(decide_set_payment_method(state_, {"stripe", "pm_1Nabc", "4242", "visa"}, t0 + 7));
+  snapshot.clear();
+  encode_snapshot(state_, snapshot);
+  std::string bad = snapshot;
+  auto at = bad.find(R"("last4":"4242")");
+  ASSERT_NE(at, std::string::npos);
+  bad.replace(at, 14, R"("last4":"42a2")");
+  const ledger_state good = state_;
+  decoded = good;
+  error = decode_snapshot(bad, decoded);
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error.code, api_error::invalid_field);
+  EXPECT_NE(error.detail.find("payment last4"), std::string::npos) << error.detail;
+  bad = snapshot;
+  at = bad.find(R"("psp":"stripe")");
+  ASSERT_NE(at, std::string::npos);
+  bad.replace(at, 14, R"("psp":"Stripe")");
+  EXPECT_TRUE(decode_snapshot(bad, decoded));
+  bad = snapshot;
+  at = bad.find(R"(,"updated":1715342407)");
+  ASSERT_NE(at, std::string::npos);
+  bad.erase(at, 21);
+  EXPECT_TRUE(decode_snapshot(bad, decoded)); // updated is required
+  EXPECT_EQ(decoded, good); // untouched on failure
+}
+
 // --- JSON ----------------------------------------------------------------------------------------
 
 std::vector<ledger_event> one_of_each() {
@@ -710,6 +919,10 @@ std::vector<ledger_event> one_of_each() {
     kill_set{false, "", false, 19},
     kill_set{true, ses, true, 20},
     kill_set{true, ses, false, 21},
+    payment_method_set{"stripe", "pm_1Nabc", "4242", "visa", 22},
+    payment_method_set{"adyen", "8515131751004933", std::nullopt, std::nullopt, 23},
+    payment_method_set{"x", "tok_\"q\"\\", "0000", std::nullopt, 24},
+    payment_method_set{"p-q_9", "r", std::nullopt, "Visa/MC", 25},
   };
 }
 
@@ -761,6 +974,60 @@ TEST(Ledger, NewEventsHaveTheirCanonicalJson) {
   EXPECT_EQ(json_of(session_opened{ses, usd(900), 5000, "", {}, 4}),
             R"({"type":"session.opened","id":"ses_0000000000000000000001",)"
             R"("run_budget":{"amount":900,"currency":"usd"},"expires_at":5000,"at":4})");
+  EXPECT_EQ(json_of(payment_method_set{"stripe", "pm_1Nabc", "4242", "visa", 10}),
+            R"({"type":"payment_method.set","psp":"stripe","reference":"pm_1Nabc",)"
+            R"("last4":"4242","brand":"visa","at":10})");
+  EXPECT_EQ(json_of(payment_method_set{"adyen", "ref_1", std::nullopt, std::nullopt, 11}),
+            R"({"type":"payment_method.set","psp":"adyen","reference":"ref_1","at":11})");
+  EXPECT_EQ(json_of(payment_method_set{"adyen", "ref_1", std::nullopt, "amex", 12}),
+            R"({"type":"payment_method.set","psp":"adyen","reference":"ref_1","brand":"amex",)"
+            R"("at":12})");
+}
+
+TEST(Ledger, PaymentMethodEventIsDecodedStrictly) {
+  ledger_event e;
+  auto error_of = [&](std::string_view json) { return decode_event(json, e); };
+  const std::string head = R"({"type":"payment_method.set",)";
+  ASSERT_FALSE(error_of(head + R"("psp":"stripe","reference":"pm_1","at":1})"));
+  EXPECT_EQ(e, ledger_event(payment_method_set{"stripe", "pm_1", std::nullopt, std::nullopt, 1}));
+  struct bad_case {
+    std::string members;
+    api_error code;
+    std::string pointer;
+  };
+  const bad_case cases[] = {
+    {R"("psp":"stripe","at":1})", api_error::invalid_field, "/reference"},
+    {R"("reference":"pm_1","at":1})", api_error::invalid_field, "/psp"},
+    {R"("psp":"stripe","reference":"pm_1"})", api_error::invalid_field, "/at"},
+    {R"("psp":"Stripe","reference":"pm_1","at":1})", api_error::invalid_field, "/psp"},
+    {R"("psp":"stripe","reference":"pm 1","at":1})", api_error::invalid_field, "/reference"},
+    {R"("psp":"stripe","reference":"","at":1})", api_error::invalid_field, "/reference"},
+    {R"("psp":"stripe","reference":"pm_1","last4":"42a2","at":1})", api_error::invalid_field,
+     "/last4"},
+    {R"("psp":"stripe","reference":"pm_1","last4":"424","at":1})", api_error::invalid_field,
+     "/last4"},
+    {R"("psp":"stripe","reference":"pm_1","last4":"42424","at":1})", api_error::invalid_field,
+     "/last4"},
+    {R"("psp":"stripe","reference":"pm_1","last4":null,"at":1})", api_error::invalid_field,
+     "/last4"},
+    {R"("psp":"stripe","reference":"pm_1","brand":"","at":1})", api_error::invalid_field,
+     "/brand"},
+    {R"("psp":"stripe","reference":"pm_1","name":"Ada","at":1})", api_error::unknown_field,
+     "/name"},
+  };
+  for (const auto& [members, code, pointer] : cases) {
+    json_error error = error_of(head + members);
+    EXPECT_TRUE(error) << members;
+    EXPECT_EQ(error.code, code) << members;
+    EXPECT_EQ(error.pointer, pointer) << members << " " << error.detail;
+  }
+  // Its members belong to it only.
+  EXPECT_EQ(error_of(R"({"type":"kill.set","active":true,"psp":"stripe","at":1})").code,
+            api_error::unknown_field);
+  EXPECT_EQ(error_of(R"({"type":"user.upserted","platform_ref":"p","email":"a@b.io",)"
+                     R"("email_verified":false,"brand":"visa","at":1})")
+              .code,
+            api_error::unknown_field);
 }
 
 TEST(Ledger, EventsWrittenBeforeTheNewMembersStillDecode) {
@@ -885,11 +1152,32 @@ TEST(Ledger, SnapshotsWrittenBeforeTheNewMembersStillDecode) {
   ASSERT_FALSE(error) << error.pointer << " " << error.detail;
   EXPECT_FALSE(decoded.profile);
   EXPECT_FALSE(decoded.killed);
+  EXPECT_FALSE(decoded.payment);
   const session_state& s = decoded.sessions.at(make_test_id(id_kind::session, 1));
   EXPECT_EQ(s.label, "");
   EXPECT_TRUE(s.intent_domains.empty());
   EXPECT_EQ(s.created, 0);
   EXPECT_FALSE(s.killed);
+  std::string again;
+  encode_snapshot(decoded, again);
+  EXPECT_EQ(again, old);
+}
+
+TEST(Ledger, SnapshotsWrittenBeforePaymentMethodsStillDecode) {
+  // A snapshot with a profile and a kill switch, as written before payment methods existed.
+  const std::string old =
+    R"({"currency":"usd","month":652,"provider_cap_default":10000,"global_spent":0,)"
+    R"("global_held":0,"killed":true,"profile":{"platform_ref":"auth0|42",)"
+    R"("email":"ada@example.com","email_verified":true,"name":"Ada","created":1715342400,)"
+    R"("updated":1715342409},"providers":[],"sessions":[],"tokens":[],"holds":[],"charges":[]})";
+  ledger_state decoded;
+  json_error error = decode_snapshot(old, decoded);
+  ASSERT_FALSE(error) << error.pointer << " " << error.detail;
+  EXPECT_FALSE(decoded.payment);
+  ASSERT_TRUE(decoded.profile);
+  EXPECT_EQ(*decoded.profile,
+            (user_profile{"auth0|42", "ada@example.com", true, "Ada", 1715342400, 1715342409}));
+  EXPECT_TRUE(decoded.killed);
   std::string again;
   encode_snapshot(decoded, again);
   EXPECT_EQ(again, old);
@@ -983,7 +1271,7 @@ TEST(Ledger, RandomCommandsKeepEveryInvariantAndReplayExactly) {
     now += pick(0, 19) == 0 ? pick(0, 20 * day) : pick(0, 300);
     decision d;
     std::vector<ledger_event> expired;
-    switch (pick(0, 13)) {
+    switch (pick(0, 14)) {
     case 0:
       d = decide_set_cap(state, {pick(0, 1) ? cap_kind::provider : cap_kind::global,
                                  "", pick(0, 3) ? std::optional(usd(pick(0, 15000))) : std::nullopt},
@@ -1063,6 +1351,17 @@ TEST(Ledger, RandomCommandsKeepEveryInvariantAndReplayExactly) {
       d = pick(0, 1) ? decide_kill(state, std::nullopt, pick(0, 1) == 1, now)
                      : decide_kill(state, pick_from(sessions), pick(0, 1) == 1, now);
       break;
+    case 14: {
+      // Mostly a PSP's token; now and then a card number, which must never be accepted.
+      set_payment_method_command command;
+      command.psp = pick(0, 1) ? "stripe" : "adyen";
+      command.reference =
+        pick(0, 9) ? "pm_" + std::to_string(step) : std::string("4111 1111 1111 1111");
+      if (pick(0, 1)) command.last4 = "4242";
+      if (pick(0, 1)) command.brand = "visa";
+      d = decide_set_payment_method(state, command, now);
+      break;
+    }
     }
     std::vector<ledger_event> events = std::move(expired);
     std::vector<threshold_crossing> crossings;
@@ -1088,6 +1387,12 @@ TEST(Ledger, RandomCommandsKeepEveryInvariantAndReplayExactly) {
       if (auto* e = std::get_if<session_opened>(&event)) sessions.push_back(e->id);
       if (auto* e = std::get_if<token_created>(&event)) tokens.push_back(e->id);
       if (auto* e = std::get_if<hold_placed>(&event)) holds.push_back(e->id);
+      if (auto* e = std::get_if<payment_method_set>(&event)) {
+        ASSERT_FALSE(contains_card_number(e->reference)) << json << " seed=" << seed;
+        ASSERT_TRUE(state.profile) << json << " seed=" << seed;
+        ASSERT_EQ(state.payment, (payment_method{e->psp, e->reference, e->last4, e->brand, e->at}))
+          << json << " seed=" << seed;
+      }
       if (auto* e = std::get_if<charge_created>(&event)) {
         charges.push_back(e->id);
         charged_per_token[e->token] += e->amount.amount;
@@ -1144,6 +1449,7 @@ TEST(Ledger, RandomCommandsKeepEveryInvariantAndReplayExactly) {
   // The generator must actually reach every scope and the new events, or the test proves little.
   EXPECT_GT(events_by_type["user.upserted"], 0) << "seed=" << seed;
   EXPECT_GT(events_by_type["kill.set"], 0) << "seed=" << seed;
+  EXPECT_GT(events_by_type["payment_method.set"], 0) << "seed=" << seed;
   EXPECT_GT(declines_by_scope[budget_scope::token], 0) << "seed=" << seed;
   EXPECT_GT(declines_by_scope[budget_scope::session], 0) << "seed=" << seed;
   EXPECT_GT(declines_by_scope[budget_scope::provider_monthly], 0) << "seed=" << seed;
