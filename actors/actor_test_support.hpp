@@ -148,6 +148,13 @@ public:
                                                                     std::uint32_t limit) override {
     return inner_.read_aliases(after_key, limit);
   }
+  storage::journal_result<std::vector<storage::outbox_entry>> read_outbox(std::uint64_t after_n,
+                                                                          std::uint32_t limit) override {
+    return inner_.read_outbox(after_n, limit);
+  }
+  void complete_outbox(std::vector<std::string> ids, storage::append_callback callback) override {
+    inner_.complete_outbox(std::move(ids), std::move(callback));
+  }
   storage::journal_result<storage::stream_verification>
   verify_stream(std::string_view stream) override {
     return inner_.verify_stream(stream);

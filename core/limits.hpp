@@ -162,6 +162,8 @@ inline constexpr std::uint32_t journal_commit_batches_default = 512;
 inline constexpr std::uint32_t journal_batch_events_max = 1024;
 inline constexpr std::uint32_t journal_batch_idempotency_max = 64;
 inline constexpr std::uint32_t journal_batch_aliases_max = 64;
+/// Webhook outbox entries of one append batch (the webhooks one request causes).
+inline constexpr std::uint32_t journal_batch_outbox_max = 16;
 /// Longest alias key, in bytes; keys are 1 to this many bytes.
 inline constexpr std::size_t journal_alias_key_bytes_max = 512;
 inline constexpr std::size_t journal_batch_bytes_max = 16u << 20;
@@ -169,6 +171,9 @@ inline constexpr std::size_t journal_batch_bytes_max = 16u << 20;
 inline constexpr std::uint32_t journal_read_events_max = 10000;
 /// Aliases one `read_aliases` call returns at most; start-up loads the alias index page by page.
 inline constexpr std::uint32_t journal_read_aliases_max = 10000;
+/// Outbox entries one `read_outbox` call returns at most, and ids one `complete_outbox` deletes at
+/// most: the webhook dispatcher works page by page.
+inline constexpr std::uint32_t journal_read_outbox_max = 1000;
 /// How long a journal connection waits for a lock held by another process (a backup, the sqlite3
 /// shell) before the operation fails with `io_error`.
 inline constexpr std::uint32_t journal_busy_timeout_ms = 5000;

@@ -167,22 +167,58 @@ struct alias {
   friend bool operator==(const alias&, const alias&) = default;
 };
 
+/// Longest webhook event id and webhook type, in bytes; both are 1 to this many bytes.
+inline constexpr std::size_t outbox_id_bytes_max = 64;
+inline constexpr std::size_t outbox_type_bytes_max = 64;
+/// Largest webhook payload (the JSON of the webhook's `data`), in bytes.
+inline constexpr std::size_t outbox_payload_bytes_max = 64 * 1024;
+
+static_assert(core::limits::journal_batch_outbox_max *
+                  (outbox_id_bytes_max + outbox_type_bytes_max + outbox_payload_bytes_max) <
+                core::limits::journal_batch_bytes_max,
+              "a batch full of the largest webhooks must leave room for its events");
+
+/// A webhook waiting for delivery (DESIGN 4.2: `budget.threshold`, `kill.activated`, ...). It is
+/// written in the same batch as the events that cause it, so a crash can lose neither one without
+/// the other; the dispatcher reads pending entries with `read_outbox` and deletes the delivered
+/// ones with `complete_outbox`.
+struct outbox_entry {
+  /// Assigned by the journal when the entry is stored (ignored in an append): strictly increasing
+  /// in commit order and never reused, so it is the dispatcher's cursor for `read_outbox`.
+  std::uint64_t n = 0;
+  /// The webhook event id (an `evt_` id), 1 to `outbox_id_bytes_max` bytes, unique among the
+  /// entries in the outbox.
+  std::string id;
+  /// The stream the webhook concerns, opaque to the journal; need not be the batch's stream.
+  std::string stream;
+  /// The webhook type (`budget.threshold`), 1 to `outbox_type_bytes_max` bytes.
+  std::string type;
+  /// The JSON body of the webhook's `data`, opaque to the journal, at most `outbox_payload_bytes_max`.
+  std::string payload;
+  /// Unix seconds.
+  std::int64_t created_at = 0;
+  friend bool operator==(const outbox_entry&, const outbox_entry&) = default;
+};
+
 /// What one actor makes durable at once: its new events, the idempotency records they answer,
-/// the aliases they mint, and optionally a snapshot. All of it is stored in one transaction, or
-/// none of it.
+/// the aliases they mint, the webhooks they cause, and optionally a snapshot. All of it is stored
+/// in one transaction, or none of it.
 struct append_batch {
   std::string stream;
   /// The hash the first event chains from: the hash of event `first seq - 1`, or
   /// `core::chain_genesis` when the first seq is 1. Unused when `events` is empty.
   core::chain_hash prev_hash{};
   /// Consecutive seqs of `stream`. May be empty when the batch only stores idempotency records
-  /// (an answer without a state change), aliases or a snapshot.
+  /// (an answer without a state change), aliases, outbox entries or a snapshot.
   std::vector<event> events;
   std::vector<idempotency_record> idempotency;
   /// At most `limits::journal_batch_aliases_max`. A key already stored with the same stream is a
   /// no-op; a key stored (or stored earlier in this batch) with another stream fails the whole
   /// batch with `conflict`.
   std::vector<alias> aliases;
+  /// Webhooks to deliver once the batch is durable; at most `limits::journal_batch_outbox_max`.
+  /// An id already in the outbox (or twice in this batch) fails the whole batch with `conflict`.
+  std::vector<outbox_entry> outbox;
   /// Replaces the stream's snapshot if its seq is newer than the stored one. Its seq must be an
   /// event of this batch or one already stored.
   std::optional<storage::snapshot> snapshot;
@@ -246,6 +282,19 @@ public:
   /// shorter than the limit asked for is the last. Each page is its own read: aliases stored
   /// meanwhile may or may not appear in later pages.
   virtual journal_result<std::vector<alias>> read_aliases(std::string_view after_key, std::uint32_t limit) = 0;
+
+  /// Pending outbox entries with n > `after_n`, in ascending n, at most `limit` (capped by
+  /// `limits::journal_read_outbox_max`). Start with 0 and continue with the last n returned; a
+  /// page shorter than the limit asked for is the last. Because n increases in commit order, an
+  /// entry committed after a page was read always appears in a later page.
+  virtual journal_result<std::vector<outbox_entry>> read_outbox(std::uint64_t after_n, std::uint32_t limit) = 0;
+
+  /// Deletes the outbox entries with these ids (delivered) in the writer's next transaction,
+  /// queued in order with the appends (so a full queue answers `overloaded`). Ids not in the
+  /// outbox are ignored. More than `limits::journal_read_outbox_max` ids, or an id outside 1..
+  /// `outbox_id_bytes_max` bytes, is `invalid_request`. `on_completed` is called exactly once and
+  /// answers like an append's callback.
+  virtual void complete_outbox(std::vector<std::string> ids, append_callback on_completed) = 0;
 
   /// Recomputes the whole chain of `stream` from the genesis. Reads every event: cost grows with
   /// the stream, so it belongs to audit endpoints.

@@ -62,6 +62,18 @@ constexpr migration migrations[] = {
       stream TEXT NOT NULL CHECK (stream <> '')
     ) WITHOUT ROWID;
   )sql"},
+  // The webhook outbox: written in the batch whose events cause the webhook, deleted once
+  // delivered. AUTOINCREMENT so that n is never reused after deletes: it is the dispatcher's cursor.
+  {3, R"sql(
+    CREATE TABLE outbox (
+      n          INTEGER PRIMARY KEY AUTOINCREMENT,
+      id         TEXT    NOT NULL UNIQUE,
+      stream     TEXT    NOT NULL,
+      type       TEXT    NOT NULL,
+      payload    TEXT    NOT NULL,
+      created_at INTEGER NOT NULL
+    );
+  )sql"},
 };
 
 static_assert(std::size(migrations) > 0 &&
@@ -228,9 +240,11 @@ std::optional<journal_error> check_batch(const append_batch& batch, std::size_t&
   bytes = batch.stream.size();
   if (batch.stream.empty() || batch.events.size() > limits::journal_batch_events_max ||
       batch.idempotency.size() > limits::journal_batch_idempotency_max ||
-      batch.aliases.size() > limits::journal_batch_aliases_max)
+      batch.aliases.size() > limits::journal_batch_aliases_max ||
+      batch.outbox.size() > limits::journal_batch_outbox_max)
     return journal_error::invalid_request;
-  if (batch.events.empty() && batch.idempotency.empty() && batch.aliases.empty() && !batch.snapshot)
+  if (batch.events.empty() && batch.idempotency.empty() && batch.aliases.empty() && batch.outbox.empty() &&
+      !batch.snapshot)
     return journal_error::invalid_request;
   constexpr auto seq_max = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
   if (!batch.events.empty()) {
@@ -264,6 +278,12 @@ std::optional<journal_error> check_batch(const append_batch& batch, std::size_t&
       return journal_error::invalid_request;
     bytes += entry.key.size() + entry.stream.size() + sizeof(alias);
   }
+  for (auto const& entry : batch.outbox) {
+    if (entry.id.empty() || entry.id.size() > outbox_id_bytes_max || entry.type.empty() ||
+        entry.type.size() > outbox_type_bytes_max || entry.payload.size() > outbox_payload_bytes_max)
+      return journal_error::invalid_request;
+    bytes += entry.id.size() + entry.stream.size() + entry.type.size() + entry.payload.size() + sizeof(outbox_entry);
+  }
   if (batch.snapshot) {
     if (batch.snapshot->stream != batch.stream || batch.snapshot->seq == 0 || batch.snapshot->seq > seq_max)
       return journal_error::invalid_request;
@@ -274,8 +294,23 @@ std::optional<journal_error> check_batch(const append_batch& batch, std::size_t&
   return std::nullopt;
 }
 
-/// A primary-key clash: another writer holds the seq (or the idempotency key) already. (A taken
-/// alias key is not a clash by itself: the writer compares the stored stream.)
+/// Why a `complete_outbox` request is malformed, and its bytes in the queue. The ids come from
+/// `read_outbox`, so one that could never be stored is the caller's bug, not an unknown id.
+std::optional<journal_error> check_completion(const std::vector<std::string>& ids, std::size_t& bytes) {
+  bytes = 0;
+  if (ids.size() > limits::journal_read_outbox_max)
+    return journal_error::invalid_request;
+  for (auto const& id : ids) {
+    if (id.empty() || id.size() > outbox_id_bytes_max)
+      return journal_error::invalid_request;
+    bytes += id.size() + sizeof(std::string);
+  }
+  return std::nullopt;
+}
+
+/// A primary-key or unique clash: another writer holds the seq (or the idempotency key) already, or
+/// the outbox holds the webhook id. (A taken alias key is not a clash by itself: the writer
+/// compares the stored stream.)
 bool is_conflict(int rc) noexcept {
   return rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE;
 }
@@ -284,12 +319,17 @@ bool is_conflict(int rc) noexcept {
 
 class sqlite_journal::impl {
 public:
-  /// One queued request for the writer: an append, or a purge of idempotency records.
+  enum class request_kind : std::uint8_t { append, purge, complete_outbox };
+
+  /// One queued request for the writer: an append, a purge of idempotency records, or the
+  /// deletion of delivered outbox entries.
   struct pending {
+    request_kind kind = request_kind::append;
     append_batch batch;
+    /// The outbox ids to delete, for `complete_outbox`.
+    std::vector<std::string> outbox_ids;
     append_callback callback;
     std::size_t bytes = 0;
-    bool purge = false;
     std::optional<journal_error> outcome;
   };
 
@@ -347,11 +387,20 @@ public:
       callback(append_outcome{refused});
       return;
     }
-    enqueue(pending{std::move(batch), std::move(callback), bytes, false, std::nullopt});
+    enqueue(pending{request_kind::append, std::move(batch), {}, std::move(callback), bytes, std::nullopt});
   }
 
   void purge_idempotency(append_callback&& callback) {
-    enqueue(pending{{}, std::move(callback), 0, true, std::nullopt});
+    enqueue(pending{request_kind::purge, {}, {}, std::move(callback), 0, std::nullopt});
+  }
+
+  void complete_outbox(std::vector<std::string>&& ids, append_callback&& callback) {
+    std::size_t bytes = 0;
+    if (auto const refused = check_completion(ids, bytes)) {
+      callback(append_outcome{refused});
+      return;
+    }
+    enqueue(pending{request_kind::complete_outbox, {}, std::move(ids), std::move(callback), bytes, std::nullopt});
   }
 
   void enqueue(pending&& request) {
@@ -479,6 +528,27 @@ public:
     return page;
   }
 
+  journal_result<std::vector<outbox_entry>> read_outbox(std::uint64_t after_n, std::uint32_t limit) {
+    limit = std::min(limit, limits::journal_read_outbox_max);
+    std::vector<outbox_entry> page;
+    // No stored n exceeds SQLite's largest integer, so nothing follows a larger cursor.
+    if (limit == 0 || after_n >= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+      return page;
+    std::lock_guard lock(reader_mutex_);
+    auto& s = read_outbox_;
+    reset_guard guard(s);
+    s.bind(1, static_cast<std::int64_t>(after_n));
+    s.bind(2, static_cast<std::int64_t>(limit));
+    int rc = SQLITE_OK;
+    while ((rc = s.step()) == SQLITE_ROW)
+      page.push_back(outbox_entry{static_cast<std::uint64_t>(s.column_int(0)), std::string(s.column_bytes(1)),
+                                  std::string(s.column_bytes(2)), std::string(s.column_bytes(3)),
+                                  std::string(s.column_bytes(4)), s.column_int(5)});
+    if (rc != SQLITE_DONE)
+      return journal_error::io_error;
+    return page;
+  }
+
   journal_result<stream_verification> verify_stream(std::string_view stream) {
     std::lock_guard lock(reader_mutex_);
     if (!begin_read())
@@ -513,6 +583,7 @@ public:
   std::atomic<std::uint64_t> overloads_{0};
   std::atomic<std::uint64_t> io_errors_{0};
   std::atomic<std::uint64_t> idempotency_purged_{0};
+  std::atomic<std::uint64_t> outbox_completed_{0};
   std::atomic<std::uint64_t> queue_depth_{0};
 
 private:
@@ -546,6 +617,8 @@ private:
                           "WHERE excluded.seq > snapshots.seq"},
       {&insert_alias_, "INSERT INTO aliases (key, stream) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING"},
       {&write_alias_, "SELECT stream FROM aliases WHERE key = ?1"},
+      {&insert_outbox_, "INSERT INTO outbox (id, stream, type, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5)"},
+      {&delete_outbox_, "DELETE FROM outbox WHERE id = ?1"},
       {&purge_, "DELETE FROM idempotency WHERE scope_key IN "
                 "(SELECT scope_key FROM idempotency WHERE created_at < ?1 LIMIT ?2)"},
     };
@@ -573,6 +646,7 @@ private:
                            "WHERE scope_key = ?1"},
       {&read_alias_, "SELECT stream FROM aliases WHERE key = ?1"},
       {&read_aliases_, "SELECT key, stream FROM aliases WHERE key > ?1 ORDER BY key LIMIT ?2"},
+      {&read_outbox_, "SELECT n, id, stream, type, payload, created_at FROM outbox WHERE n > ?1 ORDER BY n LIMIT ?2"},
     };
     for (auto const& item : list)
       if (item.target->prepare(db, item.sql) != SQLITE_OK) {
@@ -711,7 +785,7 @@ private:
         next_purge_ = now + std::chrono::seconds(limits::idempotency_purge_interval_s);
       }
       for (auto const& request : group_)
-        purge_due = purge_due || request.purge;
+        purge_due = purge_due || request.kind == request_kind::purge;
       if (!group_.empty() || purge_due)
         write_group(purge_due);
       // Callbacks run after the commit (durable means fsynced) and outside every lock.
@@ -727,7 +801,7 @@ private:
       for (auto& request : group_)
         if (!request.outcome) {
           request.outcome = error;
-          if (!request.purge)
+          if (request.kind == request_kind::append)
             io_errors_.fetch_add(1, std::memory_order_relaxed);
         }
     };
@@ -738,9 +812,19 @@ private:
     std::uint64_t batches = 0;
     std::uint64_t events = 0;
     std::uint64_t purged = 0;
+    std::uint64_t completed = 0;
+    // In queue order, so that an outbox entry appended before its completion is deleted by it.
     for (auto& request : group_) {
-      if (request.purge)
+      if (request.kind == request_kind::purge)
         continue;
+      if (request.kind == request_kind::complete_outbox) {
+        if (!delete_outbox(request.outbox_ids, completed)) {
+          run(rollback_);
+          fail_all(journal_error::io_error);
+          return;
+        }
+        continue;
+      }
       auto const written = write_batch(request.batch);
       if (written == batch_written::stored) {
         ++batches;
@@ -776,11 +860,25 @@ private:
     }
     // A group of only refused batches and an empty purge changed nothing, so SQLite wrote and
     // fsynced nothing: it is not counted as a commit.
-    if (batches > 0 || purged > 0)
+    if (batches > 0 || purged > 0 || completed > 0)
       commits_.fetch_add(1, std::memory_order_relaxed);
     batches_durable_.fetch_add(batches, std::memory_order_relaxed);
     events_durable_.fetch_add(events, std::memory_order_relaxed);
     idempotency_purged_.fetch_add(purged, std::memory_order_relaxed);
+    outbox_completed_.fetch_add(completed, std::memory_order_relaxed);
+  }
+
+  /// Deletes the outbox entries `ids` (unknown ones are no-ops) and adds the rows deleted to
+  /// `deleted`. A delete by a unique key has no constraint to break, so any failure is the
+  /// transaction's: false.
+  bool delete_outbox(const std::vector<std::string>& ids, std::uint64_t& deleted) {
+    for (auto const& id : ids) {
+      delete_outbox_.bind(1, id);
+      if (run(delete_outbox_) != SQLITE_OK)
+        return false;
+      deleted += static_cast<std::uint64_t>(sqlite3_changes64(writer_db_.get()));
+    }
+    return true;
   }
 
   enum class batch_written : std::uint8_t { stored, conflict, invalid, failed_transaction };
@@ -861,6 +959,17 @@ private:
       if (lookup.column_bytes(0) != entry.stream)
         return batch_written::conflict;
     }
+    for (auto const& entry : batch.outbox) {
+      // n is left to SQLite (AUTOINCREMENT); an id already in the outbox is a unique clash.
+      auto& s = insert_outbox_;
+      s.bind(1, entry.id);
+      s.bind(2, entry.stream);
+      s.bind(3, entry.type);
+      s.bind(4, entry.payload);
+      s.bind(5, entry.created_at);
+      if (auto const rc = run(s); rc != SQLITE_OK)
+        return classify(rc);
+    }
     if (batch.snapshot) {
       auto const& snap = *batch.snapshot;
       // The snapshot must sit on the chain: its seq stored (by this batch or earlier) with its hash.
@@ -890,12 +999,13 @@ private:
 
   // Writer connection, used only by the writer thread (and by `open` before it starts).
   statement begin_, commit_, rollback_, savepoint_, rollback_to_, release_;
-  statement write_head_, insert_event_, insert_idempotency_, insert_alias_, write_alias_, upsert_snapshot_, purge_;
+  statement write_head_, insert_event_, insert_idempotency_, insert_alias_, write_alias_, insert_outbox_, delete_outbox_,
+    upsert_snapshot_, purge_;
 
   // Reader connection, used only under `reader_mutex_`.
   std::mutex reader_mutex_;
   statement begin_read_, end_read_, read_head_, read_events_, read_snapshot_, read_idempotency_, read_alias_,
-    read_aliases_;
+    read_aliases_, read_outbox_;
 
   // The bounded queue: a ring allocated at open, guarded by `queue_mutex_`.
   std::mutex queue_mutex_;
@@ -969,6 +1079,14 @@ journal_result<std::vector<alias>> sqlite_journal::read_aliases(std::string_view
   return impl_->read_aliases(after_key, limit);
 }
 
+journal_result<std::vector<outbox_entry>> sqlite_journal::read_outbox(std::uint64_t after_n, std::uint32_t limit) {
+  return impl_->read_outbox(after_n, limit);
+}
+
+void sqlite_journal::complete_outbox(std::vector<std::string> ids, append_callback on_completed) {
+  impl_->complete_outbox(std::move(ids), std::move(on_completed));
+}
+
 journal_result<stream_verification> sqlite_journal::verify_stream(std::string_view stream) {
   return impl_->verify_stream(stream);
 }
@@ -991,6 +1109,9 @@ std::uint64_t sqlite_journal::overloads() const noexcept { return impl_->overloa
 std::uint64_t sqlite_journal::io_errors() const noexcept { return impl_->io_errors_.load(std::memory_order_relaxed); }
 std::uint64_t sqlite_journal::idempotency_purged() const noexcept {
   return impl_->idempotency_purged_.load(std::memory_order_relaxed);
+}
+std::uint64_t sqlite_journal::outbox_completed() const noexcept {
+  return impl_->outbox_completed_.load(std::memory_order_relaxed);
 }
 std::uint64_t sqlite_journal::queue_depth() const noexcept {
   return impl_->queue_depth_.load(std::memory_order_relaxed);

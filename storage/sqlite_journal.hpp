@@ -49,7 +49,7 @@ struct sqlite_journal_options {
 class sqlite_journal final : public journal {
 public:
   /// The schema version this binary writes; a file with a newer one is refused at open.
-  static constexpr int schema_version = 2;
+  static constexpr int schema_version = 3;
 
   /// Opens (creating if missing) and migrates the database, then starts the writer thread. On
   /// failure returns null and sets `error` to a sentence naming the file and the cause, for the
@@ -67,6 +67,8 @@ public:
   journal_result<std::optional<idempotency_record>> find_idempotency(std::string_view scope_key) override;
   journal_result<std::optional<std::string>> find_alias(std::string_view key) override;
   journal_result<std::vector<alias>> read_aliases(std::string_view after_key, std::uint32_t limit) override;
+  journal_result<std::vector<outbox_entry>> read_outbox(std::uint64_t after_n, std::uint32_t limit) override;
+  void complete_outbox(std::vector<std::string> ids, append_callback on_completed) override;
   journal_result<stream_verification> verify_stream(std::string_view stream) override;
   void purge_idempotency(append_callback on_purged) override;
   void stop() override;
@@ -78,8 +80,8 @@ public:
   std::uint64_t events_durable() const noexcept;
   /// Transactions committed: one WAL fsync each (`synchronous=FULL`).
   std::uint64_t commits() const noexcept;
-  /// Batches refused with `conflict` (a taken seq or idempotency key, or an alias key naming
-  /// another stream).
+  /// Batches refused with `conflict` (a taken seq, idempotency key or outbox id, or an alias key
+  /// naming another stream).
   std::uint64_t conflicts() const noexcept;
   /// Appends refused with `overloaded`.
   std::uint64_t overloads() const noexcept;
@@ -87,6 +89,8 @@ public:
   std::uint64_t io_errors() const noexcept;
   /// Idempotency records deleted by purges.
   std::uint64_t idempotency_purged() const noexcept;
+  /// Outbox entries deleted by `complete_outbox` (ids that were not in the outbox do not count).
+  std::uint64_t outbox_completed() const noexcept;
   /// Batches waiting for the writer now.
   std::uint64_t queue_depth() const noexcept;
 

@@ -895,6 +895,395 @@ TEST_F(SqliteJournal, MalformedAliasesAreRefusedBeforeQueueing) {
   EXPECT_EQ(j->read_aliases("", 1000).value().size(), core::limits::journal_batch_aliases_max);
 }
 
+// --- Webhook outbox ---------------------------------------------------------------------------------
+
+/// A webhook of `type` about `stream`, with a payload that names its id.
+outbox_entry webhook(std::string id, std::string stream = "usr_a", std::string type = "budget.threshold",
+                     std::int64_t created_at = test_time) {
+  outbox_entry entry;
+  entry.n = 0;
+  entry.payload = R"({"budget":"bud_1","threshold_percent":80,"for":")" + id + R"("})";
+  entry.id = std::move(id);
+  entry.stream = std::move(stream);
+  entry.type = std::move(type);
+  entry.created_at = created_at;
+  return entry;
+}
+
+/// An outbox-only batch written by `stream`'s actor.
+append_batch outbox_batch(std::string stream, std::vector<outbox_entry> entries) {
+  append_batch batch;
+  batch.stream = std::move(stream);
+  batch.outbox = std::move(entries);
+  return batch;
+}
+
+/// The whole pending outbox, read page by page as a dispatcher would.
+std::vector<outbox_entry> whole_outbox(journal& j, std::uint32_t page_size = 1000) {
+  std::vector<outbox_entry> all;
+  std::uint64_t after = 0;
+  for (int pages = 0; pages < 100; ++pages) {
+    auto page = j.read_outbox(after, page_size);
+    EXPECT_TRUE(page);
+    if (!page)
+      break;
+    all.insert(all.end(), page.value().begin(), page.value().end());
+    if (page.value().size() < page_size)
+      break;
+    after = page.value().back().n;
+  }
+  return all;
+}
+
+std::vector<std::string> ids_of(const std::vector<outbox_entry>& entries) {
+  std::vector<std::string> ids;
+  for (auto const& entry : entries)
+    ids.push_back(entry.id);
+  return ids;
+}
+
+/// `expected` as the journal returns it: with the n it assigned.
+std::vector<outbox_entry> numbered(std::vector<outbox_entry> expected, std::vector<std::uint64_t> n) {
+  EXPECT_EQ(expected.size(), n.size());
+  for (std::size_t i = 0; i < expected.size() && i < n.size(); ++i)
+    expected[i].n = n[i];
+  return expected;
+}
+
+append_outcome complete_and_wait(journal& j, std::vector<std::string> ids) {
+  std::promise<append_outcome> done;
+  auto future = done.get_future();
+  j.complete_outbox(std::move(ids), [&done](append_outcome outcome) { done.set_value(outcome); });
+  EXPECT_EQ(future.wait_for(callback_deadline), std::future_status::ready);
+  return future.get();
+}
+
+TEST_F(SqliteJournal, OutboxStoredWithItsEventsIsReadBackInCommitOrderAfterReopen) {
+  stream_head a{"usr_a"};
+  stream_head b{"usr_b"};
+  std::vector<outbox_entry> expected;
+  {
+    auto j = open();
+    ASSERT_TRUE(j);
+    EXPECT_TRUE(j->read_outbox(0, 100).value().empty());
+    auto first = next_batch(a, 2);
+    first.outbox.push_back(webhook("evt_a1", "usr_a", "budget.threshold"));
+    first.outbox.push_back(webhook("evt_a2", "usr_a", "kill.activated", test_time + 1));
+    first.outbox[0].n = 77; // n is the journal's to assign: ignored on input
+    expected.insert(expected.end(), first.outbox.begin(), first.outbox.end());
+    EXPECT_TRUE(append_and_wait(*j, std::move(first)).durable());
+    auto second = next_batch(b);
+    // Ids sort before the earlier ones: the order is n, that is commit order, not id order.
+    second.outbox.push_back(webhook("evt_0b", "usr_b"));
+    expected.push_back(second.outbox[0]);
+    EXPECT_TRUE(append_and_wait(*j, std::move(second)).durable());
+    auto third = next_batch(a);
+    third.outbox.push_back(webhook("evt_a3"));
+    expected.push_back(third.outbox[0]);
+    EXPECT_TRUE(append_and_wait(*j, std::move(third)).durable());
+    EXPECT_EQ(j->read_outbox(0, 100).value(), numbered(expected, {1, 2, 3, 4}));
+  }
+  auto j = open();
+  ASSERT_TRUE(j);
+  auto stored = j->read_outbox(0, 100);
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored.value(), numbered(expected, {1, 2, 3, 4}));
+  // The events they came with are there too: one transaction each.
+  EXPECT_EQ(j->read_stream("usr_a", 1, 10).value().size(), 3u);
+  EXPECT_EQ(j->read_stream("usr_b", 1, 10).value().size(), 1u);
+  raw_db db(options_.path);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM outbox"), 4);
+}
+
+TEST_F(SqliteJournal, ReadOutboxPagesAfterN) {
+  auto j = open();
+  ASSERT_TRUE(j);
+  std::vector<outbox_entry> expected;
+  for (int b = 0; b < 3; ++b) {
+    std::vector<outbox_entry> entries;
+    for (int i = 0; i < 3 - b; ++i)
+      entries.push_back(webhook("evt_" + std::to_string(b) + "_" + std::to_string(i)));
+    expected.insert(expected.end(), entries.begin(), entries.end());
+    EXPECT_TRUE(append_and_wait(*j, outbox_batch("usr_a", std::move(entries))).durable());
+  }
+  expected = numbered(expected, {1, 2, 3, 4, 5, 6});
+
+  std::vector<outbox_entry> paged;
+  std::uint64_t after = 0;
+  int pages = 0;
+  for (; pages < 10; ++pages) {
+    auto page = j->read_outbox(after, 4);
+    ASSERT_TRUE(page);
+    paged.insert(paged.end(), page.value().begin(), page.value().end());
+    if (page.value().size() < 4)
+      break;
+    after = page.value().back().n;
+  }
+  EXPECT_EQ(pages, 1) << "a page of 4, then the short last page of 2";
+  EXPECT_EQ(paged, expected);
+
+  // after_n is exclusive and need not be a pending n.
+  EXPECT_EQ(j->read_outbox(2, 2).value(), (std::vector<outbox_entry>{expected[2], expected[3]}));
+  ASSERT_TRUE(append_and_wait(*j, outbox_batch("usr_a", {webhook("evt_late")})).durable() &&
+              complete_and_wait(*j, {expected[2].id}).durable());
+  auto const after_gap = j->read_outbox(2, 2);
+  ASSERT_TRUE(after_gap);
+  EXPECT_EQ(after_gap.value(), (std::vector<outbox_entry>{expected[3], expected[4]}));
+  // An entry committed after a page was read follows it.
+  auto const tail = j->read_outbox(expected.back().n, 10);
+  ASSERT_TRUE(tail);
+  ASSERT_EQ(tail.value().size(), 1u);
+  EXPECT_EQ(tail.value()[0].id, "evt_late");
+  EXPECT_GT(tail.value()[0].n, expected.back().n);
+  EXPECT_TRUE(j->read_outbox(tail.value()[0].n, 10).value().empty());
+  EXPECT_TRUE(j->read_outbox(0, 0).value().empty());
+  EXPECT_TRUE(j->read_outbox(std::numeric_limits<std::uint64_t>::max(), 10).value().empty());
+  EXPECT_TRUE(j->read_outbox(static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()), 10).value().empty());
+}
+
+TEST_F(SqliteJournal, ReadOutboxReturnsAtMostTheReadLimit) {
+  options_.queue_batches = 1024;
+  auto j = open();
+  ASSERT_TRUE(j);
+  constexpr std::size_t total = core::limits::journal_read_outbox_max + 3;
+  constexpr std::size_t per_batch = core::limits::journal_batch_outbox_max;
+  constexpr std::size_t batches = (total + per_batch - 1) / per_batch;
+  outcome_board board(batches);
+  for (std::size_t b = 0; b < batches; ++b) {
+    std::vector<outbox_entry> entries;
+    for (std::size_t i = b * per_batch; i < std::min(total, (b + 1) * per_batch); ++i)
+      entries.push_back(webhook("evt_" + std::to_string(i)));
+    j->append(outbox_batch("usr_many", std::move(entries)), board.slot(b));
+  }
+  ASSERT_TRUE(board.wait_all());
+  for (std::size_t b = 0; b < batches; ++b)
+    ASSERT_TRUE(board.at(b)->durable()) << b;
+
+  auto first = j->read_outbox(0, std::numeric_limits<std::uint32_t>::max());
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first.value().size(), core::limits::journal_read_outbox_max);
+  EXPECT_EQ(first.value().front().id, "evt_0");
+  EXPECT_EQ(first.value().back().id, "evt_" + std::to_string(core::limits::journal_read_outbox_max - 1));
+  auto rest = j->read_outbox(first.value().back().n, std::numeric_limits<std::uint32_t>::max());
+  ASSERT_TRUE(rest);
+  ASSERT_EQ(rest.value().size(), 3u);
+  EXPECT_EQ(rest.value().back().id, "evt_" + std::to_string(total - 1));
+}
+
+TEST_F(SqliteJournal, CompleteOutboxRemovesOnlyTheNamedEntriesDurably) {
+  std::vector<outbox_entry> expected;
+  {
+    auto j = open();
+    ASSERT_TRUE(j);
+    std::vector<outbox_entry> entries = {webhook("evt_1"), webhook("evt_2"), webhook("evt_3"), webhook("evt_4")};
+    expected = numbered(entries, {1, 2, 3, 4});
+    EXPECT_TRUE(append_and_wait(*j, outbox_batch("usr_a", std::move(entries))).durable());
+    auto const commits_before = j->commits();
+    // Unknown ids (never stored, or completed already) are ignored, not an error.
+    EXPECT_TRUE(complete_and_wait(*j, {"evt_4", "evt_unknown", "evt_2", "evt_4"}).durable());
+    EXPECT_EQ(j->read_outbox(0, 100).value(), (std::vector<outbox_entry>{expected[0], expected[2]}));
+    EXPECT_EQ(j->outbox_completed(), 2u);
+    EXPECT_EQ(j->commits(), commits_before + 1);
+    // Nothing to delete: answered durable, and no write happened.
+    EXPECT_TRUE(complete_and_wait(*j, {"evt_2"}).durable());
+    EXPECT_TRUE(complete_and_wait(*j, {}).durable());
+    EXPECT_EQ(j->commits(), commits_before + 1);
+    EXPECT_EQ(j->outbox_completed(), 2u);
+    EXPECT_EQ(j->batches_durable(), 1u) << "a completion is not a batch";
+  }
+  auto j = open();
+  ASSERT_TRUE(j);
+  EXPECT_EQ(j->read_outbox(0, 100).value(), (std::vector<outbox_entry>{expected[0], expected[2]}));
+  // n is never reused, not even the largest n after it was deleted.
+  EXPECT_TRUE(append_and_wait(*j, outbox_batch("usr_a", {webhook("evt_5")})).durable());
+  EXPECT_EQ(j->read_outbox(expected[2].n, 10).value().at(0).n, 5u);
+  // Only an id currently in the outbox is taken: a completed id may be stored again, with a new n.
+  EXPECT_TRUE(append_and_wait(*j, outbox_batch("usr_a", {webhook("evt_2")})).durable());
+  EXPECT_EQ(ids_of(whole_outbox(*j)), (std::vector<std::string>{"evt_1", "evt_3", "evt_5", "evt_2"}));
+  EXPECT_EQ(whole_outbox(*j).back().n, 6u);
+  EXPECT_TRUE(complete_and_wait(*j, {"evt_1", "evt_3", "evt_5", "evt_2"}).durable());
+  EXPECT_TRUE(whole_outbox(*j).empty());
+  raw_db db(options_.path);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM outbox"), 0);
+}
+
+TEST_F(SqliteJournal, CompleteOutboxGoesThroughTheAppendQueueInOrder) {
+  options_.queue_batches = 4;
+  auto j = open();
+  ASSERT_TRUE(j);
+  EXPECT_TRUE(append_and_wait(*j, outbox_batch("usr_a", {webhook("evt_old")})).durable());
+  raw_db blocker(options_.path);
+  blocker.exec("BEGIN IMMEDIATE"); // the writer stalls on its next transaction
+
+  // Queued behind the stalled writer, in this order: the new entry is stored, then completed; the
+  // completion also names evt_after, which is appended only after it and so must stay.
+  outcome_board board(3);
+  j->append(outbox_batch("usr_a", {webhook("evt_new")}), board.slot(0));
+  j->complete_outbox({"evt_new", "evt_old", "evt_after"}, board.slot(1));
+  j->append(outbox_batch("usr_a", {webhook("evt_after")}), board.slot(2));
+  EXPECT_EQ(board.answered(), 0u) << "a completion waits for the writer like an append";
+  // The queue (4) fills up behind the group the stalled writer holds (some of the three above):
+  // a completion is then refused at once, like an append.
+  std::optional<append_outcome> refused;
+  for (int i = 0; i < 8 && !refused; ++i)
+    j->complete_outbox({"evt_x" + std::to_string(i)}, [&refused](append_outcome outcome) {
+      if (!outcome.durable())
+        refused = outcome;
+    });
+  ASSERT_TRUE(refused.has_value()) << "a full queue must answer at once";
+  EXPECT_EQ(refused->error, journal_error::overloaded);
+  EXPECT_GE(j->overloads(), 1u);
+
+  blocker.exec("COMMIT");
+  ASSERT_TRUE(board.wait_all());
+  for (std::size_t i = 0; i < 3; ++i)
+    EXPECT_TRUE(board.at(i)->durable()) << i;
+  EXPECT_EQ(ids_of(whole_outbox(*j)), std::vector<std::string>{"evt_after"});
+  EXPECT_EQ(j->outbox_completed(), 2u);
+
+  j->stop();
+  EXPECT_EQ(complete_and_wait(*j, {"evt_after"}).error, journal_error::stopped);
+  EXPECT_EQ(ids_of(whole_outbox(*j)), std::vector<std::string>{"evt_after"});
+}
+
+TEST_F(SqliteJournal, DuplicateOutboxIdFailsOnlyItsBatch) {
+  auto j = open();
+  ASSERT_TRUE(j);
+  stream_head a{"usr_a"};
+  auto first = next_batch(a);
+  first.outbox.push_back(webhook("evt_taken"));
+  EXPECT_TRUE(append_and_wait(*j, std::move(first)).durable());
+  auto const commits_before = j->commits();
+
+  // As in ConflictFailsOnlyThatBatch...: hold the write lock so that the batches below are
+  // stored as one group when it is released.
+  raw_db blocker(options_.path);
+  blocker.exec("BEGIN IMMEDIATE");
+
+  stream_head sentinel{"usr_sentinel"};
+  stream_head b{"usr_b"};
+  stream_head c{"usr_c"};
+  stream_head d{"usr_d"};
+  outcome_board board(6);
+  j->append(next_batch(sentinel), board.slot(0));
+  // Events, an idempotency record, an alias and a fresh webhook are written before the taken id:
+  // all of them must be taken back out.
+  auto clash = next_batch(b, 2);
+  clash.idempotency.push_back(make_record("key_b"));
+  clash.aliases.push_back({"ptk:b", "usr_b"});
+  clash.outbox.push_back(webhook("evt_fresh_b", "usr_b"));
+  clash.outbox.push_back(webhook("evt_taken", "usr_b"));
+  j->append(std::move(clash), board.slot(1));
+  auto fine = next_batch(c);
+  fine.outbox.push_back(webhook("evt_c", "usr_c"));
+  j->append(std::move(fine), board.slot(2));
+  // Two batches of the same group claim one new id: the first wins, the second conflicts with a
+  // row that is not even committed yet.
+  j->append(outbox_batch("usr_d", {webhook("evt_new", "usr_d")}), board.slot(3));
+  auto second_claim = next_batch(d);
+  second_claim.outbox.push_back(webhook("evt_new", "usr_d"));
+  j->append(std::move(second_claim), board.slot(4));
+  // The same id twice in one batch.
+  j->append(outbox_batch("usr_e", {webhook("evt_twice", "usr_e"), webhook("evt_twice", "usr_e")}), board.slot(5));
+  EXPECT_EQ(board.answered(), 0u);
+  blocker.exec("COMMIT");
+
+  ASSERT_TRUE(board.wait_all());
+  EXPECT_TRUE(board.at(0)->durable());
+  EXPECT_EQ(board.at(1)->error, journal_error::conflict);
+  EXPECT_TRUE(board.at(2)->durable());
+  EXPECT_TRUE(board.at(3)->durable());
+  EXPECT_EQ(board.at(4)->error, journal_error::conflict);
+  EXPECT_EQ(board.at(5)->error, journal_error::conflict);
+  EXPECT_LE(j->commits() - commits_before, 2u);
+  EXPECT_EQ(j->conflicts(), 3u);
+
+  EXPECT_TRUE(j->read_stream("usr_b", 1, 10).value().empty());
+  EXPECT_FALSE(j->find_idempotency("key_b").value().has_value());
+  EXPECT_EQ(stream_of(*j, "ptk:b"), std::nullopt);
+  EXPECT_TRUE(j->read_stream("usr_d", 1, 10).value().empty());
+  EXPECT_EQ(j->read_stream("usr_c", 1, 10).value().size(), 1u);
+  auto const pending = whole_outbox(*j);
+  EXPECT_EQ(ids_of(pending), (std::vector<std::string>{"evt_taken", "evt_c", "evt_new"}));
+  // The taken id still holds the first writer's webhook.
+  EXPECT_EQ(pending.at(0).stream, "usr_a");
+  EXPECT_EQ(pending.at(2).stream, "usr_d");
+}
+
+TEST_F(SqliteJournal, BatchOfOnlyOutboxEntriesIsStored) {
+  auto j = open();
+  ASSERT_TRUE(j);
+  // The webhook may concern another stream than the batch's own.
+  auto const entry = webhook("evt_kill", "usr_b", "kill.activated");
+  EXPECT_TRUE(append_and_wait(*j, outbox_batch("usr_dir", {entry})).durable());
+  EXPECT_EQ(j->batches_durable(), 1u);
+  EXPECT_EQ(j->events_durable(), 0u);
+  EXPECT_EQ(j->read_outbox(0, 10).value(), numbered({entry}, {1}));
+  EXPECT_TRUE(j->read_stream("usr_dir", 1, 10).value().empty());
+}
+
+TEST_F(SqliteJournal, MalformedOutboxEntriesAreRefusedBeforeQueueing) {
+  auto j = open();
+  ASSERT_TRUE(j);
+  auto const refused_at_once = [&](append_batch batch) {
+    std::optional<append_outcome> seen;
+    j->append(std::move(batch), [&seen](append_outcome outcome) { seen = outcome; });
+    EXPECT_TRUE(seen.has_value()) << "a malformed batch must be answered before append returns";
+    return seen && seen->error == journal_error::invalid_request;
+  };
+  auto const with = [](auto change) {
+    auto entry = webhook("evt_ok");
+    change(entry);
+    return outbox_batch("usr_a", {entry});
+  };
+  EXPECT_TRUE(refused_at_once(with([](outbox_entry& e) { e.id.clear(); })));
+  EXPECT_TRUE(refused_at_once(with([](outbox_entry& e) { e.id = std::string(outbox_id_bytes_max + 1, 'e'); })));
+  EXPECT_TRUE(refused_at_once(with([](outbox_entry& e) { e.type.clear(); })));
+  EXPECT_TRUE(refused_at_once(with([](outbox_entry& e) { e.type = std::string(outbox_type_bytes_max + 1, 't'); })));
+  EXPECT_TRUE(
+    refused_at_once(with([](outbox_entry& e) { e.payload = std::string(outbox_payload_bytes_max + 1, 'p'); })));
+  // The batch's own stream is still required, even when it holds only outbox entries.
+  EXPECT_TRUE(refused_at_once(outbox_batch("", {webhook("evt_ok")})));
+  std::vector<outbox_entry> too_many;
+  for (std::size_t i = 0; i <= core::limits::journal_batch_outbox_max; ++i)
+    too_many.push_back(webhook("evt_" + std::to_string(i)));
+  EXPECT_TRUE(refused_at_once(outbox_batch("usr_a", too_many)));
+  // One bad entry refuses the events that come with it.
+  stream_head a{"usr_a"};
+  auto with_events = next_batch(a);
+  with_events.outbox.push_back(webhook(""));
+  EXPECT_TRUE(refused_at_once(std::move(with_events)));
+  EXPECT_EQ(j->events_durable(), 0u);
+  EXPECT_EQ(j->batches_durable(), 0u);
+
+  // complete_outbox refuses what read_outbox could never have returned, and too many ids.
+  auto const completion_refused_at_once = [&](std::vector<std::string> ids) {
+    std::optional<append_outcome> seen;
+    j->complete_outbox(std::move(ids), [&seen](append_outcome outcome) { seen = outcome; });
+    EXPECT_TRUE(seen.has_value()) << "a malformed completion must be answered before complete_outbox returns";
+    return seen && seen->error == journal_error::invalid_request;
+  };
+  EXPECT_TRUE(completion_refused_at_once({"evt_ok", ""}));
+  EXPECT_TRUE(completion_refused_at_once({std::string(outbox_id_bytes_max + 1, 'e')}));
+  EXPECT_TRUE(completion_refused_at_once(
+    std::vector<std::string>(core::limits::journal_read_outbox_max + 1, "evt_ok")));
+  EXPECT_TRUE(j->read_outbox(0, 100).value().empty());
+
+  // The bounds themselves are accepted.
+  too_many.pop_back();
+  too_many.back().id = std::string(outbox_id_bytes_max, 'e');
+  too_many.back().type = std::string(outbox_type_bytes_max, 't');
+  too_many.back().payload = std::string(outbox_payload_bytes_max, 'p');
+  auto const largest = too_many.back();
+  EXPECT_TRUE(append_and_wait(*j, outbox_batch("usr_a", too_many)).durable());
+  auto const stored = j->read_outbox(0, 100);
+  ASSERT_TRUE(stored);
+  ASSERT_EQ(stored.value().size(), core::limits::journal_batch_outbox_max);
+  EXPECT_EQ(stored.value().back(), numbered({largest}, {core::limits::journal_batch_outbox_max}).at(0));
+  EXPECT_TRUE(complete_and_wait(*j, std::vector<std::string>(core::limits::journal_read_outbox_max, largest.id)).durable());
+  EXPECT_EQ(j->read_outbox(0, 100).value().size(), core::limits::journal_batch_outbox_max - 1);
+}
+
 /// Migration 1's SQL as it shipped: the schema of a file written by a version-1 binary.
 constexpr const char* schema_v1_sql = R"sql(
   CREATE TABLE schema_version (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL);
@@ -970,15 +1359,71 @@ TEST_F(SqliteJournal, FileOfSchemaVersion1IsMigratedKeepingItsHistory) {
     raw_db db(options_.path);
     EXPECT_EQ(db.scalar("SELECT max(version) FROM schema_version"), sqlite_journal::schema_version);
     EXPECT_EQ(db.scalar("SELECT count(*) FROM schema_version"), sqlite_journal::schema_version);
-    // Migration 1 is not run again (its row keeps the hand-written time); migration 2 is recorded.
+    // Migration 1 is not run again (its row keeps the hand-written time); migrations 2 and 3 are
+    // recorded.
     EXPECT_EQ(db.scalar("SELECT applied_at FROM schema_version WHERE version = 1"), 0);
     EXPECT_GT(db.scalar("SELECT applied_at FROM schema_version WHERE version = 2"), 0);
+    EXPECT_GT(db.scalar("SELECT applied_at FROM schema_version WHERE version = 3"), 0);
   }
   auto j = open(); // and a second open migrates nothing
   ASSERT_TRUE(j);
   EXPECT_EQ(stream_of(*j, "ptk:new"), "usr_a");
   EXPECT_TRUE(j->verify_stream("usr_a").value().valid);
   EXPECT_EQ(j->verify_stream("usr_a").value().events, 3u);
+}
+
+/// Migration 2's SQL as it shipped, on top of version 1: the schema of a version-2 binary's file.
+constexpr const char* schema_v2_sql = R"sql(
+  CREATE TABLE aliases (
+    key    TEXT NOT NULL PRIMARY KEY CHECK (key <> ''),
+    stream TEXT NOT NULL CHECK (stream <> '')
+  ) WITHOUT ROWID;
+  INSERT INTO schema_version (version, applied_at) VALUES (2, 0);
+)sql";
+
+TEST_F(SqliteJournal, FileOfSchemaVersion2IsMigratedKeepingItsHistoryAndAliases) {
+  stream_head a{"usr_a"};
+  auto const old_batch = next_batch(a, 2);
+  {
+    // A version-2 file with two events and an alias, written without this binary.
+    raw_db db(options_.path);
+    db.exec(schema_v1_sql);
+    db.exec(schema_v2_sql);
+    for (auto const& e : old_batch.events)
+      db.exec("INSERT INTO events VALUES ('" + e.stream + "', " + std::to_string(e.seq) + ", '" + e.type + "', '" +
+              e.payload + "', " + std::to_string(e.created_at) + ", X'" + hex(e.hash) + "')");
+    db.exec("INSERT INTO aliases VALUES ('ptk:old', 'usr_a')");
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'outbox'"), 0);
+  }
+  {
+    auto j = open();
+    ASSERT_TRUE(j);
+    auto events = j->read_stream("usr_a", 1, 10);
+    ASSERT_TRUE(events);
+    ASSERT_EQ(events.value().size(), 2u);
+    expect_same(events.value()[1], old_batch.events[1]);
+    EXPECT_EQ(stream_of(*j, "ptk:old"), "usr_a");
+    EXPECT_TRUE(j->read_outbox(0, 10).value().empty());
+    // The old stream continues, now with a webhook.
+    auto next = next_batch(a);
+    next.outbox.push_back(webhook("evt_after_migration"));
+    EXPECT_TRUE(append_and_wait(*j, std::move(next)).durable());
+    EXPECT_EQ(ids_of(whole_outbox(*j)), std::vector<std::string>{"evt_after_migration"});
+  }
+  {
+    raw_db db(options_.path);
+    EXPECT_EQ(db.scalar("SELECT max(version) FROM schema_version"), 3);
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM schema_version"), 3);
+    // Migrations 1 and 2 are not run again (their rows keep the hand-written time); 3 is recorded.
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM schema_version WHERE version <= 2 AND applied_at = 0"), 2);
+    EXPECT_GT(db.scalar("SELECT applied_at FROM schema_version WHERE version = 3"), 0);
+  }
+  auto j = open(); // and a second open migrates nothing
+  ASSERT_TRUE(j);
+  EXPECT_EQ(ids_of(whole_outbox(*j)), std::vector<std::string>{"evt_after_migration"});
+  EXPECT_EQ(stream_of(*j, "ptk:old"), "usr_a");
+  EXPECT_EQ(j->verify_stream("usr_a").value().events, 3u);
+  EXPECT_TRUE(j->verify_stream("usr_a").value().valid);
 }
 
 // --- Crash durability ------------------------------------------------------------------------------
