@@ -143,8 +143,9 @@ TEST(latency_histogram, every_counter_boundary_round_trips) {
     const auto high = latency_histogram::highest_equivalent(i);
     ASSERT_EQ(latency_histogram::index_of(low), i);
     ASSERT_EQ(latency_histogram::index_of(high), i);
-    if (i + 1 < latency_histogram::counter_count)
+    if (i + 1 < latency_histogram::counter_count) {
       ASSERT_EQ(latency_histogram::lowest_equivalent(i + 1), high + 1);
+    }
     // The width of a counter stays within the precision of its lowest value.
     ASSERT_LE(static_cast<double>(high - low), static_cast<double>(low) * precision) << i;
   }

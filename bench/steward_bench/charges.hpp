@@ -1,0 +1,42 @@
+#pragma once
+
+// The `charges` scenario of steward-bench (DESIGN 7, "Durable charges"): durable approved
+// `POST /v1/provider/charges` per second across many users, unique idempotency keys, many
+// keep-alive connections.
+//
+// Setup (not measured): over `setup_connections` connections, for every user `bench-<i>`:
+// upsert the user, raise its cap for the provider, mint one payment token; then one probe charge,
+// so that a provider secret stewardd does not share fails the setup. Load: `connections`
+// connections spread over `threads` event loops, each with one charge in flight, paced by `rate`
+// or back to back; users are taken round-robin. Latency is measured from the moment a request was
+// due (open loop) or sent (closed loop) to its complete answer, for every answer whatever its
+// status. Answers and failures are counted by the time they happen: those during the warm-up are
+// dropped, those after the end are not waited for (reported as `in_flight_at_end`).
+
+#include <cstdint>
+#include <string>
+
+namespace steward::bench {
+
+struct charges_options {
+  std::string url;                  ///< http://HOST:PORT of stewardd's public listener
+  std::string data_dir;             ///< stewardd's data dir: platform.key, providers/<p>.secret
+  std::uint32_t users = 10'000;
+  std::uint32_t connections = 512;
+  double duration_s = 10;           ///< measured window
+  double warmup_s = 2;              ///< before it, not counted
+  double rate = 0;                  ///< total requests/s over all connections; 0 = closed loop
+  std::int64_t amount = 1;          ///< minor units per charge
+  std::string provider = "acme";
+  std::string report_path;          ///< JSON report written here when not empty
+  std::uint32_t threads = 1;        ///< event loops for the load phase
+};
+
+/// Connections used by the setup phase (fewer when there are fewer users).
+inline constexpr std::uint32_t setup_connections = 64;
+
+/// Runs the scenario; prints progress on stderr and the summary on stdout. Returns the process
+/// exit code: 0 when the load ran, 1 when setup failed or nothing was answered (with a message).
+int run_charges(const charges_options& options);
+
+} // namespace steward::bench
