@@ -97,6 +97,18 @@ std::optional<std::pair<std::string, std::string>> session_authorized(const api_
   return std::nullopt;
 }
 
+/// Whether `slug` is a configured provider; answers 400 `invalid_field` at `pointer` when not.
+bool configured_provider(const api_context& context, const std::string& slug,
+                         std::string_view pointer, const responder& reply) {
+  if (context.provider_secrets.contains(slug))
+    return true;
+  reply.respond(problem_reply(core::problem(core::api_error::invalid_field,
+                                            std::string(pointer) + ": no provider " + slug +
+                                              " is configured")
+                                .member("field", pointer)));
+  return false;
+}
+
 /// The `{id}` user of the path when it exists; answers 404 otherwise.
 std::optional<std::string> known_user(const api_context& context, const route_params& params,
                                       const responder& reply) {
@@ -221,7 +233,30 @@ void set_limits(const api_context& context, const http_request& request,
   set_limits_request command;
   if (!decode_body(request, reply, command.limits, core::decode_limits_request))
     return;
+  for (const auto& change : command.limits.providers)
+    if (!configured_provider(context, change.provider, "/providers/" + change.provider, reply))
+      return;
   command.user = std::move(*user);
+  command.reply = reply;
+  context.users->send(std::move(command));
+}
+
+void set_payment_method(const api_context& context, const http_request& request,
+                        const route_params& params, responder reply) {
+  if (!platform_authorized(context, request, reply))
+    return;
+  auto user = known_user(context, params, reply);
+  if (!user)
+    return;
+  core::payment_method_request body;
+  if (!decode_body(request, reply, body, core::decode_payment_method_request))
+    return;
+  set_payment_method_request command;
+  command.user = std::move(*user);
+  command.command.psp = std::move(body.psp);
+  command.command.reference = std::move(body.reference);
+  command.command.last4 = std::move(body.last4);
+  command.command.brand = std::move(body.brand);
   command.reply = reply;
   context.users->send(std::move(command));
 }
@@ -238,6 +273,8 @@ void create_payment_token(const api_context& context, const http_request& reques
     return;
   core::payment_token_create_request body;
   if (!decode_body(request, reply, body, core::decode_payment_token_create_request))
+    return;
+  if (!configured_provider(context, body.provider, "/provider", reply))
     return;
   auto id = new_id(context, core::id_kind::payment_token, reply);
   if (!id)
@@ -537,6 +574,7 @@ void add_api_routes(net::route_table& routes, const api_context& context) {
   add(http_method::put, "/v1/users/{platform_ref}", upsert_user);
   add(http_method::post, "/v1/users/{id}/sessions", open_session);
   add(http_method::put, "/v1/users/{id}/limits", set_limits);
+  add(http_method::put, "/v1/users/{id}/payment_method", set_payment_method);
   add(http_method::post, "/v1/users/{id}/payment_tokens", create_payment_token);
   add(http_method::get, "/v1/users/{id}/spend", user_spend);
   add(http_method::get, "/v1/users/{id}/audit", audit_list);

@@ -12,6 +12,10 @@
 
 namespace steward::actors {
 
+bool is_urgent(const user_command& command) noexcept {
+  return std::holds_alternative<kill_user_request>(command);
+}
+
 std::size_t shard_index(std::string_view user, std::size_t shards) noexcept {
   std::uint64_t hash = 14695981039346656037ull;
   for (unsigned char byte : user) {
@@ -36,6 +40,7 @@ user_actor directory_shard_state::user_for(directory_shard::pointer self, const 
   user_cfg.counters = config.counters;
   user_cfg.aliases = config.aliases;
   user_cfg.kills = config.kills;
+  user_cfg.outbox_ready = config.outbox_ready;
   auto actor = spawn_user(self->system(), std::move(user_cfg));
   self->monitor(actor);
   users.emplace(user, actor);
@@ -74,7 +79,10 @@ directory_shard::behavior_type shard_behavior(
   return {
     [self](command_atom, user_command& command) {
       auto user = self->state.user_for(self, user_of(command));
-      self->send(user, command_atom::value, std::move(command));
+      if (is_urgent(command))
+        self->send<caf::message_priority::high>(user, command_atom::value, std::move(command));
+      else
+        self->send(user, command_atom::value, std::move(command));
     },
     [self](user_failed_atom, const std::string& user, const user_actor& actor) {
       self->state.on_user_failed(user, actor);
@@ -99,7 +107,10 @@ const directory_shard& directory::shard_for(std::string_view user) const {
 
 void directory::send(user_command command) const {
   const auto& shard = shard_for(user_of(command));
-  caf::anon_send(shard, command_atom::value, std::move(command));
+  if (is_urgent(command))
+    caf::anon_send<caf::message_priority::high>(shard, command_atom::value, std::move(command));
+  else
+    caf::anon_send(shard, command_atom::value, std::move(command));
 }
 
 void directory::stop() const {

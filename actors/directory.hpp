@@ -47,6 +47,7 @@ struct directory_config {
   user_counters* counters = nullptr;
   alias_index* aliases = nullptr;
   const kill_switch* kills = nullptr;
+  std::function<void()> outbox_ready;
 };
 
 /// The state of one shard.
@@ -61,6 +62,11 @@ struct directory_shard_state {
   void on_user_failed(const std::string& user, const user_actor& actor);
   void on_down(const caf::actor_addr& source);
 };
+
+/// Kills travel as high-priority messages (CAF `message_priority::high`) through the shard and to
+/// the user actor, overtaking commands that wait in either mailbox: everything handled after the
+/// kill is refused, and the kill is answered once it is durable.
+bool is_urgent(const user_command& command) noexcept;
 
 /// Which of `shards` owns `user` (FNV-1a of the id: stable across runs and builds).
 std::size_t shard_index(std::string_view user, std::size_t shards) noexcept;

@@ -1,5 +1,7 @@
 #include "actors/kill_switch.hpp"
 
+#include "actors/user.hpp"
+
 #include "core/ids.hpp"
 #include "core/json_reader.hpp"
 #include "core/json_writer.hpp"
@@ -88,11 +90,22 @@ void kill_switch::change(std::string_view slug, bool active, std::int64_t now,
     batch.prev_hash = head_hash_;
     head_seq_ = entry.seq;
     head_hash_ = entry.hash;
+    if (active) {
+      storage::outbox_entry webhook;
+      webhook.id = derived_event_id(std::string(system_stream) + "/kill/" + std::to_string(entry.seq));
+      webhook.stream = batch.stream;
+      webhook.type = "kill.activated";
+      webhook.payload = kill_payload(slug.empty() ? "global" : "provider", slug, now);
+      webhook.created_at = now;
+      batch.outbox.push_back(std::move(webhook));
+    }
     batch.events.push_back(std::move(entry));
     journal_->append(std::move(batch), [this, slug = std::string(slug), active,
                                         done = std::move(done)](storage::append_outcome outcome) {
       if (outcome.durable() && !active)
         set(slug, false);
+      if (outcome.durable() && active && outbox_ready_)
+        outbox_ready_();
       done(outcome.durable());
     });
   }

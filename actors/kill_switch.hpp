@@ -40,6 +40,9 @@ public:
   bool refuses(std::string_view provider) const noexcept { return global() || this->provider(provider); }
   bool knows(std::string_view slug) const noexcept { return providers_.contains(std::string(slug)); }
 
+  /// Called when a kill.activated webhook is durable in the outbox (optional).
+  void on_outbox_ready(std::function<void()> ready) { outbox_ready_ = std::move(ready); }
+
   /// Sets (`active`) or lifts the global switch (`slug` empty) or a provider's, journals it, and
   /// calls `done` (on the journal's thread) with whether it is durable. A kill is in force before
   /// this returns, whatever the journal says; a lift only once durable.
@@ -57,6 +60,7 @@ private:
   std::atomic<bool> global_{false};
   std::unordered_map<std::string, std::unique_ptr<flag>> providers_;
   storage::journal* journal_;
+  std::function<void()> outbox_ready_;
 
   std::mutex head_mutex_; ///< orders appends to the system stream
   std::uint64_t head_seq_ = 0;

@@ -3,6 +3,7 @@
 #include "core/api_messages.hpp"
 #include "core/json_writer.hpp"
 #include "core/problem.hpp"
+#include "core/sha256.hpp"
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
@@ -148,6 +149,74 @@ void deliver_to(const delivery& deliver, const user_actor& self, Ts... xs) {
 }
 
 } // namespace
+
+std::string derived_event_id(std::string_view seed) {
+  auto digest = core::sha256(seed);
+  core::id_bits bits{};
+  std::copy_n(digest.begin(), bits.size(), bits.begin());
+  return core::format_id(core::id_kind::event, bits);
+}
+
+std::string threshold_payload(const std::string& user, const core::ledger_state& ledger,
+                              const core::charge_created& charge,
+                              const core::threshold_crossing& crossing) {
+  std::int64_t used = 0;
+  std::int64_t cap = 0;
+  switch (crossing.scope) {
+    case core::budget_scope::session: {
+      const auto& session = ledger.sessions.at(*charge.session);
+      used = session.spent + session.held;
+      cap = session.run_budget.amount;
+      break;
+    }
+    case core::budget_scope::provider_monthly: {
+      const auto& provider = ledger.providers.at(charge.provider);
+      used = provider.spent + provider.held;
+      cap = core::provider_cap(ledger, charge.provider);
+      break;
+    }
+    case core::budget_scope::global_monthly:
+      used = ledger.global_spent + ledger.global_held;
+      cap = ledger.global_cap.value_or(0);
+      break;
+    case core::budget_scope::token: break;
+  }
+  std::string out;
+  core::json_writer json(out);
+  json.begin_object()
+    .member("user", std::string_view(user))
+    .member("scope", core::to_string(crossing.scope))
+    .member("percent", std::int64_t{crossing.percent});
+  json.key("provider");
+  if (crossing.scope == core::budget_scope::global_monthly)
+    json.null();
+  else
+    json.value(std::string_view(charge.provider));
+  json.key("session");
+  if (crossing.scope == core::budget_scope::session)
+    json.value(std::string_view(*charge.session));
+  else
+    json.null();
+  json.key("used");
+  core::write_money(json, {used, ledger.ledger_currency});
+  json.key("cap");
+  core::write_money(json, {cap, ledger.ledger_currency});
+  json.member("charge", std::string_view(charge.id)).end_object();
+  return out;
+}
+
+std::string kill_payload(std::string_view scope, std::string_view id, std::int64_t at) {
+  std::string out;
+  core::json_writer json(out);
+  json.begin_object().member("scope", scope);
+  json.key("id");
+  if (id.empty())
+    json.null();
+  else
+    json.value(id);
+  json.member("created", at).end_object();
+  return out;
+}
 
 const std::string& user_of(const user_command& command) noexcept {
   return std::visit([](const auto& request) -> const std::string& { return request.user; },
@@ -394,12 +463,25 @@ void user_state::execute(user_actor self, user_command command) {
     core::apply_event(ledger, ok.event);
     if (window != nullptr)
       window->allow(now);
-    // Threshold crossings (ok.crossings) become budget.threshold outbox events: not done yet.
     const auto& made = std::get<core::charge_created>(ok.event);
     auto body = charge_body(made);
     auto alias = make_alias(alias_key::charge, made.id, config.user);
+    // Each cap this charge pushed across 50/80/100 % becomes a budget.threshold webhook, queued in
+    // the charge's own batch.
+    std::vector<storage::outbox_entry> outbox;
+    for (std::uint8_t i = 0; i < ok.crossing_count; ++i) {
+      const auto& crossing = ok.crossings[i];
+      storage::outbox_entry entry;
+      entry.id = derived_event_id(made.id + "/" + std::string(core::to_string(crossing.scope)) +
+                                  "/" + std::to_string(crossing.percent));
+      entry.stream = config.user;
+      entry.type = "budget.threshold";
+      entry.payload = threshold_payload(config.user, ledger, made, crossing);
+      entry.created_at = now;
+      outbox.push_back(std::move(entry));
+    }
     finish(self, key.scope_key, reply, created(std::move(body)), {std::move(ok.event)}, {},
-           {std::move(alias)});
+           {std::move(alias)}, std::move(outbox));
     return;
   }
   if (auto* refund = std::get_if<refund_request>(&command)) {
@@ -511,6 +593,35 @@ void user_state::execute_plain(user_actor self, user_command command) {
            {std::move(std::get<core::accepted>(decision).event)}, std::move(aliases));
     return;
   }
+  if (auto* method = std::get_if<set_payment_method_request>(&command)) {
+    auto decision = core::decide_set_payment_method(ledger, method->command, now);
+    if (auto* decline = std::get_if<core::decline>(&decision)) {
+      reply.respond(decline_reply(*decline));
+      return;
+    }
+    core::apply_event(ledger, std::get<core::accepted>(decision).event);
+    const auto& stored = *ledger.payment;
+    std::string body;
+    core::json_writer json(body);
+    json.begin_object()
+      .member("object", std::string_view("payment_method"))
+      .member("user", std::string_view(config.user))
+      .member("psp", std::string_view(stored.psp))
+      .member("reference", std::string_view(stored.reference));
+    json.key("last4");
+    if (stored.last4)
+      json.value(std::string_view(*stored.last4));
+    else
+      json.null();
+    json.key("brand");
+    if (stored.brand)
+      json.value(std::string_view(*stored.brand));
+    else
+      json.null();
+    json.member("updated", stored.updated).end_object();
+    finish(self, "", reply, ok(std::move(body)), {std::move(std::get<core::accepted>(decision).event)});
+    return;
+  }
   if (auto* release = std::get_if<release_hold_request>(&command)) {
     auto decision = core::decide_release_hold(ledger, release->hold, now);
     if (auto* decline = std::get_if<core::decline>(&decision)) {
@@ -546,7 +657,19 @@ void user_state::execute_plain(user_actor self, user_command command) {
   std::string body;
   core::json_writer json(body);
   core::write_kill(json, view);
-  finish(self, "", reply, ok(std::move(body)), {std::move(std::get<core::accepted>(decision).event)});
+  std::vector<storage::outbox_entry> outbox;
+  if (kill.active) {
+    storage::outbox_entry entry;
+    // The event's seq makes the id unique per activation.
+    entry.id = derived_event_id(config.user + "/kill/" + std::to_string(head_seq + 1));
+    entry.stream = config.user;
+    entry.type = "kill.activated";
+    entry.payload = kill_payload(core::to_string(view.scope), view.id, now);
+    entry.created_at = now;
+    outbox.push_back(std::move(entry));
+  }
+  finish(self, "", reply, ok(std::move(body)), {std::move(std::get<core::accepted>(decision).event)},
+         {}, {}, std::move(outbox));
 }
 
 std::string user_state::user_body() const {
@@ -593,7 +716,8 @@ void user_state::answer_session(const get_session_request& request) const {
 void user_state::finish(user_actor self, const std::string& scope_key, net::responder reply,
                         net::http_response response, std::vector<core::ledger_event> events,
                         std::vector<storage::alias> aliases,
-                        std::vector<storage::alias> journal_only_aliases) {
+                        std::vector<storage::alias> journal_only_aliases,
+                        std::vector<storage::outbox_entry> outbox) {
   // Only a command with an idempotency key has an outcome to store.
   const bool stored = !scope_key.empty() && core::is_stored_response(response.status);
   if (events.empty() && !stored) {
@@ -640,9 +764,11 @@ void user_state::finish(user_actor self, const std::string& scope_key, net::resp
   batch.aliases = aliases;
   for (auto& alias : journal_only_aliases)
     batch.aliases.push_back(std::move(alias));
+  const bool queues_webhooks = !outbox.empty();
+  batch.outbox = std::move(outbox);
   const auto id = next_batch++;
-  in_flight[id].push_back(
-    pending_reply{reply, std::move(response), stored ? scope_key : "", std::move(aliases)});
+  in_flight[id].push_back(pending_reply{reply, std::move(response), stored ? scope_key : "",
+                                        std::move(aliases), queues_webhooks});
   config.journal->append(std::move(batch),
                          [deliver = config.deliver, self, id](storage::append_outcome outcome) {
                            deliver_to(deliver, self, durable_atom::value, id, outcome);
@@ -668,6 +794,8 @@ void user_state::on_durable(user_actor self, std::uint64_t id, storage::append_o
       if (config.aliases != nullptr)
         for (const auto& alias : pending.aliases)
           config.aliases->insert(alias.key, alias.stream);
+      if (pending.outbox && config.outbox_ready)
+        config.outbox_ready();
       if (pending.reply.valid()) // the expiry timer's batches answer nobody
         pending.reply.respond(std::move(pending.response));
     }

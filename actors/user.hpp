@@ -126,6 +126,13 @@ struct upsert_user_request {
   net::responder reply;
 };
 
+/// `PUT /v1/users/{id}/payment_method`: a tokenised PSP reference, never a card number.
+struct set_payment_method_request {
+  std::string user;
+  core::set_payment_method_command command;
+  net::responder reply;
+};
+
 /// `PUT /v1/users/{id}/limits`: every cap change of the body, applied all or none.
 struct set_limits_request {
   std::string user;
@@ -164,7 +171,8 @@ struct kill_user_request {
 using user_command =
   std::variant<charge_request, create_token_request, refund_request, hold_request,
                release_hold_request, spend_request, upsert_user_request, set_limits_request,
-               open_session_request, get_session_request, kill_user_request>;
+               set_payment_method_request, open_session_request, get_session_request,
+               kill_user_request>;
 
 /// The user a command is for.
 const std::string& user_of(const user_command& command) noexcept;
@@ -242,6 +250,8 @@ struct user_config {
   alias_index* aliases = nullptr;
   /// The global and provider kill switches, read when a charge is decided (optional).
   const kill_switch* kills = nullptr;
+  /// Told when a batch with webhook outbox entries is durable (optional; thread-safe).
+  std::function<void()> outbox_ready;
 };
 
 /// What a durable append answers: one command's reply and the record it completes.
@@ -252,6 +262,7 @@ struct pending_reply {
   /// What the batch minted, copied to the in-memory index when durable (charge aliases are
   /// journaled only: refunds look them up in the journal, and memory would grow with every charge).
   std::vector<storage::alias> aliases;
+  bool outbox = false; ///< the batch queued webhooks: tell `user_config::outbox_ready` when durable
 };
 
 /// An idempotency record held in memory, with its place in the eviction order.
@@ -318,7 +329,8 @@ struct user_state {
   void finish(user_actor self, const std::string& scope_key, net::responder reply,
               net::http_response response, std::vector<core::ledger_event> events,
               std::vector<storage::alias> aliases = {},
-              std::vector<storage::alias> journal_only_aliases = {});
+              std::vector<storage::alias> journal_only_aliases = {},
+              std::vector<storage::outbox_entry> outbox = {});
   void enter_failing(user_actor self);
   void maybe_stop(user_actor self);
   void remember(const std::string& scope_key, core::idempotency_record record);
@@ -334,6 +346,19 @@ user_actor spawn_user(caf::actor_system& system, user_config config);
 /// Reads a user's state from `journal`: the latest snapshot and every event after it, with the
 /// chain checked. Blocking: for the loader pool and tests.
 load_result load_user(storage::journal& journal, const std::string& stream);
+
+/// A webhook event id derived from `seed` (the same seed always gives the same `evt_` id, so a
+/// decision replayed from the journal cannot queue a second webhook under a new id).
+std::string derived_event_id(std::string_view seed);
+
+/// The `budget.threshold` webhook's data for `crossing` of `charge` against `ledger` (after the
+/// charge was applied).
+std::string threshold_payload(const std::string& user, const core::ledger_state& ledger,
+                              const core::charge_created& charge,
+                              const core::threshold_crossing& crossing);
+
+/// The `kill.activated` webhook's data.
+std::string kill_payload(std::string_view scope, std::string_view id, std::int64_t at);
 
 /// The response that replays a stored record: its status and body, `Idempotent-Replayed: true`.
 net::http_response replay_response(std::uint16_t status, std::string_view body);

@@ -391,6 +391,17 @@ std::optional<std::string> apply_provider(std::string_view value, options& out) 
   return std::nullopt;
 }
 
+std::optional<std::string> apply_webhook_url(std::string_view value, options& out) {
+  if (value.empty()) {
+    out.webhook_url.clear();
+    return std::nullopt;
+  }
+  if (!value.starts_with("http://"))
+    return "must be an http:// URL (https webhooks come with the outbound TLS client), got " +
+           quoted(value);
+  return parse_base_url(value, out.webhook_url);
+}
+
 std::optional<std::string> apply_public_url(std::string_view value, options& out) {
   if (value.empty()) {
     out.public_url.clear();
@@ -511,6 +522,13 @@ constexpr std::array option_specs{
               .apply = apply_public_url,
               .render = render_string<&options::public_url>,
               .default_note = "http:// + the bound public address"},
+  option_spec{.name = "webhook-url",
+              .metavar = "URL",
+              .help = "Where webhooks to the platform are POSTed, signed with the platform key; "
+                      "http://host[:port][/path]. Empty: they wait in the journal.",
+              .apply = apply_webhook_url,
+              .render = render_string<&options::webhook_url>,
+              .default_note = "none"},
   option_spec{.name = "demo",
               .help = "Create every missing secret under the data dir (mode 0600) and print "
                       "where it is.",

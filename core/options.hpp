@@ -71,6 +71,9 @@ struct options {
   std::vector<provider_option> providers;
   /// Empty means `http://` + the bound public address (known only after binding).
   std::string public_url;
+  /// Where webhooks to the platform are POSTed (http://host[:port][/path]); empty: none are sent
+  /// (they wait in the journal's outbox until one is configured).
+  std::string webhook_url;
   bool demo = false;
 
   std::uint32_t connections_max = limits::connections_default;

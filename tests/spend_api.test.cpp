@@ -4,6 +4,7 @@
 
 #include "core/hmac_signature.hpp"
 #include "tests/support/api_client.hpp"
+#include "tests/support/hook_receiver.hpp"
 #include "tests/support/process.hpp"
 
 #include <gtest/gtest.h>
@@ -34,9 +35,10 @@ std::string numbered(std::string_view prefix, int n) {
 class spend_api : public stewardd_test {
 protected:
   /// Starts stewardd with providers `acme` and `other` (in `run_dir` when given: a restart).
-  bool start(const std::filesystem::path& run_dir = {}) {
+  bool start(const std::filesystem::path& run_dir = {}, std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"--provider=acme=http://127.0.0.1:9",
                                      "--provider=other=http://127.0.0.1:9"};
+    args.insert(args.end(), extra.begin(), extra.end());
     server_ = run_dir.empty() ? start_stewardd(args) : start_stewardd_in(run_dir, args);
     if (server_ == nullptr)
       return false;
@@ -131,6 +133,32 @@ TEST_F(spend_api, user_upsert_creates_once_and_updates_what_it_names) {
   ASSERT_TRUE(unknown);
   EXPECT_EQ(unknown->status, 400);
   EXPECT_EQ(json_string(unknown->body, "code"), "unknown_field");
+}
+
+TEST_F(spend_api, payment_method_takes_a_psp_token_and_never_a_card_number) {
+  ASSERT_TRUE(start());
+  auto user = create_user("payer");
+  const std::string path = "/v1/users/" + user + "/payment_method";
+  auto stored = platform("PUT", path,
+                         R"({"psp":"stripe","reference":"pm_1Nabc","last4":"4242","brand":"visa"})");
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->status, 200) << stored->body;
+  EXPECT_EQ(json_string(stored->body, "reference"), "pm_1Nabc");
+
+  // A card number anywhere is refused, and the answer does not echo it.
+  auto card = platform("PUT", path, R"({"psp":"stripe","reference":"4242 4242 4242 4242"})");
+  ASSERT_TRUE(card);
+  EXPECT_EQ(card->status, 400);
+  EXPECT_EQ(json_string(card->body, "code"), "invalid_field");
+  EXPECT_EQ(card->body.find("4242 4242"), std::string::npos) << card->body;
+  auto audit = platform("GET", "/v1/users/" + user + "/audit?limit=100");
+  ASSERT_TRUE(audit);
+  EXPECT_EQ(audit->body.find("4242 4242"), std::string::npos) << "nothing of it was journaled";
+  EXPECT_NE(audit->body.find("payment_method.set"), std::string::npos);
+  auto unknown = platform("PUT", "/v1/users/usr_" + std::string(22, '1') + "/payment_method",
+                          R"({"psp":"stripe","reference":"pm_1"})");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
 }
 
 TEST_F(spend_api, charges_answer_the_charge_and_count_in_spend) {
@@ -453,6 +481,13 @@ TEST_F(spend_api, kills_at_every_scope_stop_charges_and_lift) {
     EXPECT_EQ(charge(c, token, 10, next())->status, 201) << kill_body;
   }
   auto unknown = platform("POST", "/v1/kill", R"({"scope":"provider","id":"nobody"})");
+  auto no_token = platform("POST", "/v1/users/" + user + "/payment_tokens",
+                           R"({"provider":"nobody","max_amount":{"amount":1,"currency":"usd"},)"
+                           R"("expires_at":)" + std::to_string(unix_now() + 60) + "}",
+                           "unconfigured");
+  ASSERT_TRUE(no_token);
+  EXPECT_EQ(no_token->status, 400) << "no token for a provider that is not configured";
+  EXPECT_EQ(json_string(no_token->body, "field"), "/provider");
   ASSERT_TRUE(unknown);
   EXPECT_EQ(unknown->status, 404);
   EXPECT_EQ(provider_spent(user), 40);
@@ -492,6 +527,70 @@ TEST_F(spend_api, no_charge_sent_after_a_kill_ack_is_approved) {
   EXPECT_GT(approved.load(), 0);
   EXPECT_EQ(approved_after_ack.load(), 0);
   EXPECT_EQ(provider_spent(user), approved.load()) << "every approved charge, and nothing else";
+}
+
+// --- Webhooks -------------------------------------------------------------------------------------
+
+/// Whether a webhook carries a valid signature by `secret` over its own id and body.
+bool signed_by(const received_request& hook, const std::string& secret) {
+  return core::verify(secret, hook.header("Steward-Signature"), unix_now(),
+                      core::signed_request{hook.method, hook.target,
+                                           hook.header("Idempotency-Key"), hook.body}) ==
+         core::signature_error::none;
+}
+
+TEST_F(spend_api, thresholds_and_kills_reach_the_platform_signed_and_retried) {
+  hook_receiver platform_hooks({500}); // the first delivery fails and must be retried
+  ASSERT_TRUE(start({}, {"--webhook-url=http://127.0.0.1:" +
+                         std::to_string(platform_hooks.port()) + "/hooks"}));
+  auto user = create_user("watched");
+  auto token = mint_token(user, 1'000'000);
+  auto c = client();
+  ASSERT_EQ(charge(c, token, 5000, "half")->status, 201); // 50 % of the $100 provider cap
+  auto killed = platform("POST", "/v1/kill", R"({"scope":"provider","id":"acme"})");
+  ASSERT_TRUE(killed && killed->status == 200);
+
+  auto hooks = platform_hooks.wait_for(3, 20);
+  ASSERT_EQ(hooks.size(), 3u);
+  EXPECT_EQ(hooks[0].answered, 500);
+  EXPECT_EQ(hooks[1].header("Idempotency-Key"), hooks[0].header("Idempotency-Key"))
+    << "a retry is the same event";
+  EXPECT_EQ(hooks[1].body, hooks[0].body);
+  const auto& threshold = hooks[1];
+  EXPECT_EQ(threshold.method, "POST");
+  EXPECT_EQ(threshold.target, "/hooks");
+  EXPECT_EQ(threshold.header("Steward-Event"), "budget.threshold");
+  EXPECT_EQ(threshold.header("Idempotency-Key").substr(0, 4), "evt_");
+  EXPECT_TRUE(signed_by(threshold, platform_key_));
+  EXPECT_FALSE(signed_by(threshold, acme_secret_));
+  EXPECT_NE(threshold.body.find(R"("scope":"provider_monthly","percent":50)"), std::string::npos)
+    << threshold.body;
+  EXPECT_NE(threshold.body.find(R"("user":")" + user + "\""), std::string::npos);
+  const auto& kill = hooks[2];
+  EXPECT_EQ(kill.header("Steward-Event"), "kill.activated");
+  EXPECT_TRUE(signed_by(kill, platform_key_));
+  EXPECT_NE(kill.body.find(R"("scope":"provider","id":"acme")"), std::string::npos) << kill.body;
+}
+
+TEST_F(spend_api, webhooks_wait_in_the_journal_until_they_can_be_delivered) {
+  ASSERT_TRUE(start()); // no webhook URL: nothing can be sent yet
+  auto run_dir = server_->run_dir();
+  auto user = create_user("patient");
+  auto token = mint_token(user, 1'000'000);
+  auto c = client();
+  ASSERT_EQ(charge(c, token, 8000, "eighty")->status, 201); // crosses 50 % and 80 %
+  ASSERT_TRUE(server_->process().signal(SIGKILL));
+  server_->process().wait_exit(deadline_in(5s));
+
+  hook_receiver platform_hooks;
+  ASSERT_TRUE(start(run_dir, {"--webhook-url=http://127.0.0.1:" +
+                              std::to_string(platform_hooks.port()) + "/hooks"}));
+  auto hooks = platform_hooks.wait_for(2, 20);
+  ASSERT_EQ(hooks.size(), 2u);
+  EXPECT_NE(hooks[0].body.find(R"("percent":50)"), std::string::npos) << hooks[0].body;
+  EXPECT_NE(hooks[1].body.find(R"("percent":80)"), std::string::npos) << hooks[1].body;
+  // Delivered ones are not sent again.
+  EXPECT_EQ(platform_hooks.wait_for(3, 1).size(), 2u);
 }
 
 // --- Durability -----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 #include "actors/kill_switch.hpp"
 #include "actors/loader_pool.hpp"
 #include "actors/node.hpp"
+#include "actors/webhook_sender.hpp"
 #include "core/assert.hpp"
 #include "core/metrics.hpp"
 #include "core/options.hpp"
@@ -204,6 +205,31 @@ int main(int argc, char** argv) {
   }
   actors::loader_pool loader;
   actors::user_counters user_counters;
+
+  // Webhooks to the platform leave the journal's outbox through one sender, signed with the
+  // platform key. Without a URL they stay in the outbox until one is configured.
+  std::unique_ptr<actors::webhook_sender> webhooks;
+  if (!opts.webhook_url.empty()) {
+    if (auto problem = actors::validate_webhook_url(opts.webhook_url)) {
+      std::cerr << "stewardd: --webhook-url: " << *problem << "\n";
+      return exit_start_failed;
+    }
+    actors::webhook_config webhook_config;
+    webhook_config.url = opts.webhook_url;
+    webhook_config.secret = secrets.platform_key;
+    webhook_config.journal = journal.get();
+    webhooks = std::make_unique<actors::webhook_sender>(std::move(webhook_config));
+    metrics.add_callback_counter("steward_webhooks_delivered_total",
+                                 "Webhooks the platform acknowledged with a 2xx.", {},
+                                 [&webhooks] { return webhooks->delivered(); });
+    metrics.add_callback_counter("steward_webhook_failed_attempts_total",
+                                 "Webhook attempts that failed and will be retried.", {},
+                                 [&webhooks] { return webhooks->failed_attempts(); });
+  }
+  std::function<void()> outbox_ready;
+  if (webhooks)
+    outbox_ready = [sender = webhooks.get()] { sender->notify(); };
+  kills.on_outbox_ready(outbox_ready);
   metrics.add_callback_gauge("steward_aliases", "Aliases (tokens, sessions, users) in memory.", {},
                              [&aliases] { return aliases.size(); });
   metrics.add_callback_counter("steward_journal_events_durable_total",
@@ -232,6 +258,7 @@ int main(int argc, char** argv) {
   directory_config.counters = &user_counters;
   directory_config.aliases = &aliases;
   directory_config.kills = &kills;
+  directory_config.outbox_ready = outbox_ready;
   actors::directory users(*system, directory_config);
 
   core::openssl_random random;
@@ -324,6 +351,8 @@ int main(int argc, char** argv) {
 
   // Everything queued becomes durable (its callbacks still reach live actors), then the actors
   // stop: they may hold responders naming the loops, so before the servers go away.
+  if (webhooks)
+    webhooks->stop();
   journal->stop();
   users.stop();
   caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
