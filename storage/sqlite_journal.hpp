@@ -80,6 +80,8 @@ public:
   std::uint64_t events_durable() const noexcept;
   /// Transactions committed: one WAL fsync each (`synchronous=FULL`).
   std::uint64_t commits() const noexcept;
+  /// Checkpoints completed by the checkpointer thread (the WAL copied back into the file).
+  std::uint64_t checkpoints() const noexcept;
   /// Batches refused with `conflict` (a taken seq, idempotency key or outbox id, or an alias key
   /// naming another stream).
   std::uint64_t conflicts() const noexcept;

@@ -261,6 +261,26 @@ TEST_F(SqliteJournal, ConcurrentAppendersToDifferentStreamsAreAllDurable) {
   EXPECT_EQ(j->events_durable(), threads * streams_per_thread * expected_events_per_stream);
 }
 
+TEST_F(SqliteJournal, CheckpointerCopiesTheWalIntoTheDatabaseFile) {
+  auto j = open();
+  ASSERT_TRUE(j);
+  const auto empty_size = fs::file_size(options_.path);
+  stream_head head{"usr_checkpointed"};
+  outcome_board board(1);
+  j->append(next_batch(head, 200), board.slot(0));
+  ASSERT_TRUE(board.wait_all());
+  ASSERT_TRUE(board.at(0) && board.at(0)->durable());
+  // The writer never checkpoints (wal_autocheckpoint=0): the file grows only through the
+  // checkpointer thread, which runs a few times a second.
+  const auto before = j->checkpoints();
+  for (int i = 0; i < 100 && (j->checkpoints() < before + 2 || fs::file_size(options_.path) <= empty_size); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_GE(j->checkpoints(), before + 2);
+  EXPECT_GT(fs::file_size(options_.path), empty_size) << "the WAL was copied into the file";
+  raw_db raw(options_.path);
+  EXPECT_EQ(raw.scalar("PRAGMA wal_checkpoint(PASSIVE)"), 0) << "nothing left busy";
+}
+
 TEST_F(SqliteJournal, GroupCommitPutsManyBatchesInOneTransaction) {
   options_.queue_batches = 2048;
   auto j = open();
