@@ -1,5 +1,7 @@
 #include "actors/directory.hpp"
 
+#include "core/problem.hpp"
+
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
@@ -11,6 +13,36 @@
 #include <utility>
 
 namespace steward::actors {
+
+namespace {
+
+/// 503 `overloaded` with `Retry-After: 1`, for a command the shard cannot hold.
+net::http_response overloaded_reply(std::string_view detail) {
+  core::problem problem(core::api_error::overloaded, detail);
+  problem.retry_after(1);
+  net::http_response response;
+  response.status = problem.status();
+  response.content_type = core::problem_content_type;
+  if (auto seconds = problem.retry_after_seconds())
+    response.headers.emplace_back("Retry-After", std::to_string(*seconds));
+  response.body = std::move(problem).body();
+  return response;
+}
+
+void answer_overloaded(const user_command& command, std::string_view detail) {
+  std::visit([&](const auto& request) { request.reply.respond(overloaded_reply(detail)); },
+             command);
+}
+
+/// Kills overtake the commands waiting in the user actor's mailbox (see `is_urgent`).
+void forward(directory_shard::pointer self, const user_actor& user, user_command command) {
+  if (is_urgent(command))
+    self->send<caf::message_priority::high>(user, command_atom::value, std::move(command));
+  else
+    self->send(user, command_atom::value, std::move(command));
+}
+
+} // namespace
 
 bool is_urgent(const user_command& command) noexcept {
   return std::holds_alternative<kill_user_request>(command);
@@ -36,6 +68,7 @@ user_actor directory_shard_state::user_for(directory_shard::pointer self, const 
   user_cfg.deliver = config.deliver;
   user_cfg.charges_per_minute = config.charges_per_minute;
   user_cfg.snapshot_every_events = config.snapshot_every_events;
+  user_cfg.idle_timeout = config.idle_timeout;
   user_cfg.owner = self->address();
   user_cfg.counters = config.counters;
   user_cfg.aliases = config.aliases;
@@ -55,12 +88,54 @@ void directory_shard_state::on_user_failed(const std::string& user, const user_a
   caf::anon_send(actor, retire_atom::value);
 }
 
-void directory_shard_state::on_down(const caf::actor_addr& source) {
+void directory_shard_state::route(directory_shard::pointer self, user_command command) {
+  const std::string& user = user_of(command);
+  if (auto found = retiring.find(user); found != retiring.end()) {
+    // The old actor may still have appends in flight: a fresh one must not read the journal
+    // before they are durable, so the command waits until the old actor is down.
+    auto& waiting = found->second.waiting;
+    if (waiting.size() >= core::limits::user_stash_commands_max)
+      answer_overloaded(command, "too many requests wait for this user");
+    else
+      waiting.push_back(std::move(command));
+    return;
+  }
+  auto actor = user_for(self, user); // before `command` (which `user` refers into) is moved
+  forward(self, actor, std::move(command));
+}
+
+void directory_shard_state::on_passivate(const std::string& user, const user_actor& actor) {
+  // The actor asked with nothing pending, but commands forwarded since may wait in its mailbox
+  // ahead of `retire`: it answers them and stops only once their appends are durable.
+  if (auto found = users.find(user); found != users.end() && found->second == actor) {
+    users.erase(found);
+    retiring.insert_or_assign(user, retiring_user{actor.address(), {}});
+    if (config.counters != nullptr)
+      config.counters->passivations.fetch_add(1, std::memory_order_relaxed);
+  }
+  // An actor the shard no longer maps gets no more commands from it: it may stop as well.
+  caf::anon_send(actor, retire_atom::value);
+}
+
+void directory_shard_state::on_down(directory_shard::pointer self, const caf::actor_addr& source) {
   for (auto it = users.begin(); it != users.end(); ++it) {
     if (it->second.address() == source) {
       users.erase(it);
       return;
     }
+  }
+  for (auto it = retiring.begin(); it != retiring.end(); ++it) {
+    if (it->second.actor != source)
+      continue;
+    const std::string user = it->first;
+    auto waiting = std::move(it->second.waiting);
+    retiring.erase(it);
+    if (!waiting.empty()) {
+      auto actor = user_for(self, user);
+      for (auto& command : waiting)
+        forward(self, actor, std::move(command));
+    }
+    return;
   }
 }
 
@@ -69,23 +144,26 @@ namespace {
 directory_shard::behavior_type shard_behavior(
   directory_shard::stateful_pointer<directory_shard_state> self, directory_config config) {
   self->state.config = std::move(config);
-  self->set_down_handler([self](caf::down_msg& down) { self->state.on_down(down.source); });
+  self->set_down_handler([self](caf::down_msg& down) { self->state.on_down(self, down.source); });
   self->set_exit_handler([self](caf::exit_msg& exit) {
     for (auto& [id, user] : self->state.users)
       self->send_exit(user, exit.reason);
     self->state.users.clear();
+    for (auto& [id, old] : self->state.retiring) {
+      self->send_exit(old.actor, exit.reason);
+      for (const auto& command : old.waiting)
+        answer_overloaded(command, "the service is stopping");
+    }
+    self->state.retiring.clear();
     self->quit(exit.reason);
   });
   return {
-    [self](command_atom, user_command& command) {
-      auto user = self->state.user_for(self, user_of(command));
-      if (is_urgent(command))
-        self->send<caf::message_priority::high>(user, command_atom::value, std::move(command));
-      else
-        self->send(user, command_atom::value, std::move(command));
-    },
+    [self](command_atom, user_command& command) { self->state.route(self, std::move(command)); },
     [self](user_failed_atom, const std::string& user, const user_actor& actor) {
       self->state.on_user_failed(user, actor);
+    },
+    [self](passivate_atom, const std::string& user, const user_actor& actor) {
+      self->state.on_passivate(user, actor);
     },
   };
 }

@@ -11,15 +11,24 @@
 // the old actor's mailbox ahead of `retire` and is answered (503); every command after goes to a
 // fresh activation that reads the durable state.
 //
-// Not done: passivation of idle users (every activated user stays in memory until the directory
-// stops).
+// Passivation: a user actor idle for `idle_timeout` with nothing pending asks its shard
+// (`passivate`); the shard forgets it and answers `retire`, as after a failure. Commands forwarded
+// before that are answered by the old actor, which stops once their appends are durable. A command
+// that arrives while the old actor is still alive waits in the shard (bounded; past the bound it is
+// answered 503) and goes to a fresh activation once the old actor is down, so that the fresh one
+// reads every event the old one appended. The journal's `(stream, seq)` key is the fence behind
+// this: an activation that read a stale head could not append (`conflict`), it would answer 503
+// and reload.
 
 #include "actors/loader_pool.hpp"
 #include "actors/user.hpp"
 
+#include <caf/actor_addr.hpp>
 #include <caf/typed_actor.hpp>
 
+#include <chrono>
 #include <cstddef>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -30,10 +39,11 @@
 namespace steward::actors {
 
 /// A shard's interface: the user actor's API (routed on the command's `user`), and the failure
-/// report of a user actor it owns.
+/// report and passivation request of a user actor it owns.
 using directory_shard = caf::typed_actor<
   caf::reacts_to<command_atom, user_command>,
-  caf::reacts_to<user_failed_atom, std::string, user_actor>>;
+  caf::reacts_to<user_failed_atom, std::string, user_actor>,
+  caf::reacts_to<passivate_atom, std::string, user_actor>>;
 
 struct directory_config {
   /// Shard actors; 0 means one per CAF worker thread.
@@ -44,10 +54,18 @@ struct directory_config {
   delivery deliver;
   std::uint32_t charges_per_minute = core::limits::charges_per_minute_default;
   std::uint64_t snapshot_every_events = core::limits::user_snapshot_every_events_default;
+  /// Passed to every user actor (`user_config::idle_timeout`); zero disables passivation.
+  std::chrono::milliseconds idle_timeout{core::limits::user_idle_timeout_ms_default};
   user_counters* counters = nullptr;
   alias_index* aliases = nullptr;
   const kill_switch* kills = nullptr;
   std::function<void()> outbox_ready;
+};
+
+/// A passivated user actor that is not down yet, and the commands for its user that arrived since.
+struct retiring_user {
+  caf::actor_addr actor;
+  std::deque<user_command> waiting; ///< at most `core::limits::user_stash_commands_max`
 };
 
 /// The state of one shard.
@@ -56,11 +74,17 @@ struct directory_shard_state {
 
   directory_config config;
   std::unordered_map<std::string, user_actor> users;
+  /// Users whose passivated actor is still draining, by user id.
+  std::unordered_map<std::string, retiring_user> retiring;
 
+  /// Forwards a command to its user's actor, or holds it while the user's old actor retires.
+  void route(directory_shard::pointer self, user_command command);
   /// The user's actor, spawned (and monitored) when the shard has none.
   user_actor user_for(directory_shard::pointer self, const std::string& user);
   void on_user_failed(const std::string& user, const user_actor& actor);
-  void on_down(const caf::actor_addr& source);
+  void on_passivate(const std::string& user, const user_actor& actor);
+  /// Forgets a user actor that went down; a retiring one's waiting commands go to a fresh actor.
+  void on_down(directory_shard::pointer self, const caf::actor_addr& source);
 };
 
 /// Kills travel as high-priority messages (CAF `message_priority::high`) through the shard and to

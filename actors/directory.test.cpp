@@ -4,8 +4,11 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/test/dsl.hpp>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <optional>
 #include <thread>
 
 namespace steward::actors {
@@ -127,6 +130,343 @@ TEST_F(DirectoryTest, AUserStoppedByAJournalFailureIsReactivatedFromDurableState
   auto verification = sqlite->verify_stream(user);
   ASSERT_TRUE(verification);
   EXPECT_TRUE(verification.value().valid);
+}
+
+using shard_pointer = directory_shard::stateful_base<directory_shard_state>;
+
+/// Passivation, deterministically: CAF's test coordinator with its simulated clock drives the idle
+/// ticks (`tick()` advances it by one tick period), and the deliveries from the loader pool and the
+/// journal's writer thread go through an inbox drained on the test's thread.
+struct DirectoryPassivationTest : ::testing::Test, test_coordinator_fixture<> {
+  static constexpr std::chrono::milliseconds idle_timeout{1000};
+  static constexpr std::chrono::milliseconds tick_period = idle_timeout / 2;
+
+  // Declared in this order so that the loader and the journal stop before the inbox goes.
+  inbox deliveries;
+  temp_dir dir;
+  std::unique_ptr<storage::sqlite_journal> sqlite = open_journal(dir);
+  gated_journal journal{*sqlite};
+  loader_pool loader{1};
+  capture_loop loop;
+  user_counters counters;
+  std::string user = test_id(core::id_kind::user, 1);
+  std::string token = test_id(core::id_kind::payment_token, 1);
+  std::uint32_t next_sequence = 0;
+  /// The actors' clock (unix seconds), apart from CAF's simulated clock that drives the ticks.
+  std::int64_t clock_now = test_now;
+  std::optional<directory> users;
+  std::vector<caf::actor> watchers;
+
+  void start(std::chrono::milliseconds idle = idle_timeout) {
+    directory_config config;
+    config.shards = 2;
+    config.journal = &journal;
+    config.loader = &loader;
+    config.clock = [this] { return clock_now; };
+    config.deliver = deliveries.as_delivery();
+    config.idle_timeout = idle;
+    config.counters = &counters;
+    users.emplace(sys, std::move(config));
+  }
+
+  ~DirectoryPassivationTest() override {
+    if (users)
+      users->stop();
+    sched.run();
+  }
+
+  /// Sends `command` through the directory with a fresh reply sequence, and returns it.
+  std::uint32_t post(user_command command) {
+    const std::uint32_t sequence = next_sequence++;
+    std::visit([&](auto& request) { request.reply = net::responder(&loop, 1, sequence); },
+               command);
+    users->send(std::move(command));
+    return sequence;
+  }
+
+  bool step() {
+    bool delivered = deliveries.drain();
+    sched.run();
+    return delivered;
+  }
+
+  /// Runs the actors and the deliveries from other threads until request `sequence` is answered.
+  const net::http_response* await(std::uint32_t sequence) {
+    wait_until([&] { return loop.reply(sequence) != nullptr; }, [&] { return step(); });
+    return loop.reply(sequence);
+  }
+
+  const net::http_response* ask(user_command command) { return await(post(std::move(command))); }
+
+  /// One idle tick: the simulated clock moves by one tick period, and everything it set off runs.
+  void tick() {
+    sched.advance_time(tick_period);
+    sched.run();
+  }
+
+  directory_shard_state& shard() {
+    return dynamic_cast<shard_pointer&>(
+             *caf::actor_cast<caf::abstract_actor*>(users->shard_for(user)))
+      .state;
+  }
+
+  user_state& state_of_user(const user_actor& actor) {
+    return dynamic_cast<user_actor::stateful_base<user_state>&>(
+             *caf::actor_cast<caf::abstract_actor*>(actor))
+      .state;
+  }
+
+  /// The user's actor in its shard's map, or an invalid handle.
+  user_actor mapped() {
+    auto found = shard().users.find(user);
+    return found == shard().users.end() ? user_actor{} : found->second;
+  }
+
+  std::size_t charges_in_journal() {
+    auto events = sqlite->read_stream(user, 1, 1000);
+    std::size_t out = 0;
+    for (const auto& event : events.value())
+      out += event.type == "charge.created" ? 1 : 0;
+    return out;
+  }
+
+  std::string spend_body() {
+    auto* spend = ask(spend_request{user, {}});
+    return spend == nullptr ? std::string() : spend->body;
+  }
+
+  /// Counts the down messages of `actor`, seen by an actor of the test (kept alive in `watchers`:
+  /// an actor nobody references is gone).
+  std::shared_ptr<int> watch(const user_actor& actor) {
+    auto downs = std::make_shared<int>(0);
+    watchers.push_back(sys.spawn([actor, downs](caf::event_based_actor* watcher) -> caf::behavior {
+      watcher->monitor(actor);
+      watcher->set_down_handler([watcher, downs](caf::down_msg&) {
+        ++*downs;
+        watcher->quit();
+      });
+      return {[](int) {}};
+    }));
+    sched.run();
+    return downs;
+  }
+};
+
+TEST_F(DirectoryPassivationTest, AnIdleUserIsPassivatedAndReactivatedFromTheJournal) {
+  start();
+  ASSERT_EQ(ask(token_request(user, token, 1'000'000, {}))->status, 201);
+  ASSERT_EQ(ask(charge(user, token, 1, 300, "k1", {}))->status, 201);
+  const user_actor first = mapped();
+  ASSERT_TRUE(first);
+  auto downs = watch(first);
+
+  tick(); // sees the commands above: not quiet
+  tick(); // quiet once
+  EXPECT_EQ(mapped(), first);
+  EXPECT_EQ(counters.passivations.load(), 0u);
+  tick(); // quiet twice: a whole idle_timeout without a command
+  EXPECT_FALSE(mapped());
+  EXPECT_TRUE(shard().users.empty());
+  EXPECT_TRUE(shard().retiring.empty()) << "the shard saw the old actor go down";
+  EXPECT_EQ(*downs, 1);
+  EXPECT_EQ(counters.passivations.load(), 1u);
+  EXPECT_EQ(counters.activations.load(), 1u);
+  EXPECT_EQ(counters.stopped.load(), 0u);
+
+  // The next command activates the user again, from the journal: the token still charges and the
+  // earlier charge still counts.
+  auto* charged = ask(charge(user, token, 2, 400, "k2", {}));
+  ASSERT_NE(charged, nullptr);
+  EXPECT_EQ(charged->status, 201) << charged->body;
+  EXPECT_EQ(counters.activations.load(), 2u);
+  ASSERT_TRUE(mapped());
+  EXPECT_NE(mapped(), first);
+  EXPECT_TRUE(contains(spend_body(), R"("spent":{"amount":700,"currency":"usd"})")) << spend_body();
+  auto verification = sqlite->verify_stream(user);
+  ASSERT_TRUE(verification);
+  EXPECT_TRUE(verification.value().valid);
+  EXPECT_EQ(verification.value().events, 3u);
+}
+
+TEST_F(DirectoryPassivationTest, AUserWithCommandsBetweenTicksStaysActive) {
+  start();
+  ASSERT_EQ(ask(token_request(user, token, 1'000'000, {}))->status, 201);
+  const user_actor first = mapped();
+  for (int i = 0; i < 10; ++i) {
+    tick();
+    ASSERT_EQ(ask(spend_request{user, {}})->status, 200);
+  }
+  EXPECT_EQ(mapped(), first);
+  EXPECT_EQ(counters.passivations.load(), 0u);
+  EXPECT_EQ(counters.activations.load(), 1u);
+  // Once the commands stop, it goes: the ticks above were live.
+  tick();
+  tick();
+  tick();
+  EXPECT_FALSE(mapped());
+  EXPECT_EQ(counters.passivations.load(), 1u);
+}
+
+TEST_F(DirectoryPassivationTest, AUserWithAnAppendInFlightIsPassivatedOnlyOnceItIsDurable) {
+  start();
+  ASSERT_EQ(ask(token_request(user, token, 1'000'000, {}))->status, 201);
+  const user_actor first = mapped();
+  journal.close_gate();
+  const auto charged = post(charge(user, token, 1, 300, "k1", {}));
+  ASSERT_TRUE(wait_until([&] { return journal.held() == 1; }, [&] { return step(); }));
+  for (int i = 0; i < 6; ++i)
+    tick();
+  EXPECT_EQ(mapped(), first) << "an append in flight keeps the actor";
+  EXPECT_EQ(counters.passivations.load(), 0u);
+  EXPECT_EQ(loop.reply(charged), nullptr);
+
+  journal.open_gate();
+  journal.release();
+  ASSERT_NE(await(charged), nullptr);
+  EXPECT_EQ(loop.reply(charged)->status, 201);
+  EXPECT_EQ(mapped(), first);
+  tick(); // quiet for long enough already, and now nothing is pending
+  EXPECT_FALSE(mapped());
+  EXPECT_EQ(counters.passivations.load(), 1u);
+  EXPECT_TRUE(contains(spend_body(), R"("spent":{"amount":300,"currency":"usd"})"));
+  EXPECT_EQ(counters.activations.load(), 2u);
+}
+
+TEST_F(DirectoryPassivationTest, AnOpenHoldKeepsTheUserActiveUntilItIsReleased) {
+  start();
+  ASSERT_EQ(ask(token_request(user, token, 1'000'000, {}))->status, 201);
+  hold_request hold;
+  hold.user = user;
+  hold.command.id = test_id(core::id_kind::hold, 1);
+  hold.command.provider = "acme";
+  hold.command.amount = core::money{500, core::currency::usd};
+  hold.command.expires_at = test_now + 600;
+  hold.idempotency = test_key("hold-1", "{\"hold\":1}");
+  ASSERT_EQ(ask(std::move(hold))->status, 201);
+  const user_actor first = mapped();
+  for (int i = 0; i < 6; ++i)
+    tick();
+  EXPECT_EQ(mapped(), first) << "its expiry timer is work the actor owns";
+  ASSERT_EQ(ask(release_hold_request{user, test_id(core::id_kind::hold, 1), {}})->status, 200);
+  tick();
+  tick();
+  tick();
+  EXPECT_FALSE(mapped());
+  EXPECT_EQ(counters.passivations.load(), 1u);
+}
+
+TEST_F(DirectoryPassivationTest, AChargeInASessionsVelocityWindowKeepsTheUserActive) {
+  start();
+  const std::string session = test_id(core::id_kind::session, 1);
+  open_session_request open;
+  open.user = user;
+  open.command.id = session;
+  open.command.run_budget = core::money{5000, core::currency::usd};
+  open.command.expires_at = test_now + 3600;
+  open.token = "sst_test";
+  open.token_hash = "hash";
+  ASSERT_EQ(ask(std::move(open))->status, 201);
+  auto minted = token_request(user, token, 1'000'000, {});
+  minted.command.session = session;
+  ASSERT_EQ(ask(std::move(minted))->status, 201);
+  ASSERT_EQ(ask(charge(user, token, 1, 100, "k1", {}))->status, 201);
+  const user_actor first = mapped();
+  for (int i = 0; i < 6; ++i)
+    tick();
+  EXPECT_EQ(mapped(), first) << "a fresh activation would forget the charge's velocity";
+  clock_now += core::velocity_window_seconds - 1; // the charge still counts
+  tick();
+  EXPECT_EQ(mapped(), first);
+  clock_now += 1; // and now it no longer does
+  tick();
+  EXPECT_FALSE(mapped());
+  EXPECT_EQ(counters.passivations.load(), 1u);
+}
+
+TEST_F(DirectoryPassivationTest, ACommandForwardedBeforeThePassivationIsAnsweredByTheOldActor) {
+  start();
+  ASSERT_EQ(ask(token_request(user, token, 1'000'000, {}))->status, 201);
+  const user_actor first = mapped();
+  auto downs = watch(first);
+  tick();
+  tick();
+  // The third tick fires, and before anything runs a charge reaches the shard: it is in the
+  // shard's mailbox ahead of the `passivate` the actor is about to send.
+  journal.close_gate();
+  sched.advance_time(tick_period);
+  const auto first_charge = post(charge(user, token, 1, 6000, "k1", {}));
+  sched.run();
+  EXPECT_FALSE(mapped()) << "the shard accepted the passivation";
+  ASSERT_EQ(shard().retiring.count(user), 1u);
+  ASSERT_TRUE(wait_until([&] { return journal.held() == 1; }, [&] { return step(); }));
+  EXPECT_EQ(*downs, 0) << "the old actor waits for its append";
+
+  // A command while the old actor drains waits in the shard: a fresh activation now would read
+  // the journal without the charge above.
+  const auto second_charge = post(charge(user, token, 2, 6000, "k2", {}));
+  sched.run();
+  EXPECT_EQ(shard().retiring.at(user).waiting.size(), 1u);
+  EXPECT_EQ(counters.activations.load(), 1u);
+
+  journal.open_gate();
+  journal.release();
+  ASSERT_NE(await(first_charge), nullptr);
+  EXPECT_EQ(loop.reply(first_charge)->status, 201) << loop.reply(first_charge)->body;
+  ASSERT_NE(await(second_charge), nullptr);
+  EXPECT_EQ(*downs, 1);
+  EXPECT_EQ(counters.activations.load(), 2u);
+  EXPECT_TRUE(shard().retiring.empty());
+  // The fresh activation saw the first charge: 6000 + 6000 is over the 10000 provider cap.
+  EXPECT_EQ(loop.reply(second_charge)->status, 402) << loop.reply(second_charge)->body;
+  EXPECT_TRUE(contains(loop.reply(second_charge)->body, R"("scope":"provider_monthly")"));
+
+  // Nothing applied twice: a retry of the first charge is a replay.
+  auto* retry = ask(charge(user, token, 3, 6000, "k1", {}));
+  ASSERT_NE(retry, nullptr);
+  EXPECT_EQ(retry->status, 201);
+  EXPECT_EQ(header(*retry, "Idempotent-Replayed"), "true");
+  EXPECT_EQ(charges_in_journal(), 1u);
+  EXPECT_TRUE(contains(spend_body(), R"("spent":{"amount":6000,"currency":"usd"})"));
+  EXPECT_EQ(counters.passivations.load(), 1u);
+  EXPECT_EQ(counters.stopped.load(), 0u);
+  auto verification = sqlite->verify_stream(user);
+  ASSERT_TRUE(verification);
+  EXPECT_TRUE(verification.value().valid);
+}
+
+TEST_F(DirectoryPassivationTest, ACommandAfterThePassivationGoesToAFreshActivation) {
+  start();
+  ASSERT_EQ(ask(token_request(user, token, 1'000'000, {}))->status, 201);
+  const user_actor first = mapped();
+  tick();
+  tick();
+  // The third tick: the actor alone runs and sends `passivate`; the charge reaches the shard
+  // after it.
+  sched.advance_time(tick_period);
+  ASSERT_TRUE(sched.try_run_once());
+  EXPECT_TRUE(state_of_user(first).passivation_requested);
+  const auto charged = post(charge(user, token, 1, 300, "k1", {}));
+  auto* reply = await(charged);
+  ASSERT_NE(reply, nullptr);
+  EXPECT_EQ(reply->status, 201) << reply->body;
+  EXPECT_EQ(counters.passivations.load(), 1u);
+  EXPECT_EQ(counters.activations.load(), 2u);
+  ASSERT_TRUE(mapped());
+  EXPECT_NE(mapped(), first);
+  EXPECT_EQ(charges_in_journal(), 1u);
+  EXPECT_TRUE(contains(spend_body(), R"("spent":{"amount":300,"currency":"usd"})"));
+}
+
+TEST_F(DirectoryPassivationTest, AZeroIdleTimeoutDisablesPassivation) {
+  start(std::chrono::milliseconds(0));
+  ASSERT_EQ(ask(token_request(user, token, 1'000'000, {}))->status, 201);
+  const user_actor first = mapped();
+  EXPECT_FALSE(sched.has_pending_timeout()) << "no idle timer is armed";
+  for (int i = 0; i < 10; ++i)
+    sched.advance_time(std::chrono::minutes(10));
+  sched.run();
+  EXPECT_EQ(mapped(), first);
+  EXPECT_EQ(counters.passivations.load(), 0u);
 }
 
 } // namespace

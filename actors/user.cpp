@@ -326,9 +326,12 @@ void user_state::on_loaded(user_actor self, load_result result) {
   stash.clear();
   for (auto& command : waiting)
     handle(self, std::move(command));
+  if (retiring)
+    maybe_stop(self);
 }
 
 void user_state::handle(user_actor self, user_command command) {
+  active_since_tick = true;
   if (!loaded) {
     if (stash.size() >= core::limits::user_stash_commands_max)
       reply_of(command).respond(overloaded_reply("too many requests wait for this user"));
@@ -411,9 +414,11 @@ void user_state::on_lookup(user_actor self, std::uint64_t id, lookup_result resu
     remember(key.scope_key, std::move(stored));
     auto decision = core::decide(&records.at(key.scope_key).record, key.fingerprint);
     reply_of(command).respond(idempotency_reply(decision));
+    maybe_stop(self); // a retiring actor may have waited for this lookup alone
     return;
   }
   execute(self, std::move(command));
+  maybe_stop(self);
 }
 
 void user_state::execute(user_actor self, user_command command) {
@@ -821,7 +826,17 @@ void user_state::enter_failing(user_actor) {
 }
 
 void user_state::maybe_stop(user_actor self) {
-  if (!failing || !in_flight.empty() || !lookups.empty())
+  if (!in_flight.empty() || !lookups.empty() || !stash.empty())
+    return;
+  if (retiring) {
+    // The shard has forgotten this actor, and everything it forwarded before that is answered.
+    if (failing && !failure_reported && config.counters != nullptr)
+      config.counters->stopped.fetch_add(1, std::memory_order_relaxed);
+    if (quit)
+      quit();
+    return;
+  }
+  if (!failing)
     return;
   if (config.owner) {
     // Stop only when the shard has forgotten this actor: every command it forwarded before that
@@ -841,9 +856,52 @@ void user_state::maybe_stop(user_actor self) {
     quit();
 }
 
-void user_state::on_retire(user_actor) {
-  if (quit)
-    quit();
+void user_state::on_retire(user_actor self) {
+  // After `userfailed` nothing is pending any more (the actor reported only then, and a failing
+  // actor starts nothing new). After `passivate` the shard may have forwarded commands that arrived
+  // in between; they were handled before this message, but their lookups and appends may still be
+  // running: the actor answers them first and stops only then. Stopping only once they are
+  // durable is what lets the shard's next activation of this user read a complete journal (the
+  // shard holds the user's commands until this actor is down); were it ever otherwise, the
+  // journal's `(stream, seq)` key would refuse the newer activation's append with `conflict`, and
+  // that activation would fail (503) and reload.
+  retiring = true;
+  maybe_stop(self);
+}
+
+bool user_state::has_pending_work() const {
+  if (!loaded || failing || !stash.empty() || !lookups.empty() || !in_flight.empty() ||
+      !ledger.holds.empty())
+    return true;
+  // The velocity windows live in memory only: a fresh activation would start them empty, so a
+  // user with a charge still counting is kept (whatever idle_timeout is configured).
+  const std::int64_t now = this->now();
+  return std::any_of(velocity.begin(), velocity.end(),
+                     [now](const auto& entry) { return entry.second.count(now) > 0; });
+}
+
+void user_state::arm_idle(user_actor self) {
+  const auto period = std::max(std::chrono::milliseconds(1), config.idle_timeout / 2);
+  caf::delayed_anon_send(self, period, idle_atom::value);
+}
+
+void user_state::on_idle(user_actor self) {
+  if (passivation_requested || retiring)
+    return; // the timer stays off: the shard answers `retire`
+  if (active_since_tick) {
+    active_since_tick = false;
+    quiet_ticks = 0;
+  } else if (quiet_ticks < 2) {
+    ++quiet_ticks;
+  }
+  // Two quiet ticks in a row: no command for at least a whole idle_timeout.
+  if (quiet_ticks >= 2 && !has_pending_work() && config.owner) {
+    passivation_requested = true;
+    caf::anon_send(caf::actor_cast<caf::actor>(config.owner), passivate_atom::value, config.user,
+                   self);
+    return;
+  }
+  arm_idle(self);
 }
 
 void user_state::arm_expiry(user_actor self) {
@@ -861,7 +919,8 @@ void user_state::arm_expiry(user_actor self) {
 
 void user_state::on_expire(user_actor self) {
   expiry_at = 0;
-  if (!loaded || failing)
+  // A retiring actor starts no new append; the next activation arms the timer again.
+  if (!loaded || failing || retiring)
     return;
   auto events = core::decide_expire(ledger, now());
   for (const auto& event : events)
@@ -915,6 +974,8 @@ user_actor::behavior_type user_behavior(user_actor::stateful_pointer<user_state>
   self->state.quit = [self] { self->quit(); };
   auto handle = caf::actor_cast<user_actor>(self);
   self->state.start_loading(handle);
+  if (self->state.config.owner && self->state.config.idle_timeout.count() > 0)
+    self->state.arm_idle(handle);
   return {
     [self](command_atom, user_command& command) {
       self->state.handle(caf::actor_cast<user_actor>(self), std::move(command));
@@ -930,6 +991,7 @@ user_actor::behavior_type user_behavior(user_actor::stateful_pointer<user_state>
     },
     [self](retire_atom) { self->state.on_retire(caf::actor_cast<user_actor>(self)); },
     [self](expire_atom) { self->state.on_expire(caf::actor_cast<user_actor>(self)); },
+    [self](idle_atom) { self->state.on_idle(caf::actor_cast<user_actor>(self)); },
   };
 }
 

@@ -26,6 +26,17 @@
 // Activation: the actor starts unloaded, reads the latest snapshot and the events after it on the
 // loader pool (the chain is verified: the journal recomputes it on read and the actor checks the
 // links again) and stashes commands until the state arrives.
+//
+// Passivation (only with an owner shard and a non-zero `user_config::idle_timeout`): a timer ticks
+// every idle_timeout / 2. A tick that finds no command handled since the previous tick is quiet;
+// after two quiet ticks in a row (so at least idle_timeout without a command) the actor asks its
+// shard to passivate it (`passivate`), but only while nothing is pending: loaded, not failing, no
+// stashed command, no idempotency lookup, no append in flight, no open hold (the expiry timer is
+// work this actor owns: a passivated user's hold would stay reserved, and unjournaled, until the
+// next activation) and no charge still counting in a velocity window (windows are in memory only,
+// a fresh activation would start them empty). The shard forgets it and answers `retire`; commands the shard forwarded before
+// that are in the mailbox ahead of `retire` and are answered normally, and `retire` stops the actor
+// only once their lookups and appends are done.
 
 #include "actors/alias_index.hpp"
 #include "actors/kill_switch.hpp"
@@ -45,6 +56,7 @@
 #include <caf/typed_actor.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -208,18 +220,22 @@ using durable_atom = caf::atom_constant<caf::atom("durable")>;
 using retire_atom = caf::atom_constant<caf::atom("retire")>;
 using expire_atom = caf::atom_constant<caf::atom("expire")>;
 using user_failed_atom = caf::atom_constant<caf::atom("userfailed")>;
+using idle_atom = caf::atom_constant<caf::atom("idle")>;
+using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 
 /// The user actor's interface. `command` is its API; `loaded`, `idemlookup` and `durable` are its
 /// own results coming back from the loader pool and the journal; `retire` is its shard's
-/// permission to stop after it reported `userfailed`; `expire` is its own timer, armed for the
-/// earliest open hold's expiry, that releases expired holds (`core::decide_expire`).
+/// permission to stop (once nothing is pending) after it reported `userfailed` or asked to be
+/// passivated; `expire` is its own timer, armed for the earliest open hold's expiry, that releases
+/// expired holds (`core::decide_expire`); `idle` is its own passivation tick.
 using user_actor = caf::typed_actor<
   caf::reacts_to<command_atom, user_command>,
   caf::reacts_to<loaded_atom, load_result>,
   caf::reacts_to<lookup_atom, std::uint64_t, lookup_result>,
   caf::reacts_to<durable_atom, std::uint64_t, storage::append_outcome>,
   caf::reacts_to<retire_atom>,
-  caf::reacts_to<expire_atom>>;
+  caf::reacts_to<expire_atom>,
+  caf::reacts_to<idle_atom>>;
 
 /// Runs a function that delivers a message to an actor. The journal's callbacks and the loader
 /// pool call it from their threads; the default runs it at once (an `anon_send` is thread-safe).
@@ -231,6 +247,7 @@ using delivery = std::function<void(std::function<void()>)>;
 struct user_counters {
   std::atomic<std::uint64_t> activations{0}; ///< loads started
   std::atomic<std::uint64_t> stopped{0};     ///< actors stopped after a journal failure
+  std::atomic<std::uint64_t> passivations{0}; ///< idle actors their shard forgot and retired
 };
 
 struct user_config {
@@ -244,7 +261,11 @@ struct user_config {
   std::uint64_t snapshot_every_events = core::limits::user_snapshot_every_events_default;
   /// The directory shard that owns this actor, if any: after a journal failure the actor asks it
   /// (`userfailed`) to forget it and stops on `retire`; without an owner it stops by itself.
+  /// When idle, the actor asks it to passivate it (`passivate`); without an owner it never does.
   caf::actor_addr owner;
+  /// How long the actor goes without a command before it asks its owner to passivate it (measured
+  /// in ticks of half this; see the header comment). Zero disables passivation.
+  std::chrono::milliseconds idle_timeout{core::limits::user_idle_timeout_ms_default};
   user_counters* counters = nullptr; ///< optional; must outlive the actor
   /// Where durable aliases are copied (optional; must outlive the actor).
   alias_index* aliases = nullptr;
@@ -280,6 +301,13 @@ struct user_state {
   /// A journal operation failed: every command is answered 503 until the actor stops.
   bool failing = false;
   bool failure_reported = false; ///< `userfailed` sent to the owner
+  /// A command was handled since the last idle tick.
+  bool active_since_tick = false;
+  /// Idle ticks in a row that found no command handled since the one before.
+  std::uint32_t quiet_ticks = 0;
+  bool passivation_requested = false; ///< `passivate` sent to the owner; the timer is off
+  /// The owner forgot this actor (`retire`): it stops as soon as nothing is pending.
+  bool retiring = false;
 
   core::ledger_state ledger;
   std::uint64_t head_seq = 0;
@@ -314,6 +342,13 @@ struct user_state {
   void on_expire(user_actor self);
   /// Arms the expiry timer for the earliest open hold, unless it is armed for earlier already.
   void arm_expiry(user_actor self);
+  /// Arms the next idle tick (every idle_timeout / 2, at least 1 ms).
+  void arm_idle(user_actor self);
+  /// An idle tick: asks the owner to passivate this actor after two quiet ticks with nothing
+  /// pending, otherwise re-arms.
+  void on_idle(user_actor self);
+  /// Whether anything would be lost or left undone if the actor stopped now.
+  bool has_pending_work() const;
 
   /// For tests and the spend endpoint.
   void answer_spend(const spend_request& request) const;
