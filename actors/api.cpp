@@ -120,6 +120,21 @@ std::optional<std::string> known_user(const api_context& context, const route_pa
   return std::nullopt;
 }
 
+/// The `{id}` user of a platform request: the platform key checked (401), then the user (404).
+std::optional<std::string> platform_user(const api_context& context, const http_request& request,
+                                         const route_params& params, const responder& reply) {
+  if (!platform_authorized(context, request, reply))
+    return std::nullopt;
+  return known_user(context, params, reply);
+}
+
+/// Runs `job` (a journal read that answers `reply` itself) on the loader pool; 503 when full.
+void post_read(const api_context& context, const responder& reply, std::function<void()> job) {
+  if (!context.loader->post(std::move(job)))
+    reply.respond(problem_reply(
+      core::problem(core::api_error::overloaded, "too many journal reads are waiting").retry_after(1)));
+}
+
 /// The idempotency scope and fingerprint of a request that must carry a key; answers 400 when the
 /// key is missing or malformed or the body is not JSON.
 std::optional<idempotency_key> idempotency_of(std::string_view principal,
@@ -193,9 +208,7 @@ void upsert_user(const api_context& context, const http_request& request,
 
 void open_session(const api_context& context, const http_request& request,
                   const route_params& params, responder reply) {
-  if (!platform_authorized(context, request, reply))
-    return;
-  auto user = known_user(context, params, reply);
+  auto user = platform_user(context, request, params, reply);
   if (!user)
     return;
   core::session_create_request body;
@@ -225,9 +238,7 @@ void open_session(const api_context& context, const http_request& request,
 
 void set_limits(const api_context& context, const http_request& request,
                 const route_params& params, responder reply) {
-  if (!platform_authorized(context, request, reply))
-    return;
-  auto user = known_user(context, params, reply);
+  auto user = platform_user(context, request, params, reply);
   if (!user)
     return;
   set_limits_request command;
@@ -243,9 +254,7 @@ void set_limits(const api_context& context, const http_request& request,
 
 void set_payment_method(const api_context& context, const http_request& request,
                         const route_params& params, responder reply) {
-  if (!platform_authorized(context, request, reply))
-    return;
-  auto user = known_user(context, params, reply);
+  auto user = platform_user(context, request, params, reply);
   if (!user)
     return;
   core::payment_method_request body;
@@ -263,9 +272,7 @@ void set_payment_method(const api_context& context, const http_request& request,
 
 void create_payment_token(const api_context& context, const http_request& request,
                           const route_params& params, responder reply) {
-  if (!platform_authorized(context, request, reply))
-    return;
-  auto user = known_user(context, params, reply);
+  auto user = platform_user(context, request, params, reply);
   if (!user)
     return;
   auto key = idempotency_of("platform", request, reply);
@@ -294,9 +301,7 @@ void create_payment_token(const api_context& context, const http_request& reques
 
 void user_spend(const api_context& context, const http_request& request,
                 const route_params& params, responder reply) {
-  if (!platform_authorized(context, request, reply))
-    return;
-  auto user = known_user(context, params, reply);
+  auto user = platform_user(context, request, params, reply);
   if (!user)
     return;
   context.users->send(spend_request{std::move(*user), reply});
@@ -328,9 +333,7 @@ std::optional<std::uint64_t> query_number(std::string_view query, std::string_vi
 
 void audit_list(const api_context& context, const http_request& request,
                 const route_params& params, responder reply) {
-  if (!platform_authorized(context, request, reply))
-    return;
-  auto user = known_user(context, params, reply);
+  auto user = platform_user(context, request, params, reply);
   if (!user)
     return;
   auto limit = query_number(request.query, "limit", core::page_limit_default, core::page_limit_max);
@@ -370,16 +373,12 @@ void audit_list(const api_context& context, const http_request& request,
     json.end_array().member("has_more", has_more).end_object();
     reply.respond(std::move(response));
   };
-  if (!context.loader->post(std::move(job)))
-    reply.respond(problem_reply(
-      core::problem(core::api_error::overloaded, "too many journal reads are waiting").retry_after(1)));
+  post_read(context, reply, std::move(job));
 }
 
 void audit_verify(const api_context& context, const http_request& request,
                   const route_params& params, responder reply) {
-  if (!platform_authorized(context, request, reply))
-    return;
-  auto user = known_user(context, params, reply);
+  auto user = platform_user(context, request, params, reply);
   if (!user)
     return;
   auto job = [journal = context.journal, user = std::move(*user), reply] {
@@ -399,9 +398,7 @@ void audit_verify(const api_context& context, const http_request& request,
     json.end_object();
     reply.respond(std::move(response));
   };
-  if (!context.loader->post(std::move(job)))
-    reply.respond(problem_reply(
-      core::problem(core::api_error::overloaded, "too many journal reads are waiting").retry_after(1)));
+  post_read(context, reply, std::move(job));
 }
 
 void kill(const api_context& context, const http_request& request, const route_params&,
@@ -537,9 +534,7 @@ void provider_refund(const api_context& context, const http_request& request,
     command.user = std::move(*user.value());
     users->send(std::move(command));
   };
-  if (!context.loader->post(std::move(job)))
-    reply.respond(problem_reply(
-      core::problem(core::api_error::overloaded, "too many journal reads are waiting").retry_after(1)));
+  post_read(context, reply, std::move(job));
 }
 
 // --- Agent (session token) --------------------------------------------------------------------
