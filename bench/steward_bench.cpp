@@ -42,6 +42,8 @@ constexpr std::string_view usage_text =
                      0 = each connection sends as soon as it has its answer    [0]
   --amount=N         minor units per charge                                     [1]
   --provider=SLUG    provider whose signature the charges carry                 [acme]
+  --kill-provider=SLUG  during the window, kill and unkill this other provider every 100 ms
+                     and report the kill's answer latency                        [none]
   --report=FILE      also write the results as JSON to FILE
   --threads=N        event-loop threads of the load phase                       [1]
 )";
@@ -108,6 +110,8 @@ bench::charges_options parse_charges(const std::vector<std::string_view>& args) 
       o.provider = value;
     else if (name == "report")
       o.report_path = value;
+    else if (name == "kill-provider")
+      o.kill_provider = value;
     else if (name == "threads")
       o.threads = parse_integer<std::uint32_t>(name, value, 1, threads_max);
     else
@@ -119,6 +123,10 @@ bench::charges_options parse_charges(const std::vector<std::string_view>& args) 
     usage_error("--data-dir is required");
   if (!core::is_valid_provider_slug(o.provider))
     usage_error("--provider=" + o.provider + ": not a provider slug (1-32 of a-z, 0-9, -)");
+  if (!o.kill_provider.empty() &&
+      (!core::is_valid_provider_slug(o.kill_provider) || o.kill_provider == o.provider))
+    usage_error("--kill-provider=" + o.kill_provider +
+                ": must be another configured provider's slug than --provider");
   if (o.threads > o.connections)
     usage_error("--threads=" + std::to_string(o.threads) + " is more than --connections=" +
                 std::to_string(o.connections));

@@ -5,6 +5,12 @@
 #include "core/hmac_signature.hpp"
 #include "core/json_writer.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -491,7 +497,87 @@ std::string fixed(double value, int decimals = 3) {
 
 double ms(std::uint64_t us) { return static_cast<double>(us) / 1000.0; }
 
+/// One blocking HTTP/1.1 exchange on `fd` (keep-alive): sends `request`, reads one answer with a
+/// Content-Length. The status, or 0 on a failure or after `timeout_ms`.
+int exchange(int fd, const std::string& request, int timeout_ms) {
+  std::size_t sent = 0;
+  while (sent < request.size()) {
+    auto n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0)
+      return 0;
+    sent += static_cast<std::size_t>(n);
+  }
+  std::string in;
+  const auto deadline = monotonic_ns() + std::int64_t{timeout_ms} * 1'000'000;
+  for (;;) {
+    auto head_end = in.find("\r\n\r\n");
+    if (head_end != std::string::npos) {
+      std::size_t length = 0;
+      auto at = in.find("Content-Length:");
+      if (at != std::string::npos && at < head_end)
+        length = std::strtoull(in.c_str() + at + 15, nullptr, 10);
+      if (in.size() >= head_end + 4 + length)
+        return in.size() > 12 ? std::atoi(in.c_str() + 9) : 0;
+    }
+    const auto left_ms = (deadline - monotonic_ns()) / 1'000'000;
+    pollfd ready{fd, POLLIN, 0};
+    if (left_ms <= 0 || ::poll(&ready, 1, static_cast<int>(left_ms)) <= 0)
+      return 0;
+    char buffer[2048];
+    auto n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0)
+      return 0;
+    in.append(buffer, static_cast<std::size_t>(n));
+  }
+}
+
+/// Kill answer latencies measured by the probe.
+struct kill_probe_result {
+  latency_histogram latency;
+  std::uint64_t failed = 0;
+};
+
+/// Kills and lifts `o.kill_provider` every `o.kill_interval_s` between `from_ns` and `until_ns`.
+kill_probe_result run_kill_probe(const charges_options& o, const endpoint& server,
+                                 const std::string& platform_key, std::int64_t from_ns,
+                                 std::int64_t until_ns) {
+  kill_probe_result out;
+  int fd = ::socket(server.address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || ::connect(fd, reinterpret_cast<const sockaddr*>(&server.address),
+                          server.address_bytes) != 0) {
+    if (fd >= 0)
+      ::close(fd);
+    out.failed = 1;
+    return out;
+  }
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  const std::string body = R"({"scope":"provider","id":")" + o.kill_provider + R"("})";
+  while (monotonic_ns() < from_ns)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  bool active = true;
+  while (monotonic_ns() < until_ns) {
+    std::string request;
+    append_request(request, active ? "POST" : "DELETE", "/v1/kill", server.host_header,
+                   "Authorization: Bearer " + platform_key + "\r\n", body);
+    const auto sent = monotonic_ns();
+    const int status = exchange(fd, request, 5000);
+    const auto answered = monotonic_ns();
+    if (status == 200)
+      out.latency.record(static_cast<std::uint64_t>((answered - sent) / 1000));
+    else
+      ++out.failed;
+    if (status == 0)
+      break;
+    active = !active;
+    std::this_thread::sleep_for(std::chrono::duration<double>(o.kill_interval_s));
+  }
+  ::close(fd);
+  return out;
+}
+
 struct results {
+  kill_probe_result kills;
   tally measured;
   std::map<int, std::string> samples;
   std::array<std::string, connection_failure_count> failure_samples;
@@ -538,6 +624,14 @@ std::string json_report(const charges_options& o, const results& r) {
   w.key("max").raw(fixed(ms(h.max_us())));
   w.key("mean").raw(fixed(h.mean_us() / 1000.0));
   w.end_object();
+  if (!o.kill_provider.empty()) {
+    const auto& k = r.kills.latency;
+    w.key("kill_ack_ms").begin_object().member("count", k.count()).member("failed", r.kills.failed);
+    w.key("p50").raw(fixed(ms(k.value_at_percentile(50))));
+    w.key("p99").raw(fixed(ms(k.value_at_percentile(99))));
+    w.key("max").raw(fixed(ms(k.max_us())));
+    w.end_object();
+  }
   w.key("samples").begin_object();
   for (const auto& [status, body] : r.samples)
     w.member(std::to_string(status), std::string_view(body));
@@ -579,6 +673,13 @@ void print_summary(std::ostream& out, const charges_options& o, const results& r
       << fixed(ms(h.value_at_percentile(90))) << "  p99 " << fixed(ms(h.value_at_percentile(99)))
       << "  p99.9 " << fixed(ms(h.value_at_percentile(99.9))) << "  max " << fixed(ms(h.max_us()))
       << "  (every answer, from its " << (o.rate > 0 ? "scheduled" : "send") << " time)\n";
+  if (!o.kill_provider.empty()) {
+    const auto& k = r.kills.latency;
+    out << "  kill ack ms p50 " << fixed(ms(k.value_at_percentile(50))) << "  p99 "
+        << fixed(ms(k.value_at_percentile(99))) << "  max " << fixed(ms(k.max_us())) << "  ("
+        << k.count() << " kills and lifts of " << o.kill_provider << ", " << r.kills.failed
+        << " failed)\n";
+  }
   for (const auto& [status, body] : r.samples)
     out << "  first " << status << " answer: " << body << "\n";
   for (std::size_t k = 0; k < connection_failure_count; ++k)
@@ -641,6 +742,13 @@ int run_charges(const charges_options& options) {
   plan.end_ns = plan.measure_ns + to_ns(options.duration_s);
   plan.interval_ns =
     options.rate > 0 ? static_cast<std::int64_t>(1e9 * options.connections / options.rate) : 0;
+
+  kill_probe_result kills;
+  std::thread kill_probe;
+  if (!options.kill_provider.empty())
+    kill_probe = std::thread([&] {
+      kills = run_kill_probe(options, *server, *platform_key, plan.measure_ns, plan.end_ns);
+    });
 
   std::vector<std::unique_ptr<charge_load>> loads;
   std::vector<std::size_t> in_flight_at_end(options.threads, 0);
@@ -707,6 +815,8 @@ int run_charges(const charges_options& options) {
   }
   for (auto& thread : threads)
     thread.join();
+  if (kill_probe.joinable())
+    kill_probe.join();
   for (const auto& failure : loop_errors)
     if (!failure.empty()) {
       std::cerr << "steward-bench: " << failure << "\n";
@@ -715,6 +825,7 @@ int run_charges(const charges_options& options) {
 
   results r;
   r.setup_s = setup_s;
+  r.kills = std::move(kills);
   for (std::size_t t = 0; t < loads.size(); ++t) {
     r.measured.add(loads[t]->measured());
     for (const auto& [status, body] : loads[t]->samples())

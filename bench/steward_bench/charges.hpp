@@ -30,6 +30,11 @@ struct charges_options {
   std::string provider = "acme";
   std::string report_path;          ///< JSON report written here when not empty
   std::uint32_t threads = 1;        ///< event loops for the load phase
+  /// When set, a kill probe runs during the measured window: every `kill_interval_s` it kills this
+  /// provider (`POST /v1/kill`) and lifts the kill again, on a connection of its own, and reports
+  /// how long each answer took (DESIGN 7: kill ack p99 under load). It must not be `provider`.
+  std::string kill_provider;
+  double kill_interval_s = 0.1;
 };
 
 /// Connections used by the setup phase (fewer when there are fewer users).
