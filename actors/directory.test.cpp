@@ -239,14 +239,18 @@ struct DirectoryPassivationTest : ::testing::Test, test_coordinator_fixture<> {
   /// an actor nobody references is gone).
   std::shared_ptr<int> watch(const user_actor& actor) {
     auto downs = std::make_shared<int>(0);
-    watchers.push_back(sys.spawn([actor, downs](caf::event_based_actor* watcher) -> caf::behavior {
-      watcher->monitor(actor);
-      watcher->set_down_handler([watcher, downs](caf::down_msg&) {
-        ++*downs;
+    // The state goes in as spawn arguments: CAF 0.17 dereferences a null tuple for a function
+    // actor spawned without any (UBSan reports it inside CAF's init_fun_factory).
+    auto watch_actor = [](caf::event_based_actor* watcher, user_actor watched,
+                          std::shared_ptr<int> count) -> caf::behavior {
+      watcher->monitor(watched);
+      watcher->set_down_handler([watcher, count](caf::down_msg&) {
+        ++*count;
         watcher->quit();
       });
       return {[](int) {}};
-    }));
+    };
+    watchers.push_back(sys.spawn(watch_actor, actor, downs));
     sched.run();
     return downs;
   }
