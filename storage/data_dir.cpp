@@ -16,6 +16,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <memory>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -570,6 +571,37 @@ std::optional<data_dir_error> load_secrets(const fs::path& dir,
     loaded.provider_secrets.push_back(std::move(secret));
   }
   out = std::move(loaded);
+  return std::nullopt;
+}
+
+data_dir_lock& data_dir_lock::operator=(data_dir_lock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0)
+      ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+data_dir_lock::~data_dir_lock() {
+  if (fd_ >= 0)
+    ::close(fd_);
+}
+
+std::optional<data_dir_error> lock_data_dir(const fs::path& dir, data_dir_lock& out) {
+  const auto path = dir / std::string(lock_file);
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return errno_error(path, "cannot open the lock file", errno);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error_number = errno;
+    ::close(fd);
+    if (error_number == EWOULDBLOCK)
+      return error_at(path, "the data dir is in use by another stewardd; stop it first, or give "
+                            "this one its own --data-dir");
+    return errno_error(path, "cannot lock", error_number);
+  }
+  out = data_dir_lock(fd);
   return std::nullopt;
 }
 

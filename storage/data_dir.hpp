@@ -24,6 +24,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace steward::storage {
@@ -101,6 +102,30 @@ std::optional<data_dir_error> ensure_demo_secrets(const std::filesystem::path& d
 std::optional<data_dir_error> load_secrets(const std::filesystem::path& dir,
                                            std::span<const std::string> provider_slugs,
                                            secrets& out);
+
+/// The file whose lock marks a data dir as in use.
+inline constexpr std::string_view lock_file = "stewardd.lock";
+
+/// An exclusive lock on a data dir, held for the life of this object (and of the process: the
+/// kernel drops it when the process dies, even by SIGKILL).
+class data_dir_lock {
+public:
+  data_dir_lock() = default;
+  explicit data_dir_lock(int fd) noexcept : fd_(fd) {}
+  data_dir_lock(data_dir_lock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  data_dir_lock& operator=(data_dir_lock&& other) noexcept;
+  data_dir_lock(const data_dir_lock&) = delete;
+  data_dir_lock& operator=(const data_dir_lock&) = delete;
+  ~data_dir_lock();
+
+private:
+  int fd_ = -1;
+};
+
+/// Takes the data dir's lock (`flock` on DIR/stewardd.lock, created 0600 when missing). Two
+/// stewardd processes on one data dir would each think they own every user's stream and could
+/// approve the same money twice; the second one is refused here, with an error that says so.
+std::optional<data_dir_error> lock_data_dir(const std::filesystem::path& dir, data_dir_lock& out);
 
 /// The key id of an Ed25519 public key, as used in file names and in the JWKS `kid`.
 std::string signing_key_id(std::span<const std::uint8_t, 32> public_key);

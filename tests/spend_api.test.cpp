@@ -8,6 +8,7 @@
 #include "tests/support/process.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <atomic>
 #include <csignal>
@@ -105,6 +106,19 @@ protected:
   std::string other_secret_;
   int next_key_ = 0;
 };
+
+TEST_F(spend_api, a_second_stewardd_on_the_same_data_dir_is_refused) {
+  ASSERT_TRUE(start());
+  auto second = spawn_stewardd(new_run_dir(), base_args(server_->run_dir()));
+  ASSERT_TRUE(second);
+  auto status = second->wait_exit(deadline_in(10s));
+  ASSERT_TRUE(status) << "the second stewardd kept running";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 1);
+  EXPECT_NE(second->stderr_text().find("in use by another stewardd"), std::string::npos)
+    << second->stderr_text();
+  // The first one is unharmed.
+  EXPECT_EQ(platform("PUT", "/v1/users/still-here", R"({"email":"a@example.com"})")->status, 201);
+}
 
 // --- Users, tokens, charges -----------------------------------------------------------------------
 

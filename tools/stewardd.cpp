@@ -155,6 +155,11 @@ int main(int argc, char** argv) {
     std::cerr << "stewardd: " << storage::to_string(*error) << "\n";
     return exit_start_failed;
   }
+  storage::data_dir_lock dir_lock;
+  if (auto error = storage::lock_data_dir(opts.data_dir, dir_lock)) {
+    std::cerr << "stewardd: " << storage::to_string(*error) << "\n";
+    return exit_start_failed;
+  }
 
   if (opts.journal != core::journal_backend::sqlite) {
     std::cerr << "stewardd: --journal=postgres: the PostgreSQL journal is not built yet; use "
@@ -244,6 +249,10 @@ int main(int argc, char** argv) {
   metrics.add_callback_counter("steward_user_activations_total",
                                "User actors activated from the journal.", {}, [&user_counters] {
                                  return user_counters.activations.load(std::memory_order_relaxed);
+                               });
+  metrics.add_callback_counter("steward_user_passivations_total",
+                               "Idle user actors that left memory.", {}, [&user_counters] {
+                                 return user_counters.passivations.load(std::memory_order_relaxed);
                                });
 
   caf::actor_system_config caf_config;
