@@ -552,7 +552,7 @@ void agent_spend(const api_context& context, const http_request& request, const 
   auto principal = session_authorized(context, request, reply);
   if (!principal)
     return;
-  context.users->send(spend_request{principal->first, reply});
+  context.users->send(spend_request{principal->first, reply, principal->second});
 }
 
 } // namespace

@@ -960,6 +960,14 @@ void user_state::forget(const std::string& scope_key) {
 }
 
 void user_state::answer_spend(const spend_request& request) const {
+  if (request.session) {
+    auto found = ledger.sessions.find(*request.session);
+    if (found == ledger.sessions.end() || found->second.expires_at <= now()) {
+      request.reply.respond(problem_reply(
+        core::problem(core::api_error::unauthorized, "the session is unknown or has expired")));
+      return;
+    }
+  }
   std::string body;
   core::json_writer json(body);
   core::write_spend(json, ledger, now());

@@ -124,10 +124,12 @@ struct release_hold_request {
   net::responder reply;
 };
 
-/// Month-to-date spend per provider, caps and open holds (GET .../spend).
+/// Month-to-date spend per provider, caps and open holds (GET .../spend). With `session` (the
+/// agent's `GET /v1/spend`), that session must still be open, else 401.
 struct spend_request {
   std::string user;
   net::responder reply;
+  std::optional<std::string> session{};
 };
 
 /// `PUT /v1/users/{platform_ref}`: creates the user (201) or changes what the body names (200).

@@ -331,6 +331,20 @@ TEST_F(spend_api, refunds_give_back_once_and_only_to_the_charging_provider) {
   EXPECT_EQ(provider_spent(user), 0);
 }
 
+TEST_F(spend_api, an_expired_session_token_opens_nothing) {
+  ASSERT_TRUE(start());
+  auto user = create_user("brief");
+  auto session = platform("POST", "/v1/users/" + user + "/sessions",
+                          R"({"run_budget":{"amount":100,"currency":"usd"},"ttl_seconds":1})");
+  ASSERT_TRUE(session && session->status == 201);
+  const std::string bearer = json_string(session->body, "token");
+  auto c = client();
+  EXPECT_EQ(c.bearer(bearer, "GET", "/v1/spend")->status, 200);
+  std::this_thread::sleep_for(2100ms);
+  EXPECT_EQ(c.bearer(bearer, "GET", "/v1/session")->status, 401);
+  EXPECT_EQ(c.bearer(bearer, "GET", "/v1/spend")->status, 401);
+}
+
 // --- Concurrency --------------------------------------------------------------------------------
 
 TEST_F(spend_api, a_thousand_racing_charges_approve_exactly_up_to_the_cap) {
