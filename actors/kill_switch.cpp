@@ -99,9 +99,13 @@ void kill_switch::change(std::string_view slug, bool active, std::int64_t now,
       webhook.created_at = now;
       batch.outbox.push_back(std::move(webhook));
     }
+    const std::uint64_t seq = entry.seq;
+    const core::chain_hash hash = entry.hash;
     batch.events.push_back(std::move(entry));
-    journal_->append(std::move(batch), [this, slug = std::string(slug), active,
+    journal_->append(std::move(batch), [this, slug = std::string(slug), active, seq, hash,
+                                        generation = generation_,
                                         done = std::move(done)](storage::append_outcome outcome) {
+      on_appended(outcome.durable(), seq, hash, generation);
       if (outcome.durable() && !active)
         set(slug, false);
       if (outcome.durable() && active && outbox_ready_)
@@ -109,6 +113,25 @@ void kill_switch::change(std::string_view slug, bool active, std::int64_t now,
       done(outcome.durable());
     });
   }
+}
+
+void kill_switch::on_appended(bool durable, std::uint64_t seq, const core::chain_hash& hash,
+                              std::uint64_t generation) {
+  std::lock_guard lock(head_mutex_);
+  if (durable) {
+    if (seq > durable_seq_) {
+      durable_seq_ = seq;
+      durable_hash_ = hash;
+    }
+    return;
+  }
+  // Nothing of this batch is stored, and every batch already chained after it will fail the
+  // journal's fence: continue from what is durable.
+  if (generation != generation_)
+    return;
+  head_seq_ = durable_seq_;
+  head_hash_ = durable_hash_;
+  ++generation_;
 }
 
 std::optional<storage::journal_failure> kill_switch::load() {
@@ -132,6 +155,8 @@ std::optional<storage::journal_failure> kill_switch::load() {
       break;
   }
   head_seq_ = seq;
+  durable_seq_ = seq;
+  durable_hash_ = head_hash_;
   return std::nullopt;
 }
 

@@ -65,8 +65,17 @@ private:
   std::mutex head_mutex_; ///< orders appends to the system stream
   std::uint64_t head_seq_ = 0;
   core::chain_hash head_hash_ = core::chain_genesis;
+  /// The newest system-stream event known durable: after a failed append the head goes back to
+  /// it, since every batch chained after the failed one fails too.
+  std::uint64_t durable_seq_ = 0;
+  core::chain_hash durable_hash_ = core::chain_genesis;
+  /// Bumped when the head is rewound; failures of batches issued before that are already
+  /// accounted for and must not rewind it again.
+  std::uint64_t generation_ = 0;
 
   void set(std::string_view slug, bool active) noexcept;
+  void on_appended(bool durable, std::uint64_t seq, const core::chain_hash& hash,
+                   std::uint64_t generation);
 };
 
 } // namespace steward::actors
