@@ -360,13 +360,14 @@ int main(int argc, char** argv) {
 
   // Everything queued becomes durable (its callbacks still reach live actors), then the actors
   // stop: they may hold responders naming the loops, so before the servers go away.
+  // The loader's queued reads run before the actors go: their results are messages to them.
   if (webhooks)
     webhooks->stop();
   journal->stop();
+  loader.stop();
   users.stop();
   caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
   system.reset();
-  loader.stop();
   std::cout << "stewardd: stopped" << std::endl;
   return 0;
 }
