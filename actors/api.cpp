@@ -5,6 +5,7 @@
 #include "core/idempotency.hpp"
 #include "core/json_writer.hpp"
 #include "core/problem.hpp"
+#include "net/problem_response.hpp"
 #include "core/secret_token.hpp"
 #include "core/hash_chain.hpp"
 
@@ -25,13 +26,7 @@ constexpr std::string_view idempotency_header = "Idempotency-Key";
 constexpr std::string_view provider_header = "Steward-Provider";
 
 http_response problem_reply(core::problem&& problem) {
-  http_response response;
-  response.status = problem.status();
-  response.content_type = core::problem_content_type;
-  if (auto seconds = problem.retry_after_seconds())
-    response.headers.emplace_back("Retry-After", std::to_string(*seconds));
-  response.body = std::move(problem).body();
-  return response;
+  return net::problem_response(std::move(problem));
 }
 
 void refuse(const responder& reply, core::api_error code, std::string_view detail) {

@@ -1,5 +1,7 @@
 #include "actors/directory.hpp"
 
+#include "net/problem_response.hpp"
+
 #include "core/problem.hpp"
 
 #include <caf/actor_cast.hpp>
@@ -18,15 +20,7 @@ namespace {
 
 /// 503 `overloaded` with `Retry-After: 1`, for a command the shard cannot hold.
 net::http_response overloaded_reply(std::string_view detail) {
-  core::problem problem(core::api_error::overloaded, detail);
-  problem.retry_after(1);
-  net::http_response response;
-  response.status = problem.status();
-  response.content_type = core::problem_content_type;
-  if (auto seconds = problem.retry_after_seconds())
-    response.headers.emplace_back("Retry-After", std::to_string(*seconds));
-  response.body = std::move(problem).body();
-  return response;
+  return net::problem_response(core::problem(core::api_error::overloaded, detail).retry_after(1));
 }
 
 void answer_overloaded(const user_command& command, std::string_view detail) {

@@ -3,6 +3,7 @@
 #include "core/api_messages.hpp"
 #include "core/json_writer.hpp"
 #include "core/problem.hpp"
+#include "net/problem_response.hpp"
 #include "core/sha256.hpp"
 
 #include <caf/actor_cast.hpp>
@@ -19,15 +20,8 @@ namespace steward::actors {
 
 namespace {
 
-/// A problem+json response; `Retry-After` when the problem carries one.
 net::http_response problem_reply(core::problem&& problem) {
-  net::http_response response;
-  response.status = problem.status();
-  response.content_type = core::problem_content_type;
-  if (auto seconds = problem.retry_after_seconds())
-    response.headers.emplace_back("Retry-After", std::to_string(*seconds));
-  response.body = std::move(problem).body();
-  return response;
+  return net::problem_response(std::move(problem));
 }
 
 net::http_response overloaded_reply(std::string_view detail) {

@@ -1,5 +1,7 @@
 #include "actors/webhook_sender.hpp"
 
+#include "actors/actor_test_support.hpp"
+
 #include "core/hmac_signature.hpp"
 #include "storage/sqlite_journal.hpp"
 
@@ -581,23 +583,7 @@ TEST(WebhookSender, StopAbandonsAnAttemptInFlight) {
 
 // --- With the real journal ------------------------------------------------------------------------
 
-class temp_dir {
-public:
-  temp_dir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "steward-webhook-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr)
-      std::abort();
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
-private:
-  std::filesystem::path path_;
-};
+using testing::temp_dir; // actors/actor_test_support.hpp
 
 TEST(WebhookSender, DeliversWhatTheSqliteJournalOutboxHoldsAcrossARestart) {
   temp_dir dir;

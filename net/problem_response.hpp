@@ -6,9 +6,21 @@
 #include "core/problem.hpp"
 #include "net/http_message.hpp"
 
+#include <string>
 #include <string_view>
 
 namespace steward::net {
+
+/// The response of a built problem, with `Retry-After` when the problem carries one.
+inline http_response problem_response(core::problem&& problem) {
+  http_response response;
+  response.status = problem.status();
+  response.content_type = core::problem_content_type;
+  if (auto seconds = problem.retry_after_seconds())
+    response.headers.emplace_back("Retry-After", std::to_string(*seconds));
+  response.body = std::move(problem).body();
+  return response;
+}
 
 inline http_response problem_response(core::api_error error, std::string_view detail) {
   core::problem problem(error, detail);
