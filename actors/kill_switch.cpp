@@ -1,6 +1,6 @@
 #include "actors/kill_switch.hpp"
 
-#include "actors/user.hpp"
+#include "actors/webhook_events.hpp"
 
 #include "core/ids.hpp"
 #include "core/json_reader.hpp"

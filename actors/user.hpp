@@ -384,19 +384,6 @@ user_actor spawn_user(caf::actor_system& system, user_config config);
 /// chain checked. Blocking: for the loader pool and tests.
 load_result load_user(storage::journal& journal, const std::string& stream);
 
-/// A webhook event id derived from `seed` (the same seed always gives the same `evt_` id, so a
-/// decision replayed from the journal cannot queue a second webhook under a new id).
-std::string derived_event_id(std::string_view seed);
-
-/// The `budget.threshold` webhook's data for `crossing` of `charge` against `ledger` (after the
-/// charge was applied).
-std::string threshold_payload(const std::string& user, const core::ledger_state& ledger,
-                              const core::charge_created& charge,
-                              const core::threshold_crossing& crossing);
-
-/// The `kill.activated` webhook's data.
-std::string kill_payload(std::string_view scope, std::string_view id, std::int64_t at);
-
 /// The response that replays a stored record: its status and body, `Idempotent-Replayed: true`.
 net::http_response replay_response(std::uint16_t status, std::string_view body);
 
