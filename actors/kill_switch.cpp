@@ -7,6 +7,10 @@
 #include "core/json_writer.hpp"
 #include "core/limits.hpp"
 
+#include <future>
+#include <map>
+#include <memory>
+#include <set>
 #include <utility>
 
 namespace steward::actors {
@@ -51,8 +55,9 @@ bool decode_kill(std::string_view json, kill_event& out) {
 
 } // namespace
 
-kill_switch::kill_switch(std::vector<std::string> providers, storage::journal* journal)
-    : journal_(journal) {
+kill_switch::kill_switch(std::vector<std::string> providers, storage::kill_register* durable,
+                         storage::journal* journal)
+    : register_(durable), journal_(journal) {
   for (auto& slug : providers)
     providers_.emplace(std::move(slug), std::make_unique<flag>());
 }
@@ -75,44 +80,60 @@ void kill_switch::change(std::string_view slug, bool active, std::int64_t now,
                          std::function<void(bool durable)> done) {
   if (active)
     set(slug, true);
+  storage::kill_record record{slug.empty() ? "global" : "provider", std::string(slug), active, now};
+  // The register answers changes in the order it received them, so re-applying each one's state
+  // when it is durable leaves the flag as the last durable change says (a lift queued before a
+  // kill clears the flag only until that kill is durable, and that kill has not been acked yet).
+  register_->write(std::move(record), [this, slug = std::string(slug), active, now,
+                                       done = std::move(done)](bool durable) {
+    if (!durable) {
+      done(false);
+      return;
+    }
+    set(slug, active);
+    done(true);
+    journal_change(slug, active, now, [this](bool journaled) {
+      if (!journaled)
+        audit_failures_.fetch_add(1, std::memory_order_relaxed);
+    });
+  });
+}
+
+void kill_switch::journal_change(std::string_view slug, bool active, std::int64_t at,
+                                 std::function<void(bool durable)> done) {
   storage::append_batch batch;
   batch.stream = std::string(system_stream);
-  {
-    // The chain head is advanced under the lock, in the order the journal receives the batches.
-    std::lock_guard lock(head_mutex_);
-    storage::event entry;
-    entry.stream = batch.stream;
-    entry.seq = head_seq_ + 1;
-    entry.type = std::string(kill_event_type);
-    entry.payload = encode_kill(slug, active, now);
-    entry.created_at = now;
-    entry.hash = core::next_chain_hash(head_hash_, storage::chain_fields(entry));
-    batch.prev_hash = head_hash_;
-    head_seq_ = entry.seq;
-    head_hash_ = entry.hash;
-    if (active) {
-      storage::outbox_entry webhook;
-      webhook.id = derived_event_id(std::string(system_stream) + "/kill/" + std::to_string(entry.seq));
-      webhook.stream = batch.stream;
-      webhook.type = "kill.activated";
-      webhook.payload = kill_payload(slug.empty() ? "global" : "provider", slug, now);
-      webhook.created_at = now;
-      batch.outbox.push_back(std::move(webhook));
-    }
-    const std::uint64_t seq = entry.seq;
-    const core::chain_hash hash = entry.hash;
-    batch.events.push_back(std::move(entry));
-    journal_->append(std::move(batch), [this, slug = std::string(slug), active, seq, hash,
-                                        generation = generation_,
-                                        done = std::move(done)](storage::append_outcome outcome) {
-      on_appended(outcome.durable(), seq, hash, generation);
-      if (outcome.durable() && !active)
-        set(slug, false);
-      if (outcome.durable() && active && outbox_ready_)
-        outbox_ready_();
-      done(outcome.durable());
-    });
+  // The chain head is advanced under the lock, in the order the journal receives the batches.
+  std::lock_guard lock(head_mutex_);
+  storage::event entry;
+  entry.stream = batch.stream;
+  entry.seq = head_seq_ + 1;
+  entry.type = std::string(kill_event_type);
+  entry.payload = encode_kill(slug, active, at);
+  entry.created_at = at;
+  entry.hash = core::next_chain_hash(head_hash_, storage::chain_fields(entry));
+  batch.prev_hash = head_hash_;
+  head_seq_ = entry.seq;
+  head_hash_ = entry.hash;
+  if (active) {
+    storage::outbox_entry webhook;
+    webhook.id = derived_event_id(std::string(system_stream) + "/kill/" + std::to_string(entry.seq));
+    webhook.stream = batch.stream;
+    webhook.type = "kill.activated";
+    webhook.payload = kill_payload(slug.empty() ? "global" : "provider", slug, at);
+    webhook.created_at = at;
+    batch.outbox.push_back(std::move(webhook));
   }
+  const std::uint64_t seq = entry.seq;
+  const core::chain_hash hash = entry.hash;
+  batch.events.push_back(std::move(entry));
+  journal_->append(std::move(batch), [this, active, seq, hash, generation = generation_,
+                                      done = std::move(done)](storage::append_outcome outcome) {
+    on_appended(outcome.durable(), seq, hash, generation);
+    if (outcome.durable() && active && outbox_ready_)
+      outbox_ready_();
+    done(outcome.durable());
+  });
 }
 
 void kill_switch::on_appended(bool durable, std::uint64_t seq, const core::chain_hash& hash,
@@ -135,28 +156,61 @@ void kill_switch::on_appended(bool durable, std::uint64_t seq, const core::chain
 }
 
 std::optional<storage::journal_failure> kill_switch::load() {
-  std::lock_guard lock(head_mutex_);
-  std::uint64_t seq = 0;
-  for (;;) {
-    auto page = journal_->read_stream(system_stream, seq + 1, core::limits::journal_read_events_max);
-    if (!page)
-      return page.failure();
-    for (const auto& stored : page.value()) {
-      kill_event event;
-      if (stored.type == kill_event_type) {
-        if (!decode_kill(stored.payload, event))
-          return storage::journal_failure{storage::journal_error::corrupt, stored.seq};
-        set(event.id.value ? *event.id.value : std::string_view(), event.active);
+  // The journaled state of each switch (empty id: global), as the system stream's last word.
+  std::map<std::string, kill_event> journaled;
+  {
+    std::lock_guard lock(head_mutex_);
+    std::uint64_t seq = 0;
+    for (;;) {
+      auto page = journal_->read_stream(system_stream, seq + 1, core::limits::journal_read_events_max);
+      if (!page)
+        return page.failure();
+      for (const auto& stored : page.value()) {
+        kill_event event;
+        if (stored.type == kill_event_type) {
+          if (!decode_kill(stored.payload, event))
+            return storage::journal_failure{storage::journal_error::corrupt, stored.seq};
+          journaled[event.id.value ? *event.id.value : std::string()] = event;
+        }
+        seq = stored.seq;
+        head_hash_ = stored.hash;
       }
-      seq = stored.seq;
-      head_hash_ = stored.hash;
+      if (page.value().size() < core::limits::journal_read_events_max)
+        break;
     }
-    if (page.value().size() < core::limits::journal_read_events_max)
-      break;
+    head_seq_ = seq;
+    durable_seq_ = seq;
+    durable_hash_ = head_hash_;
   }
-  head_seq_ = seq;
-  durable_seq_ = seq;
-  durable_hash_ = head_hash_;
+
+  // Each disagreement is written and waited for here, before the first request is served.
+  std::vector<std::future<bool>> writes;
+  auto const wait_for = [&writes](auto&& write) {
+    auto answered = std::make_shared<std::promise<bool>>();
+    writes.push_back(answered->get_future());
+    write([answered](bool durable) { answered->set_value(durable); });
+  };
+  std::set<std::string> registered;
+  for (const auto& record : register_->loaded()) {
+    set(record.id, record.active);
+    registered.insert(record.id);
+    auto found = journaled.find(record.id);
+    const bool journal_agrees = found == journaled.end() ? !record.active
+                                                         : found->second.active == record.active;
+    if (!journal_agrees)
+      wait_for([&](auto done) { journal_change(record.id, record.active, record.at, std::move(done)); });
+  }
+  for (const auto& [slug, event] : journaled) {
+    if (registered.contains(slug))
+      continue;
+    set(slug, event.active);
+    wait_for([&](auto done) {
+      register_->write({slug.empty() ? "global" : "provider", slug, event.active, event.at}, std::move(done));
+    });
+  }
+  for (auto& write : writes)
+    if (!write.get())
+      return storage::journal_failure{storage::journal_error::io_error, 0};
   return std::nullopt;
 }
 

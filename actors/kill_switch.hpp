@@ -3,14 +3,20 @@
 // The global and per-provider kill switches (docs/spend-core.md, "Kill switch"). They are read on
 // the hot path without an actor hop: the io thread refuses a charge of a killed provider before any
 // actor sees it, and the user actor reads them again when it decides, so a charge already queued
-// when the kill lands is refused too. A kill takes effect (the flag is set) before it is
-// journaled and before its ack is sent; lifting one clears the flag only once that is durable.
+// when the kill lands is refused too. A kill takes effect (the flag is set) before anything is
+// written and before its ack is sent; lifting one clears the flag only once that is durable.
 //
-// Both are journaled as `kill.set` events in the system stream `sys` (hash-chained like a user's
-// stream, so they are part of the audit trail) and read back at start. User and session kills
-// belong to the user's own stream and actor (actors/user.hpp).
+// Durability comes from the kill register (storage/kill_register.hpp, its own small file and
+// fsync), so an ack waits for one small commit rather than for the journal's group commit. Once
+// the register has a change it is also journaled as a `kill.set` event in the system stream `sys`
+// (hash-chained like a user's stream: the audit trail), with the `kill.activated` webhook in the
+// same batch. At start `load` makes the two agree: the register is the authority for what is in
+// force; a change it holds that the journal missed (a crash between the two writes) is journaled
+// then, and a journaled state the register lacks (a data dir from before the register) is copied
+// into it. User and session kills belong to the user's own stream and actor (actors/user.hpp).
 
 #include "storage/journal.hpp"
+#include "storage/kill_register.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -30,8 +36,10 @@ inline constexpr std::string_view system_stream = "sys";
 
 class kill_switch {
 public:
-  /// `providers`: every configured provider slug (a kill of another slug is `not_found`).
-  kill_switch(std::vector<std::string> providers, storage::journal* journal);
+  /// `providers`: every configured provider slug (a kill of another slug is `not_found`). Both
+  /// stores must outlive this object.
+  kill_switch(std::vector<std::string> providers, storage::kill_register* durable,
+              storage::journal* journal);
 
   bool global() const noexcept { return global_.load(std::memory_order_seq_cst); }
   /// False for a slug that is not configured.
@@ -43,14 +51,20 @@ public:
   /// Called when a kill.activated webhook is durable in the outbox (optional).
   void on_outbox_ready(std::function<void()> ready) { outbox_ready_ = std::move(ready); }
 
-  /// Sets (`active`) or lifts the global switch (`slug` empty) or a provider's, journals it, and
-  /// calls `done` (on the journal's thread) with whether it is durable. A kill is in force before
-  /// this returns, whatever the journal says; a lift only once durable.
+  /// Sets (`active`) or lifts the global switch (`slug` empty) or a provider's, and calls `done`
+  /// (on the register's thread) with whether the register made it durable; the journal receives
+  /// it afterwards. A kill is in force before this returns, whatever happens next; a lift only
+  /// once durable.
   void change(std::string_view slug, bool active, std::int64_t now,
               std::function<void(bool durable)> done);
 
-  /// Replays the system stream; the read failure, if any.
+  /// Restores the switches from the register, replays the system stream, and journals or
+  /// registers whatever one of them missed (see the header comment); blocks until that is
+  /// durable. The failure, if any.
   std::optional<storage::journal_failure> load();
+
+  /// Register changes whose journal append failed (the audit event is written at the next start).
+  std::uint64_t audit_failures() const noexcept { return audit_failures_.load(std::memory_order_relaxed); }
 
 private:
   struct flag {
@@ -59,8 +73,10 @@ private:
 
   std::atomic<bool> global_{false};
   std::unordered_map<std::string, std::unique_ptr<flag>> providers_;
+  storage::kill_register* register_;
   storage::journal* journal_;
   std::function<void()> outbox_ready_;
+  std::atomic<std::uint64_t> audit_failures_{0};
 
   std::mutex head_mutex_; ///< orders appends to the system stream
   std::uint64_t head_seq_ = 0;
@@ -74,6 +90,10 @@ private:
   std::uint64_t generation_ = 0;
 
   void set(std::string_view slug, bool active) noexcept;
+  /// Appends the `kill.set` event (and its webhook) to the system stream; `done(durable)` on the
+  /// journal's thread.
+  void journal_change(std::string_view slug, bool active, std::int64_t at,
+                      std::function<void(bool durable)> done);
   void on_appended(bool durable, std::uint64_t seq, const core::chain_hash& hash,
                    std::uint64_t generation);
 };

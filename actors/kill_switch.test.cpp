@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <future>
+#include <thread>
 
 namespace steward::actors {
 namespace {
@@ -25,68 +26,133 @@ struct change_result {
   }
 };
 
-TEST(KillSwitch, AKillIsInForceAtOnceAndALiftOnlyOnceDurable) {
+/// Waits (on real threads: the register's and the journal's) until `done` holds, 10 s at most.
+template <class Predicate>
+bool eventually(Predicate done) {
+  auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline)
+      return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+std::unique_ptr<storage::kill_register> open_register(const temp_dir& dir) {
+  std::string error;
+  auto opened = storage::kill_register::open(dir.path() / "kills.db", error);
+  EXPECT_TRUE(opened) << error;
+  return opened;
+}
+
+std::size_t system_events(storage::journal& journal) {
+  auto events = journal.read_stream(system_stream, 1, 1000);
+  return events ? events.value().size() : 0;
+}
+
+TEST(KillSwitch, AKillIsAckedOnceRegisteredWithoutWaitingForTheJournal) {
   temp_dir dir;
   auto sqlite = open_journal(dir);
   gated_journal journal(*sqlite);
-  kill_switch kills({"acme", "other"}, &journal);
+  auto durable = open_register(dir);
+  kill_switch kills({"acme", "other"}, durable.get(), &journal);
   ASSERT_FALSE(kills.load());
 
   journal.close_gate();
   change_result killed;
   kills.change("acme", true, test_now, killed.callback());
-  EXPECT_TRUE(kills.provider("acme")) << "in force before it is durable";
+  EXPECT_TRUE(kills.provider("acme")) << "in force before anything is written";
   EXPECT_TRUE(kills.refuses("acme"));
   EXPECT_FALSE(kills.refuses("other"));
+  EXPECT_TRUE(killed.wait()) << "acked while the journal holds nothing yet";
+  ASSERT_TRUE(eventually([&] { return journal.held() == 1; })) << "then journaled for the audit";
   journal.release();
-  EXPECT_TRUE(killed.wait());
+  ASSERT_TRUE(eventually([&] { return system_events(*sqlite) == 1; }));
 
+  journal.open_gate();
   change_result lifted;
-  kills.change("acme", false, test_now, lifted.callback());
-  EXPECT_TRUE(kills.provider("acme")) << "still killed until the lift is durable";
-  journal.release();
+  kills.change("acme", false, test_now + 1, lifted.callback());
   EXPECT_TRUE(lifted.wait());
   EXPECT_FALSE(kills.provider("acme"));
+  ASSERT_TRUE(eventually([&] { return system_events(*sqlite) == 2; }));
 }
 
-TEST(KillSwitch, AFailedAppendDoesNotBreakTheChainForTheNextKills) {
+TEST(KillSwitch, AKillTheJournalMissedIsJournaledAtTheNextStart) {
   temp_dir dir;
   auto sqlite = open_journal(dir);
   gated_journal journal(*sqlite);
   {
-    kill_switch kills({"acme"}, &journal);
+    auto durable = open_register(dir);
+    kill_switch kills({"acme", "other"}, durable.get(), &journal);
     ASSERT_FALSE(kills.load());
     journal.close_gate();
-    change_result first;
-    change_result second;
-    kills.change("", true, test_now, first.callback());
-    kills.change("acme", true, test_now, second.callback()); // chained after the first
-    journal.fail(storage::journal_error::overloaded);
-    EXPECT_FALSE(first.wait());
-    EXPECT_FALSE(second.wait());
+    change_result global;
+    change_result acme;
+    kills.change("", true, test_now, global.callback());
+    kills.change("acme", true, test_now, acme.callback());
+    EXPECT_TRUE(global.wait());
+    EXPECT_TRUE(acme.wait());
+    ASSERT_TRUE(eventually([&] { return journal.held() == 2; }));
+    journal.fail(storage::journal_error::io_error); // as if the process died before the journal
+    EXPECT_EQ(kills.audit_failures(), 2u);
     EXPECT_TRUE(kills.global()) << "a kill stays in force when it could not be journaled";
 
     journal.open_gate();
-    change_result retried;
-    kills.change("", true, test_now + 1, retried.callback());
-    EXPECT_TRUE(retried.wait()) << "the next kill continues the durable chain";
-    change_result lifted;
-    kills.change("", false, test_now + 2, lifted.callback());
-    EXPECT_TRUE(lifted.wait());
-    change_result provider;
-    kills.change("acme", true, test_now + 3, provider.callback());
-    EXPECT_TRUE(provider.wait());
+    change_result other;
+    kills.change("other", true, test_now + 1, other.callback());
+    EXPECT_TRUE(other.wait());
+    ASSERT_TRUE(eventually([&] { return system_events(*sqlite) == 1; }))
+      << "the next change continues the durable chain";
   }
+
+  auto durable = open_register(dir);
+  kill_switch restarted({"acme", "other"}, durable.get(), sqlite.get());
+  ASSERT_FALSE(restarted.load());
+  EXPECT_TRUE(restarted.global());
+  EXPECT_TRUE(restarted.provider("acme"));
+  EXPECT_TRUE(restarted.provider("other"));
+  EXPECT_EQ(system_events(*sqlite), 3u) << "the two missed kills are journaled now";
   auto verdict = sqlite->verify_stream(system_stream);
   ASSERT_TRUE(verdict);
   EXPECT_TRUE(verdict.value().valid);
-  EXPECT_EQ(verdict.value().events, 3u);
+  auto outbox = sqlite->read_outbox(0, 100);
+  ASSERT_TRUE(outbox);
+  EXPECT_EQ(outbox.value().size(), 3u) << "each kill.activated webhook is queued once";
 
-  // A restart reads back what is durable: global lifted, acme killed.
-  kill_switch restarted({"acme"}, sqlite.get());
-  ASSERT_FALSE(restarted.load());
-  EXPECT_FALSE(restarted.global());
-  EXPECT_TRUE(restarted.provider("acme"));
+  // A second start finds nothing to reconcile.
+  kill_switch again({"acme", "other"}, durable.get(), sqlite.get());
+  ASSERT_FALSE(again.load());
+  EXPECT_EQ(system_events(*sqlite), 3u);
+}
+
+TEST(KillSwitch, AJournaledKillFromBeforeTheRegisterIsAdopted) {
+  temp_dir dir;
+  auto sqlite = open_journal(dir);
+  {
+    auto durable = open_register(dir);
+    kill_switch kills({"acme"}, durable.get(), sqlite.get());
+    ASSERT_FALSE(kills.load());
+    change_result killed;
+    kills.change("acme", true, test_now, killed.callback());
+    ASSERT_TRUE(killed.wait());
+    ASSERT_TRUE(eventually([&] { return system_events(*sqlite) == 1; }));
+  }
+  // A data dir written before the register existed: only the journal knows the kill.
+  std::filesystem::remove(dir.path() / "kills.db");
+  std::filesystem::remove(dir.path() / "kills.db-wal");
+  std::filesystem::remove(dir.path() / "kills.db-shm");
+  {
+    auto durable = open_register(dir);
+    ASSERT_TRUE(durable->loaded().empty());
+    kill_switch kills({"acme"}, durable.get(), sqlite.get());
+    ASSERT_FALSE(kills.load());
+    EXPECT_TRUE(kills.provider("acme"));
+  }
+  auto durable = open_register(dir);
+  ASSERT_EQ(durable->loaded().size(), 1u) << "copied into the register at start";
+  EXPECT_TRUE(durable->loaded()[0].active);
+  EXPECT_EQ(durable->loaded()[0].id, "acme");
+  EXPECT_EQ(system_events(*sqlite), 1u) << "nothing journaled twice";
 }
 
 } // namespace

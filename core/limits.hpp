@@ -197,6 +197,9 @@ static_assert(journal_batch_bytes_max <= journal_queue_bytes_default,
 static_assert(idempotency_retention_s_min <= idempotency_retention_s_default &&
               idempotency_retention_s_default <= idempotency_retention_s_max);
 static_assert(idempotency_purge_interval_s * 10 <= idempotency_retention_s_min);
+/// Kill-switch changes waiting for the kill register's writer (storage/kill_register.hpp); past
+/// it a change is refused (503) rather than queued without bound.
+inline constexpr std::size_t kill_register_queue_max = 1024;
 
 // --- Actors (actors/user.hpp, actors/loader_pool.hpp) -------------------------------------------
 /// Idempotency records a user actor keeps in memory; the oldest answered one is forgotten past it

@@ -199,8 +199,16 @@ int main(int argc, char** argv) {
     std::cerr << "stewardd: " << journal_error << "\n";
     return exit_start_failed;
   }
+  // The kill register: the durable state of the global and provider kill switches, in a file of
+  // its own so that a kill's ack never waits behind the journal's group commit.
+  auto const kills_path = std::filesystem::path(opts.data_dir) / "kills.db";
+  auto kill_register = storage::kill_register::open(kills_path, journal_error);
+  if (!kill_register) {
+    std::cerr << "stewardd: " << journal_error << "\n";
+    return exit_start_failed;
+  }
   actors::alias_index aliases;
-  actors::kill_switch kills(slugs, journal.get());
+  actors::kill_switch kills(slugs, kill_register.get(), journal.get());
   for (auto failure : {aliases.load(*journal), kills.load()}) {
     if (failure) {
       std::cerr << "stewardd: " << journal_options.path.string() << ": cannot read the journal ("
@@ -363,6 +371,7 @@ int main(int argc, char** argv) {
   // The loader's queued reads run before the actors go: their results are messages to them.
   if (webhooks)
     webhooks->stop();
+  kill_register->stop(); // its callbacks append to the journal
   journal->stop();
   loader.stop();
   users.stop();

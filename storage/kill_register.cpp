@@ -1,0 +1,203 @@
+#include "storage/kill_register.hpp"
+
+#include "storage/sqlite_statement.hpp"
+
+#include "core/limits.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+namespace steward::storage {
+
+namespace {
+
+using sqlite::db_ptr;
+using sqlite::exec;
+using sqlite::reset_guard;
+using sqlite::statement;
+
+constexpr const char* schema = R"sql(
+  CREATE TABLE IF NOT EXISTS kills (
+    scope  TEXT    NOT NULL CHECK (scope IN ('global', 'provider')),
+    id     TEXT    NOT NULL,
+    active INTEGER NOT NULL CHECK (active IN (0, 1)),
+    at     INTEGER NOT NULL,
+    PRIMARY KEY (scope, id)
+  ) WITHOUT ROWID;
+)sql";
+
+std::string describe(sqlite3* db, const std::filesystem::path& path, std::string_view action) {
+  return path.string() + ": " + std::string(action) + ": " +
+         (db ? sqlite3_errmsg(db) : "out of memory");
+}
+
+struct queued_write {
+  kill_record record;
+  std::function<void(bool)> done;
+};
+
+} // namespace
+
+class kill_register::impl {
+public:
+  explicit impl(std::filesystem::path path) : path_(std::move(path)) {}
+  ~impl() { stop(); }
+
+  bool open(std::string& error) {
+    sqlite3* raw = nullptr;
+    auto const rc = sqlite3_open_v2(path_.c_str(), &raw,
+                                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                    nullptr);
+    db_.reset(raw);
+    if (rc != SQLITE_OK) {
+      error = describe(raw, path_, "cannot open the kill register");
+      return false;
+    }
+    sqlite3_extended_result_codes(raw, 1);
+    sqlite3_busy_timeout(raw, static_cast<int>(core::limits::journal_busy_timeout_ms));
+    // WAL + synchronous=FULL, as the journal: a commit returns once its frames are fsynced, which
+    // is what lets `done(true)` say the change survives a crash.
+    statement mode;
+    if (mode.prepare(raw, "PRAGMA journal_mode=WAL") != SQLITE_OK || mode.step() != SQLITE_ROW ||
+        mode.column_bytes(0) != "wal") {
+      error = describe(raw, path_, "cannot switch the kill register to WAL mode");
+      return false;
+    }
+    mode.reset();
+    if (exec(raw, "PRAGMA synchronous=FULL") != SQLITE_OK || exec(raw, schema) != SQLITE_OK) {
+      error = describe(raw, path_, "cannot set up the kill register");
+      return false;
+    }
+    if (upsert_.prepare(raw, "INSERT INTO kills (scope, id, active, at) VALUES (?1, ?2, ?3, ?4) "
+                             "ON CONFLICT (scope, id) DO UPDATE SET active = ?3, at = ?4") != SQLITE_OK) {
+      error = describe(raw, path_, "cannot prepare the kill register");
+      return false;
+    }
+    statement select;
+    if (select.prepare(raw, "SELECT scope, id, active, at FROM kills ORDER BY scope, id") != SQLITE_OK) {
+      error = describe(raw, path_, "cannot read the kill register");
+      return false;
+    }
+    for (int step = select.step(); step != SQLITE_DONE; step = select.step()) {
+      if (step != SQLITE_ROW) {
+        error = describe(raw, path_, "cannot read the kill register");
+        return false;
+      }
+      kill_record record;
+      record.scope = std::string(select.column_bytes(0));
+      record.id = std::string(select.column_bytes(1));
+      record.active = select.column_int(2) != 0;
+      record.at = select.column_int(3);
+      loaded_.push_back(std::move(record));
+    }
+    writer_ = std::thread([this] { run(); });
+    return true;
+  }
+
+  const std::vector<kill_record>& loaded() const noexcept { return loaded_; }
+
+  void write(kill_record record, std::function<void(bool)> done) {
+    {
+      std::lock_guard lock(mutex_);
+      if (!stopping_ && queue_.size() < core::limits::kill_register_queue_max) {
+        queue_.push_back({std::move(record), std::move(done)});
+        wake_.notify_one();
+        return;
+      }
+    }
+    done(false);
+  }
+
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_)
+        return;
+      stopping_ = true;
+      wake_.notify_one();
+    }
+    if (writer_.joinable())
+      writer_.join();
+  }
+
+  std::uint64_t commits() const noexcept { return commits_.load(std::memory_order_relaxed); }
+
+private:
+  void run() {
+    std::deque<queued_write> group;
+    for (;;) {
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty())
+          return; // stopping, and everything queued before has been answered
+        group.swap(queue_);
+      }
+      const bool durable = commit(group);
+      for (auto& entry : group)
+        entry.done(durable);
+      group.clear();
+    }
+  }
+
+  bool commit(const std::deque<queued_write>& group) {
+    auto* db = db_.get();
+    if (exec(db, "BEGIN IMMEDIATE") != SQLITE_OK)
+      return false;
+    for (const auto& entry : group) {
+      reset_guard reset(upsert_);
+      upsert_.bind(1, entry.record.scope);
+      upsert_.bind(2, entry.record.id);
+      upsert_.bind(3, std::int64_t{entry.record.active ? 1 : 0});
+      upsert_.bind(4, entry.record.at);
+      if (upsert_.step() != SQLITE_DONE) {
+        exec(db, "ROLLBACK");
+        return false;
+      }
+    }
+    if (exec(db, "COMMIT") != SQLITE_OK) {
+      exec(db, "ROLLBACK");
+      return false;
+    }
+    commits_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+
+  std::filesystem::path path_;
+  db_ptr db_;
+  statement upsert_;
+  std::vector<kill_record> loaded_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<queued_write> queue_;
+  bool stopping_ = false;
+  std::thread writer_;
+  std::atomic<std::uint64_t> commits_{0};
+};
+
+kill_register::kill_register(std::unique_ptr<impl> state) : impl_(std::move(state)) {}
+kill_register::~kill_register() = default;
+
+std::unique_ptr<kill_register> kill_register::open(const std::filesystem::path& path, std::string& error) {
+  auto state = std::make_unique<impl>(path);
+  if (!state->open(error))
+    return nullptr;
+  return std::unique_ptr<kill_register>(new kill_register(std::move(state)));
+}
+
+const std::vector<kill_record>& kill_register::loaded() const noexcept { return impl_->loaded(); }
+
+void kill_register::write(kill_record record, std::function<void(bool durable)> done) {
+  impl_->write(std::move(record), std::move(done));
+}
+
+void kill_register::stop() { impl_->stop(); }
+
+std::uint64_t kill_register::commits() const noexcept { return impl_->commits(); }
+
+} // namespace steward::storage

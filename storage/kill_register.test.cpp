@@ -1,0 +1,120 @@
+#include "storage/kill_register.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <future>
+#include <sys/stat.h>
+#include <thread>
+#include <vector>
+
+namespace steward::storage {
+namespace {
+
+namespace fs = std::filesystem;
+
+class KillRegister : public ::testing::Test {
+protected:
+  void SetUp() override {
+    auto pattern = (fs::temp_directory_path() / "steward-kills-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::unique_ptr<kill_register> open() {
+    std::string error;
+    auto opened = kill_register::open(dir_ / "kills.db", error);
+    EXPECT_TRUE(opened) << error;
+    return opened;
+  }
+
+  /// Writes and waits for the answer.
+  static bool write(kill_register& kills, kill_record record) {
+    std::promise<bool> answered;
+    kills.write(std::move(record), [&](bool durable) { answered.set_value(durable); });
+    return answered.get_future().get();
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(KillRegister, AWriteIsThereAfterReopeningAndTheLastOneWins) {
+  {
+    auto kills = open();
+    ASSERT_TRUE(kills);
+    EXPECT_TRUE(kills->loaded().empty());
+    EXPECT_TRUE(write(*kills, {"provider", "acme", true, 100}));
+    EXPECT_TRUE(write(*kills, {"global", "", true, 101}));
+    EXPECT_TRUE(write(*kills, {"provider", "acme", false, 102}));
+    EXPECT_TRUE(write(*kills, {"provider", "other", true, 103}));
+  }
+  auto kills = open();
+  ASSERT_TRUE(kills);
+  const std::vector<kill_record> expected{
+    {"global", "", true, 101}, {"provider", "acme", false, 102}, {"provider", "other", true, 103}};
+  EXPECT_EQ(kills->loaded(), expected);
+}
+
+TEST_F(KillRegister, ConcurrentWritesAreAllAnsweredInFewCommits) {
+  auto kills = open();
+  ASSERT_TRUE(kills);
+  constexpr int writers = 8;
+  constexpr int each = 50;
+  std::vector<std::thread> threads;
+  std::atomic<int> durable{0};
+  for (int w = 0; w < writers; ++w)
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < each; ++i)
+        if (write(*kills, {"provider", "p" + std::to_string(w), i % 2 == 0, i}))
+          durable.fetch_add(1);
+    });
+  for (auto& t : threads)
+    t.join();
+  EXPECT_EQ(durable.load(), writers * each);
+  EXPECT_LE(kills->commits(), static_cast<std::uint64_t>(writers * each));
+  kills.reset();
+  auto reopened = open();
+  ASSERT_EQ(reopened->loaded().size(), static_cast<std::size_t>(writers));
+  for (const auto& record : reopened->loaded()) {
+    EXPECT_FALSE(record.active) << record.id << ": the last write (i = 49) lifted it";
+    EXPECT_EQ(record.at, each - 1);
+  }
+}
+
+TEST_F(KillRegister, StopAnswersWhatIsQueuedAndRefusesLaterWrites) {
+  auto kills = open();
+  ASSERT_TRUE(kills);
+  std::vector<std::future<bool>> answers;
+  std::vector<std::promise<bool>> promises(100);
+  for (int i = 0; i < 100; ++i) {
+    answers.push_back(promises[i].get_future());
+    kills->write({"provider", "acme", true, i}, [&promises, i](bool ok) { promises[i].set_value(ok); });
+  }
+  kills->stop();
+  for (auto& answer : answers)
+    EXPECT_TRUE(answer.get()) << "queued before stop: committed";
+  EXPECT_FALSE(write(*kills, {"global", "", true, 1})) << "after stop: refused at once";
+}
+
+TEST_F(KillRegister, AnUnknownScopeIsNotStored) {
+  auto kills = open();
+  ASSERT_TRUE(kills);
+  EXPECT_FALSE(write(*kills, {"galaxy", "", true, 1}));
+  EXPECT_TRUE(write(*kills, {"global", "", true, 2})) << "a failed commit leaves the register usable";
+  kills.reset();
+  auto reopened = open();
+  ASSERT_EQ(reopened->loaded().size(), 1u);
+  EXPECT_EQ(reopened->loaded()[0].scope, "global");
+}
+
+TEST_F(KillRegister, AnUnreadableFileIsNamedInTheError) {
+  fs::create_directory(dir_ / "kills.db"); // a directory where the file should be
+  std::string error;
+  EXPECT_FALSE(kill_register::open(dir_ / "kills.db", error));
+  EXPECT_NE(error.find("kills.db"), std::string::npos) << error;
+}
+
+} // namespace
+} // namespace steward::storage
