@@ -289,14 +289,14 @@ void user_state::handle(user_actor self, user_command command) {
 void user_state::begin_idempotent(user_actor self, user_command command,
                                   const idempotency_key& key) {
   if (auto found = records.find(key.scope_key); found != records.end()) {
-    auto decision = core::decide(&found->second.record, key.fingerprint);
+    auto decision = core::decide(&found->second, key.fingerprint);
     if (decision.action != core::idempotency_action::execute) {
       reply_of(command).respond(idempotency_reply(decision));
       return;
     }
   }
-  // Not in memory: the record may be older than this activation, or evicted. Hold the scope in
-  // flight (a concurrent retry gets 409) and ask the journal on the loader pool.
+  // Not running: the journal holds every answered record. Hold the scope in flight (a concurrent
+  // retry gets 409) and ask the journal on the loader pool.
   core::idempotency_record held;
   held.fingerprint = key.fingerprint;
   held.state = core::idempotency_state::in_flight;
@@ -338,8 +338,8 @@ void user_state::on_lookup(user_actor self, std::uint64_t id, lookup_result resu
     stored.state = core::idempotency_state::done;
     stored.status = result.record->status;
     stored.body = std::move(result.record->response_body);
-    remember(key.scope_key, std::move(stored));
-    auto decision = core::decide(&records.at(key.scope_key).record, key.fingerprint);
+    forget(key.scope_key); // answered: nothing of it stays in memory
+    auto decision = core::decide(&stored, key.fingerprint);
     reply_of(command).respond(idempotency_reply(decision));
     maybe_stop(self); // a retiring actor may have waited for this lookup alone
     return;
@@ -687,7 +687,7 @@ void user_state::finish(user_actor self, const std::string& scope_key, net::resp
   if (stored) {
     storage::idempotency_record record;
     record.scope_key = scope_key;
-    record.fingerprint = records.at(scope_key).record.fingerprint;
+    record.fingerprint = records.at(scope_key).fingerprint;
     record.status = response.status;
     record.response_body = response.body;
     record.created_at = now;
@@ -699,7 +699,7 @@ void user_state::finish(user_actor self, const std::string& scope_key, net::resp
   const bool queues_webhooks = !outbox.empty();
   batch.outbox = std::move(outbox);
   const auto id = next_batch++;
-  in_flight[id].push_back(pending_reply{reply, std::move(response), stored ? scope_key : "",
+  in_flight[id].push_back(pending_reply{reply, std::move(response), scope_key,
                                         std::move(aliases), queues_webhooks});
   config.journal->append(std::move(batch),
                          [deliver = config.deliver, self, id](storage::append_outcome outcome) {
@@ -715,13 +715,9 @@ void user_state::on_durable(user_actor self, std::uint64_t id, storage::append_o
   in_flight.erase(found);
   if (outcome.durable()) {
     for (auto& pending : replies) {
-      if (!pending.scope_key.empty()) {
-        if (auto held = records.find(pending.scope_key); held != records.end()) {
-          held->second.record.state = core::idempotency_state::done;
-          held->second.record.status = pending.response.status;
-          held->second.record.body = pending.response.body;
-        }
-      }
+      // The stored outcome is in the journal now, where a retry's lookup finds it; an outcome
+      // that is not stored leaves the key usable.
+      forget(pending.scope_key);
       // What the batch minted becomes findable before anyone learns its id.
       if (config.aliases != nullptr)
         for (const auto& alias : pending.aliases)
@@ -858,32 +854,12 @@ void user_state::on_expire(user_actor self) {
 }
 
 void user_state::remember(const std::string& scope_key, core::idempotency_record record) {
-  forget(scope_key);
-  auto order = next_record_order++;
-  record_order.emplace(order, scope_key);
-  records.emplace(scope_key, held_record{std::move(record), order});
-  // Forget the oldest answered records past the bound; records in flight stay (they are bounded
-  // by the commands in flight).
-  for (auto it = record_order.begin();
-       records.size() > core::limits::user_idempotency_records_max &&
-       it != record_order.end();) {
-    auto held = records.find(it->second);
-    if (held != records.end() && held->second.record.state == core::idempotency_state::done) {
-      records.erase(held);
-      it = record_order.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  records.insert_or_assign(scope_key, std::move(record));
 }
 
 void user_state::forget(const std::string& scope_key) {
-  if (scope_key.empty())
-    return;
-  if (auto held = records.find(scope_key); held != records.end()) {
-    record_order.erase(held->second.order);
-    records.erase(held);
-  }
+  if (!scope_key.empty())
+    records.erase(scope_key);
 }
 
 void user_state::answer_spend(const spend_request& request) const {

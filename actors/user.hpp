@@ -2,13 +2,15 @@
 
 // The user actor (docs/spend-core.md): the one owner of a user's money. It holds the user's
 // `core::ledger_state`, the head of the user's journal stream, the idempotency records of the
-// requests it answered and a velocity window per session, and it answers every money command of
+// requests it is answering and a velocity window per session, and it answers every money command of
 // that user, one at a time, so that parallel requests can never both pass an under-cap balance.
 //
 // Flow of a command (charge, create token):
-//   1. idempotency: a record in memory decides (replay / 409 in flight / 422 conflict). On a miss
-//      the journal is asked (on the loader pool, never on a CAF worker) while the scope is held
-//      in flight, because a record may be older than this activation or evicted from memory.
+//   1. idempotency: a record in memory decides while its request runs (409 in flight / 422
+//      conflict). Otherwise the journal is asked (on the loader pool, never on a CAF worker) while
+//      the scope is held in flight: it has every answered record (replay / 422). Answered records
+//      are not kept in memory: with their response bodies they were most of an idle user's
+//      memory, and a replay is rare enough to pay one read.
 //   2. user and session kill flags, velocity (charges), `core::decide_*`.
 //   3. accepted: the event is applied to the in-memory ledger at once (the next command sees the
 //      money as spent), chained after the in-memory head and appended to the journal with the
@@ -281,17 +283,11 @@ struct user_config {
 struct pending_reply {
   net::responder reply;
   net::http_response response;
-  std::string scope_key; ///< empty when the reply is not an idempotent outcome
+  std::string scope_key; ///< the request's idempotency scope, forgotten from memory when answered; may be empty
   /// What the batch minted, copied to the in-memory index when durable (charge aliases are
   /// journaled only: refunds look them up in the journal, and memory would grow with every charge).
   std::vector<storage::alias> aliases;
   bool outbox = false; ///< the batch queued webhooks: tell `user_config::outbox_ready` when durable
-};
-
-/// An idempotency record held in memory, with its place in the eviction order.
-struct held_record {
-  core::idempotency_record record;
-  std::uint64_t order = 0; ///< key into `user_state::record_order`
 };
 
 /// The user actor's state; plain functions that do the work (STYLE.md).
@@ -316,9 +312,8 @@ struct user_state {
   core::chain_hash head_hash = core::chain_genesis;
   std::uint64_t snapshot_seq = 0;
 
-  std::unordered_map<std::string, held_record> records;
-  std::map<std::uint64_t, std::string> record_order; ///< oldest first
-  std::uint64_t next_record_order = 0;
+  /// The records of requests in flight (from the lookup to the durable answer), by scope key.
+  std::unordered_map<std::string, core::idempotency_record> records;
 
   std::map<std::string, core::velocity_window, std::less<>> velocity;
 

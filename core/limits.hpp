@@ -202,9 +202,6 @@ static_assert(idempotency_purge_interval_s * 10 <= idempotency_retention_s_min);
 inline constexpr std::size_t kill_register_queue_max = 1024;
 
 // --- Actors (actors/user.hpp, actors/loader_pool.hpp) -------------------------------------------
-/// Idempotency records a user actor keeps in memory; the oldest answered one is forgotten past it
-/// (the journal still has it and is asked on a miss).
-inline constexpr std::size_t user_idempotency_records_max = 4096;
 /// Commands a user actor holds while it activates; past it they are answered 503 overloaded.
 inline constexpr std::size_t user_stash_commands_max = 1024;
 /// A user actor with no command for this long (and nothing pending) is passivated: its shard
