@@ -207,6 +207,7 @@ inline constexpr std::size_t user_stash_commands_max = 1024;
 /// A user actor with no command for this long (and nothing pending) is passivated: its shard
 /// forgets it and it stops, and the next command activates it again from the journal. 0 disables.
 inline constexpr std::uint32_t user_idle_timeout_ms_default = 60'000;
+inline constexpr std::uint32_t user_idle_timeout_ms_max = 86'400'000;
 /// Events appended between two snapshots of a user's ledger, by default.
 inline constexpr std::uint64_t user_snapshot_every_events_default = 1000;
 /// Blocking journal reads (activations, idempotency look-ups) waiting for the loader pool; past it

@@ -289,6 +289,17 @@ std::optional<std::string> apply_limit(std::string_view value, options& out) {
   return std::nullopt;
 }
 
+/// As `apply_limit`, with 0 allowed: it switches the feature off.
+template <auto Member, std::uint64_t Max>
+std::optional<std::string> apply_limit_or_off(std::string_view value, options& out) {
+  using member_type = std::remove_reference_t<decltype(out.*Member)>;
+  std::uint64_t parsed = 0;
+  if (auto error = parse_bounded(value, 0, Max, parsed))
+    return error;
+  out.*Member = static_cast<member_type>(parsed);
+  return std::nullopt;
+}
+
 template <auto Member>
 std::vector<std::string> render_number(const options& opts) {
   return {std::to_string(opts.*Member)};
@@ -592,6 +603,14 @@ constexpr std::array option_specs{
               .range_max = limits::drain_timeout_ms_max,
               .apply = apply_limit<&options::drain_timeout_ms, limits::drain_timeout_ms_max>,
               .render = render_number<&options::drain_timeout_ms>},
+  option_spec{.name = "user-idle-timeout-ms",
+              .metavar = "N",
+              .help = "Milliseconds a user actor may sit idle before it is taken out of memory "
+                      "(it reloads from the journal on its next request); 0: never. Range: "
+                      "0..86400000.",
+              .apply = apply_limit_or_off<&options::user_idle_timeout_ms,
+                                          limits::user_idle_timeout_ms_max>,
+              .render = render_number<&options::user_idle_timeout_ms>},
   option_spec{.name = "help",
               .help = "Print this text and exit. Flag only.",
               .kind = value_kind::boolean,

@@ -85,6 +85,8 @@ struct options {
   std::uint32_t idle_timeout_ms = limits::idle_timeout_ms_default;
   std::uint32_t actor_timeout_ms = limits::actor_timeout_ms_default;
   std::uint32_t drain_timeout_ms = limits::drain_timeout_ms_default;
+  /// A user actor idle this long is passivated (taken out of memory); 0: never.
+  std::uint32_t user_idle_timeout_ms = limits::user_idle_timeout_ms_default;
 
   /// `--help` / `--version`: the binary prints `usage()` or its version and exits.
   bool help = false;

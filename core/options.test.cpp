@@ -75,6 +75,7 @@ TEST(options, every_flag_is_parsed) {
     "--idle-timeout-ms=3000",
     "--actor-timeout-ms=4000",
     "--drain-timeout-ms=5000",
+    "--user-idle-timeout-ms=0",
   });
   EXPECT_EQ(opts.listen, (host_port{"0.0.0.0", 0}));
   EXPECT_EQ(opts.admin_listen, (host_port{"::1", 9000}));
@@ -97,6 +98,7 @@ TEST(options, every_flag_is_parsed) {
   EXPECT_EQ(opts.idle_timeout_ms, 3000u);
   EXPECT_EQ(opts.actor_timeout_ms, 4000u);
   EXPECT_EQ(opts.drain_timeout_ms, 5000u);
+  EXPECT_EQ(opts.user_idle_timeout_ms, 0u) << "0 switches passivation off";
   EXPECT_FALSE(validate(opts));
 }
 
@@ -143,6 +145,8 @@ TEST(options, numbers_are_decimal_digits_within_range) {
   // 2^64 would wrap to 0 and 2^64 + 5 to 5 without the overflow check.
   EXPECT_EQ(flag_error({"--drain-timeout-ms=18446744073709551621"}),
             "--drain-timeout-ms: must be between 1 and 300000, got 18446744073709551621");
+  EXPECT_EQ(flag_error({"--user-idle-timeout-ms=86400001"}),
+            "--user-idle-timeout-ms: must be between 0 and 86400000, got 86400001");
   EXPECT_EQ(flag_error({"--header-bytes-max=32769"}),
             "--header-bytes-max: must be between 1 and 32768, got 32769");
 }

@@ -275,6 +275,7 @@ int main(int argc, char** argv) {
   directory_config.counters = &user_counters;
   directory_config.aliases = &aliases;
   directory_config.kills = &kills;
+  directory_config.idle_timeout = std::chrono::milliseconds(opts.user_idle_timeout_ms);
   directory_config.outbox_ready = outbox_ready;
   actors::directory users(*system, directory_config);
 
