@@ -214,4 +214,38 @@ inline constexpr std::uint64_t user_snapshot_every_events_default = 1000;
 /// the request is answered 503 overloaded.
 inline constexpr std::size_t loader_queue_jobs_max = 65536;
 
+// --- JSON Schema (core/json_schema.hpp) -------------------------------------------------------
+/// Bytes of one service's `configuration_schema` text.
+inline constexpr std::size_t json_schema_bytes_max = 256u << 10;
+/// Subschemas of one compiled schema, boolean ones and `$defs` included.
+inline constexpr std::size_t json_schema_subschemas_max = 4096;
+/// `pattern` and `patternProperties` regular expressions of one schema, and bytes of each.
+inline constexpr std::size_t json_schema_patterns_max = 64;
+inline constexpr std::size_t json_schema_pattern_bytes_max = 512;
+/// Size of a pattern's expansion: each atom counts 1 and a `{n,m}` repetition multiplies what it
+/// repeats by m (n + 1 when unbounded). It bounds the regex automaton, and so match time per byte.
+/// Matching costs up to about 110 ns per byte per unit of weight (measured in a release build:
+/// `[a-z]{1,500}x` over 1024 bytes, 58 ms), so with the subject bound below one match takes at
+/// most about 30 ms. A domain-name pattern weighs about 130.
+inline constexpr std::size_t json_schema_pattern_weight_max = 256;
+/// Longest string (or member name) matched against a pattern; a longer one fails `pattern`.
+/// Configuration strings checked by patterns are names and domains, far shorter.
+inline constexpr std::size_t json_schema_pattern_subject_bytes_max = 1024;
+/// Evaluation steps of one `validate` call: one per subschema applied, one per value compared for
+/// `enum`/`const`/`uniqueItems`, and 1 + bytes * weight / 2 per pattern match. Past it the config
+/// is refused as too complex to check, so one call costs tens of milliseconds at worst (about
+/// 45 ms of pattern matching in a release build).
+inline constexpr std::uint32_t json_schema_steps_max = 200'000;
+/// Subschemas applied inside one another at once (in-place applicators and descents together);
+/// bounds the validator's stack.
+inline constexpr std::size_t json_schema_eval_depth_max = 256;
+
+static_assert(json_schema_bytes_max <= body_bytes_max);
+static_assert(json_schema_pattern_subject_bytes_max <= json_string_bytes_max);
+static_assert(json_schema_pattern_subject_bytes_max * json_schema_pattern_weight_max / 2 <
+                json_schema_steps_max,
+              "the longest match of the heaviest pattern must fit in one validation's budget");
+static_assert(json_schema_eval_depth_max >= 4 * json_depth_max,
+              "a schema that mirrors a maximally nested instance must be checkable");
+
 } // namespace steward::core::limits
