@@ -248,4 +248,27 @@ static_assert(json_schema_pattern_subject_bytes_max * json_schema_pattern_weight
 static_assert(json_schema_eval_depth_max >= 4 * json_depth_max,
               "a schema that mirrors a maximally nested instance must be checkable");
 
+// --- Attestation and signing keys (core/jws.hpp, core/attestation.hpp, storage/signing_keys.hpp) ---
+/// A compact JWS that is verified at all; an attestation is about 550 bytes, and a longer token is
+/// refused before any base64 or JSON work is done on it.
+inline constexpr std::size_t jws_bytes_max = 8192;
+/// A JWKS document that is parsed at all (a provider fetching steward's `/.well-known/jwks.json`).
+inline constexpr std::size_t jwks_bytes_max = 65536;
+/// Keys in one JWKS, published or parsed; rotation needs two or three at a time.
+inline constexpr std::size_t jwks_keys_max = 16;
+/// A `kid`, in a JWS header or a JWK.
+inline constexpr std::size_t jws_kid_bytes_max = 64;
+/// Each string claim of an attestation (`iss`, `sub`, `aud`, `email`, `name`, `jti`).
+inline constexpr std::size_t attestation_claim_bytes_max = 512;
+/// The longest an attestation may live, `exp - iat` (DESIGN 5: at most 300 s).
+inline constexpr std::int64_t attestation_lifetime_seconds_max = 300;
+/// How far in the future `iat` may be on the verifier's clock (clock skew between steward and a
+/// provider); `exp` has no leeway, so a replay cache only needs to remember a jti until its `exp`.
+inline constexpr std::int64_t attestation_leeway_seconds = 30;
+/// Single-use `jti`s a provider's replay cache remembers at once; when full of unexpired entries
+/// it refuses new attestations (503) instead of forgetting one, which would allow a replay.
+inline constexpr std::size_t attestation_replay_entries_max = 1u << 20;
+static_assert(jws_bytes_max <= header_bytes_max && jwks_bytes_max <= body_bytes_max);
+static_assert(attestation_claim_bytes_max * 6 < jws_bytes_max);
+
 } // namespace steward::core::limits

@@ -267,9 +267,10 @@ bool has_pem_file(const fs::path& dir) {
   return false;
 }
 
-std::optional<data_dir_error> create_signing_key(const fs::path& dir, demo_result& out) {
-  if (has_pem_file(dir))
-    return std::nullopt;
+/// Generates a key and writes it as `dir/KID.pem`, never over an existing file; sets `written`
+/// to that path and `kid` to the new key id.
+std::optional<data_dir_error> write_signing_key(const fs::path& dir, fs::path& written,
+                                                std::string& kid) {
   pkey_ptr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
   if (!key)
     return error_at(dir, "cannot generate an Ed25519 key: " + openssl_reason());
@@ -293,8 +294,22 @@ std::optional<data_dir_error> create_signing_key(const fs::path& dir, demo_resul
         path, {reinterpret_cast<const std::uint8_t*>(pem), static_cast<std::size_t>(pem_size)},
         created))
     return error;
-  if (created)
-    out.created.push_back(path.string());
+  // A fresh random key's name cannot already exist unless the random source repeats itself.
+  if (!created)
+    return error_at(path, "already exists; a freshly generated key must not collide");
+  written = path;
+  kid = signing_key_id(public_key);
+  return std::nullopt;
+}
+
+std::optional<data_dir_error> create_signing_key(const fs::path& dir, demo_result& out) {
+  if (has_pem_file(dir))
+    return std::nullopt;
+  fs::path path;
+  std::string kid;
+  if (auto error = write_signing_key(dir, path, kid))
+    return error;
+  out.created.push_back(path.string());
   return std::nullopt;
 }
 
@@ -428,8 +443,8 @@ std::optional<data_dir_error> load_signing_key(const fs::path& path, signing_key
   return std::nullopt;
 }
 
-std::optional<data_dir_error> load_signing_keys(const fs::path& dir,
-                                                std::vector<signing_key>& out) {
+std::optional<data_dir_error> load_signing_key_files(const fs::path& dir,
+                                                     std::vector<signing_key>& out) {
   std::error_code error_code;
   fs::directory_iterator entries(dir, error_code);
   if (error_code == std::errc::no_such_file_or_directory) {
@@ -504,6 +519,18 @@ std::string signing_key_id(std::span<const std::uint8_t, 32> public_key) {
   return base64url(std::span<const std::uint8_t>(digest.data(), 8));
 }
 
+std::optional<data_dir_error> add_signing_key(const fs::path& dir, std::string& kid) {
+  if (auto error = make_directory(dir / signing_dir))
+    return error;
+  fs::path written;
+  return write_signing_key(dir / signing_dir, written, kid);
+}
+
+std::optional<data_dir_error> load_signing_keys(const fs::path& dir,
+                                                std::vector<signing_key>& out) {
+  return load_signing_key_files(dir / signing_dir, out);
+}
+
 std::optional<data_dir_error> ensure_demo_secrets(const fs::path& dir,
                                                   std::span<const std::string> provider_slugs,
                                                   demo_result& out) {
@@ -558,7 +585,7 @@ std::optional<data_dir_error> load_secrets(const fs::path& dir,
     return error;
   if (auto error = load_vault_key(dir / vault_key_file, loaded.vault_key))
     return error;
-  if (auto error = load_signing_keys(dir / signing_dir, loaded.signing_keys))
+  if (auto error = load_signing_key_files(dir / signing_dir, loaded.signing_keys))
     return error;
   for (auto const& slug : provider_slugs) {
     provider_secret secret{slug, {}};

@@ -127,6 +127,17 @@ private:
 /// approve the same money twice; the second one is refused here, with an error that says so.
 std::optional<data_dir_error> lock_data_dir(const std::filesystem::path& dir, data_dir_lock& out);
 
+/// Generates a new Ed25519 key and writes it as DIR/signing/KID.pem (creating DIR/signing 0700 if
+/// needed) the way `ensure_demo_secrets` writes a secret: mode 0600, temporary file, fsync, moved
+/// into place without replacing anything. Existing keys are left alone; `kid` is the new key's id.
+/// The key-ring policy (which key signs, rotation limits) is in storage/signing_keys.hpp.
+std::optional<data_dir_error> add_signing_key(const std::filesystem::path& dir, std::string& kid);
+
+/// Loads only the signing keys of data dir `dir`, with the checks and the order of
+/// `secrets::signing_keys` (newest first).
+std::optional<data_dir_error> load_signing_keys(const std::filesystem::path& dir,
+                                                std::vector<signing_key>& out);
+
 /// The key id of an Ed25519 public key, as used in file names and in the JWKS `kid`.
 std::string signing_key_id(std::span<const std::uint8_t, 32> public_key);
 
