@@ -271,4 +271,18 @@ inline constexpr std::size_t attestation_replay_entries_max = 1u << 20;
 static_assert(jws_bytes_max <= header_bytes_max && jwks_bytes_max <= body_bytes_max);
 static_assert(attestation_claim_bytes_max * 6 < jws_bytes_max);
 
+// --- Vault and intents (core/sealed_box.hpp, storage/vault_keys.hpp, core/intent_guard.hpp) -----
+/// Bytes of one sealed credential's plaintext (an API key, an OAuth token, a small JSON object of
+/// them); a blob adds 37 bytes. Larger values are refused by `seal`, and larger blobs by `open`.
+inline constexpr std::size_t sealed_plaintext_bytes_max = 64u << 10;
+/// Bytes of the associated data that binds a blob to its owner (a few ids, length-prefixed).
+inline constexpr std::size_t sealed_associated_data_bytes_max = 4096;
+/// Retired vault keys (DIR/vault/retired/*.key) loaded at most; they only open, never seal.
+inline constexpr std::size_t vault_retired_keys_max = 16;
+/// Approved values (intents plus human approvals) one intent check compares a request against.
+inline constexpr std::size_t intent_values_max = 256;
+
+static_assert(sealed_plaintext_bytes_max + sealed_associated_data_bytes_max < (1u << 30),
+              "OpenSSL takes int lengths");
+
 } // namespace steward::core::limits
