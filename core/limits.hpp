@@ -285,4 +285,61 @@ inline constexpr std::size_t intent_values_max = 256;
 static_assert(sealed_plaintext_bytes_max + sealed_associated_data_bytes_max < (1u << 30),
               "OpenSSL takes int lengths");
 
+// --- Outbound client (net/http_client.hpp, net/http_response_parser.hpp, core/circuit_breaker.hpp)
+/// A provider's response head (status line, fields, final empty line), and its trailer section.
+inline constexpr std::size_t client_response_header_bytes_default = 16384;
+inline constexpr std::size_t client_response_header_bytes_max = 65536;
+inline constexpr std::size_t client_response_header_count_max = 100;
+/// A provider's response body after de-chunking (a catalog is the largest expected answer).
+inline constexpr std::size_t client_response_body_bytes_default = 8u << 20;
+inline constexpr std::size_t client_response_body_bytes_max = 64u << 20;
+/// A chunk-size line with its extensions; real servers send a few bytes.
+inline constexpr std::size_t client_chunk_line_bytes_max = 1024;
+/// Interim (1xx) responses skipped before the final one; more is a misbehaving peer.
+inline constexpr std::uint32_t client_interim_responses_max = 8;
+/// An outbound request's URL and body.
+inline constexpr std::size_t client_url_bytes_max = 8192;
+inline constexpr std::size_t client_request_body_bytes_max = 16u << 20;
+/// Connections to one origin (scheme, host, port), busy and idle together.
+inline constexpr std::uint32_t client_connections_per_origin_default = 16;
+inline constexpr std::uint32_t client_connections_per_origin_max = 256;
+/// Requests waiting for a connection of a full origin pool; past it they fail `pool_exhausted`.
+inline constexpr std::uint32_t client_queued_requests_per_origin_default = 256;
+inline constexpr std::uint32_t client_queued_requests_per_origin_max = 4096;
+/// Origins and breakers the client tracks; past it new ones fail `pool_exhausted`.
+inline constexpr std::size_t client_origins_max = 1024;
+/// An idle keep-alive connection is closed after this long.
+inline constexpr std::uint32_t client_idle_timeout_ms_default = 30'000;
+inline constexpr std::uint32_t client_idle_timeout_ms_max = 300'000;
+/// One attempt (queueing, connect, TLS, send, receive) ends with `timeout` after this long.
+inline constexpr std::uint32_t client_request_timeout_ms_default = 10'000;
+inline constexpr std::uint32_t client_request_timeout_ms_max = 120'000;
+/// Retries after the first attempt, and the backoff between attempts.
+inline constexpr std::uint32_t client_retries_default = 2;
+inline constexpr std::uint32_t client_retries_max = 5;
+inline constexpr std::uint32_t client_backoff_base_ms_default = 100;
+inline constexpr std::uint32_t client_backoff_ms_max = 10'000;
+/// Circuit breaker: consecutive failures that open it, the failure ratio over a sliding window
+/// (evaluated once the window holds enough outcomes), the cool-down, and the half-open probes.
+inline constexpr std::uint32_t breaker_consecutive_failures_default = 5;
+inline constexpr std::uint32_t breaker_window_ms_default = 30'000;
+inline constexpr std::uint32_t breaker_window_outcomes_min_default = 20;
+inline constexpr std::uint32_t breaker_failure_percent_default = 50;
+inline constexpr std::uint32_t breaker_cooldown_ms_default = 30'000;
+inline constexpr std::uint32_t breaker_cooldown_ms_max = 600'000;
+inline constexpr std::uint32_t breaker_probes_default = 1;
+inline constexpr std::uint32_t breaker_probes_max = 16;
+
+static_assert(client_response_header_bytes_default <= client_response_header_bytes_max);
+static_assert(client_response_body_bytes_default <= client_response_body_bytes_max);
+static_assert(client_connections_per_origin_default <= client_connections_per_origin_max);
+static_assert(client_queued_requests_per_origin_default <= client_queued_requests_per_origin_max);
+static_assert(client_idle_timeout_ms_default <= client_idle_timeout_ms_max);
+static_assert(client_request_timeout_ms_default <= client_request_timeout_ms_max);
+static_assert(client_retries_default <= client_retries_max);
+static_assert(client_backoff_base_ms_default <= client_backoff_ms_max);
+static_assert(breaker_cooldown_ms_default <= breaker_cooldown_ms_max);
+static_assert(breaker_probes_default >= 1 && breaker_probes_default <= breaker_probes_max);
+static_assert(breaker_failure_percent_default >= 1 && breaker_failure_percent_default <= 100);
+
 } // namespace steward::core::limits
