@@ -562,7 +562,7 @@ std::optional<data_dir_error> ensure_demo_secrets(const fs::path& dir,
 
 std::optional<data_dir_error> load_secrets(const fs::path& dir,
                                            std::span<const std::string> provider_slugs,
-                                           secrets& out) {
+                                           secrets& out, vault_key_file_rule vault) {
   if (auto error = check_slugs(dir, provider_slugs))
     return error;
   struct stat info {};
@@ -583,8 +583,13 @@ std::optional<data_dir_error> load_secrets(const fs::path& dir,
                                     "sat_ followed by at least 32 random characters",
                                     loaded.admin_token))
     return error;
-  if (auto error = load_vault_key(dir / vault_key_file, loaded.vault_key))
-    return error;
+  std::error_code absent;
+  if (vault == vault_key_file_rule::required ||
+      fs::symlink_status(dir / vault_key_file, absent).type() != fs::file_type::not_found) {
+    if (auto error = load_vault_key(dir / vault_key_file, loaded.vault_key))
+      return error;
+    loaded.vault_key_loaded = true;
+  }
   if (auto error = load_signing_key_files(dir / signing_dir, loaded.signing_keys))
     return error;
   for (auto const& slug : provider_slugs) {

@@ -82,6 +82,8 @@ struct secrets {
   std::string platform_key;
   std::string admin_token;
   std::array<std::uint8_t, vault_key_bytes> vault_key{};
+  /// DIR/vault.key was there and `vault_key` holds it (see `vault_key_file_rule`).
+  bool vault_key_loaded = false;
   /// Newest file first (by modification time, then kid): the first signs new attestations, all are
   /// published in the JWKS so that tokens signed before a rotation still verify.
   std::vector<signing_key> signing_keys;
@@ -97,11 +99,16 @@ std::optional<data_dir_error> ensure_demo_secrets(const std::filesystem::path& d
                                                   std::span<const std::string> provider_slugs,
                                                   demo_result& out);
 
+/// Whether `load_secrets` needs DIR/vault.key: the vault's key may come from the environment
+/// instead (storage/vault_keys.hpp), and then the file is optional, though checked when present.
+enum class vault_key_file_rule : std::uint8_t { required, optional };
+
 /// Loads and checks every secret, stopping at the first problem: a missing, unreadable, too
 /// permissive, wrongly sized or malformed file is named in the error, with the remedy.
 std::optional<data_dir_error> load_secrets(const std::filesystem::path& dir,
                                            std::span<const std::string> provider_slugs,
-                                           secrets& out);
+                                           secrets& out,
+                                           vault_key_file_rule vault = vault_key_file_rule::required);
 
 /// The file whose lock marks a data dir as in use.
 inline constexpr std::string_view lock_file = "stewardd.lock";

@@ -10,12 +10,16 @@
 #include "actors/node.hpp"
 #include "actors/webhook_sender.hpp"
 #include "core/assert.hpp"
+#include "core/attestation.hpp"
 #include "core/metrics.hpp"
 #include "core/options.hpp"
 #include "net/listener_metrics.hpp"
+#include "net/problem_response.hpp"
 #include "net/server.hpp"
 #include "storage/data_dir.hpp"
+#include "storage/signing_keys.hpp"
 #include "storage/sqlite_journal.hpp"
+#include "storage/vault_keys.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -28,10 +32,13 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -86,6 +93,37 @@ net::http_response static_json(std::string_view body) {
   response.body = std::string(body);
   return response;
 }
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+/// `/.well-known/openid-configuration`, built once the issuer is known (with port 0 that is only
+/// after the listener is bound; a request in between gets 503).
+class issuer_document {
+public:
+  void set(std::string_view issuer) {
+    auto document = core::build_openid_configuration(issuer);
+    std::lock_guard lock(mutex_);
+    document_ = std::move(document);
+  }
+  net::http_response response() const {
+    std::lock_guard lock(mutex_);
+    if (document_.empty()) {
+      return net::problem_response(core::api_error::overloaded,
+                                   "starting: the issuer is not known yet");
+    }
+    net::http_response response = static_json(document_);
+    response.headers.emplace_back("Cache-Control", "public, max-age=300");
+    return response;
+  }
+
+private:
+  mutable std::mutex mutex_;
+  std::string document_;
+};
 
 /// Reads options from the config file (if any) and the flags; exits on the first bad one.
 core::options load_options(int argc, char** argv) {
@@ -150,8 +188,31 @@ int main(int argc, char** argv) {
       return exit_start_failed;
     }
   }
+  // The vault's key comes from STEWARD_VAULT_KEY or DIR/vault.key; without either stewardd
+  // refuses to start (--demo creates the file).
+  auto const vault_environment = storage::vault_key_from_environment();
   storage::secrets secrets;
-  if (auto error = storage::load_secrets(opts.data_dir, slugs, secrets)) {
+  if (auto error = storage::load_secrets(opts.data_dir, slugs, secrets,
+                                         vault_environment ? storage::vault_key_file_rule::optional
+                                                           : storage::vault_key_file_rule::required)) {
+    std::cerr << "stewardd: " << storage::to_string(*error) << "\n";
+    return exit_start_failed;
+  }
+  storage::vault_key_ring vault;
+  {
+    storage::vault_key_sources sources;
+    sources.environment = vault_environment;
+    if (secrets.vault_key_loaded)
+      sources.file_key = std::span<const std::uint8_t, core::vault_key_bytes>(secrets.vault_key);
+    sources.data_dir = opts.data_dir;
+    if (auto error = storage::load_vault_keys(sources, vault)) {
+      std::cerr << "stewardd: " << storage::to_string(*error) << "\n";
+      return exit_start_failed;
+    }
+  }
+  // Attestations are signed with the newest key under DIR/signing/; every loaded key is published.
+  std::optional<storage::signing_key_ring> signing;
+  if (auto error = storage::signing_key_ring::make(secrets.signing_keys, unix_now(), signing)) {
     std::cerr << "stewardd: " << storage::to_string(*error) << "\n";
     return exit_start_failed;
   }
@@ -301,6 +362,21 @@ int main(int argc, char** argv) {
   public_routes.add(net::http_method::get, "/readyz",
                     actors::readiness_handler(node, node_mailbox));
   actors::add_api_routes(public_routes, api);
+  // Discovery for providers (DESIGN 4.3, 5): the keys that verify attestations, and the issuer.
+  // The issuer is --public-url, or http:// and the bound public address, known once listening.
+  public_routes.add(net::http_method::get, core::jwks_path,
+                    [&signing](const net::http_request&, const net::route_params&,
+                               net::responder reply) {
+                      net::http_response response = static_json(signing->jwks_document());
+                      response.headers.emplace_back("Cache-Control", "public, max-age=300");
+                      reply.respond(std::move(response));
+                    });
+  issuer_document openid;
+  if (!opts.public_url.empty())
+    openid.set(opts.public_url);
+  public_routes.add(net::http_method::get, core::openid_configuration_path,
+                    [&openid](const net::http_request&, const net::route_params&,
+                              net::responder reply) { reply.respond(openid.response()); });
   net::listener_metrics public_stats(metrics, "public", public_routes.routes);
 
   // Admin listener: probes and metrics, loopback by default.
@@ -346,6 +422,8 @@ int main(int argc, char** argv) {
                   {"backend", std::string(net::to_string(listener->backend()))}})
       .set(1);
 
+  if (opts.public_url.empty())
+    openid.set("http://" + public_server.bound_address());
   // The first line is the contract scripts rely on (DESIGN 8).
   std::cout << "listening public=" << public_server.bound_address()
             << " admin=" << admin_server.bound_address() << "\n";
