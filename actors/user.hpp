@@ -317,7 +317,9 @@ struct user_state {
 
   std::map<std::string, core::velocity_window, std::less<>> velocity;
 
-  std::deque<user_command> stash;
+  /// Commands that arrived while loading, in order. A vector, not a deque: an empty libstdc++
+  /// deque allocates a chunk, which every resident user would pay for nothing.
+  std::vector<user_command> stash;
   std::map<std::uint64_t, user_command> lookups; ///< commands waiting for the journal's record
   std::uint64_t next_lookup = 0;
   std::map<std::uint64_t, std::vector<pending_reply>> in_flight; ///< appends by id

@@ -29,7 +29,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <functional>
 #include <map>
 #include <optional>
@@ -193,7 +193,9 @@ struct ledger_state {
   ledger_map<hold_state> holds;
   ledger_map<charge_state> charges;
   /// Charge ids oldest first, to forget the oldest past `limits::ledger_charges_retained_max`.
-  std::deque<std::string> charge_order;
+  /// A list, not a deque: libstdc++'s deque allocates over 500 bytes even when empty, which every
+  /// resident user would pay (most hold a handful of charges).
+  std::list<std::string> charge_order;
   /// Empty until the first user.upserted: a ledger can hold money state before the platform
   /// described the user (and a snapshot written before profiles existed has none).
   std::optional<user_profile> profile{};
