@@ -302,37 +302,14 @@ void user_spend(const api_context& context, const http_request& request,
   context.users->send(spend_request{std::move(*user), reply});
 }
 
-/// Reads `name=<decimal>` from a query string; `fallback` when absent, nullopt when malformed.
-std::optional<std::uint64_t> query_number(std::string_view query, std::string_view name,
-                                          std::uint64_t fallback, std::uint64_t max) {
-  std::optional<std::uint64_t> found;
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    auto eq = pair.find('=');
-    if (pair.substr(0, eq) != name)
-      continue;
-    if (found || eq == std::string_view::npos)
-      return std::nullopt;
-    std::string_view digits = pair.substr(eq + 1);
-    std::uint64_t value = 0;
-    auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-    if (error != std::errc() || end != digits.data() + digits.size() || digits.empty() ||
-        value > max)
-      return std::nullopt;
-    found = value;
-  }
-  return found.value_or(fallback);
-}
-
 void audit_list(const api_context& context, const http_request& request,
                 const route_params& params, responder reply) {
   auto user = platform_user(context, request, params, reply);
   if (!user)
     return;
-  auto limit = query_number(request.query, "limit", core::page_limit_default, core::page_limit_max);
-  auto after = query_number(request.query, "starting_after", 0, std::uint64_t(1) << 62);
+  auto limit =
+    core::query_number(request.query, "limit", core::page_limit_default, core::page_limit_max);
+  auto after = core::query_number(request.query, "starting_after", 0, std::uint64_t(1) << 62);
   if (!limit || *limit == 0 || !after) {
     refuse(reply, core::api_error::invalid_field,
            "limit must be 1 to 100 and starting_after an event seq");

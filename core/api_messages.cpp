@@ -470,6 +470,29 @@ bool percent_decode(std::string_view text, std::string& out, bool plus_is_space)
   return true;
 }
 
+std::optional<std::uint64_t> query_number(std::string_view query, std::string_view name,
+                                          std::uint64_t fallback, std::uint64_t max) {
+  std::optional<std::uint64_t> found;
+  while (!query.empty()) {
+    auto const amp = query.find('&');
+    std::string_view const pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    auto const eq = pair.find('=');
+    if (pair.substr(0, eq) != name)
+      continue;
+    if (found || eq == std::string_view::npos)
+      return std::nullopt;
+    std::string_view const digits = pair.substr(eq + 1);
+    std::uint64_t value = 0;
+    auto const [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (error != std::errc() || end != digits.data() + digits.size() || digits.empty() ||
+        value > max)
+      return std::nullopt;
+    found = value;
+  }
+  return found.value_or(fallback);
+}
+
 json_error parse_page_query(std::string_view query, std::optional<id_kind> kind,
                             page_request& out) {
   out = page_request{};

@@ -222,6 +222,13 @@ bool percent_decode(std::string_view text, std::string& out, bool plus_is_space)
 json_error parse_page_query(std::string_view query, std::optional<id_kind> kind,
                             page_request& out);
 
+/// The decimal value of parameter `name` in a query string without its `?`: `fallback` when it
+/// is absent, nullopt when it is given twice, has no `=`, is empty, is not all digits or exceeds
+/// `max`. Other parameters are ignored. (The audit list's `limit` and its numeric
+/// `starting_after`, an event seq rather than an id.)
+std::optional<std::uint64_t> query_number(std::string_view query, std::string_view name,
+                                          std::uint64_t fallback, std::uint64_t max);
+
 // --- Responses ----------------------------------------------------------------------------------
 
 /// A user as the API shows it.

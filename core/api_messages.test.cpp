@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -804,6 +805,21 @@ TEST(ApiMessagesResponses, BudgetExceededProblem) {
   std::string no_scope = decline_problem(revoked).body();
   EXPECT_EQ(no_scope.find("scope"), std::string::npos) << no_scope;
   EXPECT_NE(no_scope.find(R"("code":"token_revoked")"), std::string::npos) << no_scope;
+}
+
+TEST(QueryNumber, ReadsOneDecimalParameterAndRefusesEverythingElse) {
+  EXPECT_EQ(query_number("", "limit", 10, 100), 10u) << "absent: the fallback";
+  EXPECT_EQ(query_number("starting_after=5", "limit", 10, 100), 10u);
+  EXPECT_EQ(query_number("limit=100", "limit", 10, 100), 100u);
+  EXPECT_EQ(query_number("a=1&limit=0&b", "limit", 10, 100), 0u) << "0 is the route's to refuse";
+  EXPECT_EQ(query_number("starting_after=18446744073709551615", "starting_after", 0,
+                         std::numeric_limits<std::uint64_t>::max()),
+            std::numeric_limits<std::uint64_t>::max());
+  for (std::string_view bad : {"limit=101", "limit=", "limit", "limit=1&limit=1", "limit=-1",
+                               "limit=+1", "limit=1x", "limit=%31", "limit= 1",
+                               "limit=18446744073709551616"})
+    EXPECT_FALSE(query_number(bad, "limit", 10, 100)) << bad;
+  EXPECT_EQ(query_number("limits=7&xlimit=8", "limit", 10, 100), 10u) << "only the exact name";
 }
 
 } // namespace
