@@ -1,0 +1,293 @@
+// System tests of steward-refprovider: the real binary on loopback, next to the real stewardd
+// (`--demo`, a temporary data dir). Attestations are signed with stewardd's own signing key from
+// its data dir, and the refprovider verifies them against the JWKS that stewardd publishes at
+// `/.well-known/jwks.json`, exactly as a provider in production would.
+//
+// Environment: `STEWARDD` and `STEWARD_REFPROVIDER`, the two binaries (tests skip when unset).
+
+#include "core/attestation.hpp"
+#include "core/ids.hpp"
+#include "core/jws.hpp"
+#include "storage/data_dir.hpp"
+#include "tests/support/api_client.hpp"
+#include "tests/support/process.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+
+namespace steward::test_support {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::optional<std::string> refprovider_path() {
+  const char* path = std::getenv("STEWARD_REFPROVIDER");
+  if (path == nullptr || *path == '\0')
+    return std::nullopt;
+  return std::string(path);
+}
+
+class refprovider_system : public stewardd_test {
+protected:
+  void SetUp() override {
+    stewardd_test::SetUp();
+    if (IsSkipped())
+      return;
+    auto path = refprovider_path();
+    if (!path)
+      GTEST_SKIP() << "STEWARD_REFPROVIDER is not set";
+    binary_ = *path;
+  }
+
+  void TearDown() override {
+    provider_.reset(); // kills and reaps it if it is still running
+    stewardd_test::TearDown();
+  }
+
+  /// Starts stewardd with provider `ref`. stewardd does not call providers yet, and the provider's
+  /// port is only known after it starts (port 0), so the URL given to stewardd is a placeholder.
+  bool start_steward() {
+    steward_ = start_stewardd({"--provider=ref=http://127.0.0.1:9"});
+    if (steward_ == nullptr)
+      return false;
+    data_ = steward_->run_dir() / "data";
+    steward_url_ = "http://127.0.0.1:" + std::to_string(steward_->public_port());
+    if (auto error = storage::load_signing_keys(data_, keys_)) {
+      ADD_FAILURE() << storage::to_string(*error);
+      return false;
+    }
+    return !keys_.empty();
+  }
+
+  std::unique_ptr<child_process> spawn(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {binary_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto log_dir = new_run_dir();
+    std::string error;
+    auto child = child_process::spawn(argv, log_dir, error);
+    EXPECT_TRUE(child) << error;
+    return child;
+  }
+
+  /// Starts the refprovider and reads its listening line; 0 on failure.
+  std::uint16_t start_provider(const std::string& issuer, std::vector<std::string> extra = {}) {
+    issuer_ = issuer;
+    std::vector<std::string> args = {"--listen=127.0.0.1:0", "--steward-url=" + issuer,
+                                     "--secret-file=" + (data_ / "providers" / "ref.secret").string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    provider_ = spawn(args);
+    if (!provider_)
+      return 0;
+    auto line = provider_->read_first_line(deadline_in(10s));
+    if (!line || line->rfind("listening 127.0.0.1:", 0) != 0) {
+      ADD_FAILURE() << "no listening line; stderr: " << provider_->stderr_text();
+      return 0;
+    }
+    return static_cast<std::uint16_t>(std::stoi(line->substr(line->rfind(':') + 1)));
+  }
+
+  /// An attestation signed with stewardd's newest signing key, as stewardd would mint it.
+  std::string attest(std::string_view email, std::int64_t at = 0) {
+    auto key = core::jws_signing_key::from_private_key(keys_.front().kid, keys_.front().private_key);
+    EXPECT_TRUE(key);
+    core::attestation_request request;
+    request.issuer = issuer_;
+    request.user_id = "usr_0000000000000000000001";
+    request.audience = "ref";
+    request.email = email;
+    request.email_verified = true;
+    core::minted_attestation minted;
+    EXPECT_EQ(core::make_attestation(request, *key, at ? at : unix_now(), random_, minted),
+              core::attestation_error::none);
+    return minted.token;
+  }
+
+  std::optional<http_response> open_account(api_client& c, const std::string& token) {
+    return c.send("POST", "/accounts", {}, R"({"attestation":")" + token + "\"}");
+  }
+
+  std::string binary_;
+  stewardd_process* steward_ = nullptr;
+  std::filesystem::path data_;
+  std::string steward_url_;
+  std::string issuer_;
+  std::vector<storage::signing_key> keys_;
+  std::unique_ptr<child_process> provider_;
+  core::openssl_random random_;
+};
+
+TEST_F(refprovider_system, bad_options_exit_2_and_name_the_option) {
+  auto dir = new_run_dir();
+  auto secret = (dir / "ref.secret").string();
+  std::ofstream(secret) << "s3cret\n";
+  struct bad {
+    std::vector<std::string> args;
+    std::string option;
+  };
+  for (auto& [args, option] : std::vector<bad>{
+         {{"--listen=127.0.0.1:0", "--secret-file=" + secret}, "--steward-url"},
+         {{"--listen=nowhere", "--steward-url=http://127.0.0.1:1", "--secret-file=" + secret},
+          "--listen"},
+         {{"--listen=127.0.0.1:0", "--steward-url=http://steward.example.com",
+           "--secret-file=" + secret},
+          "--steward-url"},
+         {{"--listen=127.0.0.1:0", "--steward-url=http://127.0.0.1:1",
+           "--secret-file=" + secret + ".absent"},
+          "--secret-file"},
+         {{"--listen=127.0.0.1:0", "--steward-url=http://127.0.0.1:1", "--secret-file=" + secret,
+           "--existing-accounts=nobody"},
+          "--existing-accounts"},
+       }) {
+    auto child = spawn(args);
+    ASSERT_TRUE(child);
+    auto status = child->wait_exit(deadline_in(10s));
+    ASSERT_TRUE(status) << option << ": still running";
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 2) << option;
+    EXPECT_NE(child->stderr_text().find(option), std::string::npos)
+      << option << ": " << child->stderr_text();
+  }
+}
+
+TEST_F(refprovider_system, serves_its_catalog_and_stops_cleanly_on_sigterm) {
+  ASSERT_TRUE(start_steward());
+  auto port = start_provider(steward_url_, {"--terms-version=2026-11"});
+  ASSERT_NE(port, 0);
+  api_client c(port);
+  auto catalog = c.send("GET", "/catalog");
+  ASSERT_TRUE(catalog);
+  EXPECT_EQ(catalog->status, 200);
+  EXPECT_NE(catalog->body.find(R"("version":"2026-11")"), std::string::npos) << catalog->body;
+  EXPECT_NE(catalog->body.find(R"("id":"registrar:domain")"), std::string::npos);
+  auto etag = catalog->header("ETag");
+  ASSERT_TRUE(etag);
+  auto cached = c.send("GET", "/catalog", "If-None-Match: " + *etag + "\r\n");
+  ASSERT_TRUE(cached);
+  EXPECT_EQ(cached->status, 304);
+  auto taken = c.send("GET", "/domains/availability?name=example.com");
+  ASSERT_TRUE(taken);
+  EXPECT_NE(taken->body.find(R"("available":false)"), std::string::npos) << taken->body;
+
+  ASSERT_TRUE(provider_->signal(SIGTERM));
+  auto status = provider_->wait_exit(deadline_in(10s));
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << provider_->stderr_text();
+}
+
+TEST_F(refprovider_system, accounts_from_attestations_signed_by_stewards_key) {
+  ASSERT_TRUE(start_steward());
+  // stewardd publishes the keys the refprovider fetches.
+  api_client steward(steward_->public_port());
+  auto jwks = steward.send("GET", "/.well-known/jwks.json");
+  ASSERT_TRUE(jwks);
+  ASSERT_EQ(jwks->status, 200);
+  ASSERT_NE(jwks->body.find(keys_.front().kid), std::string::npos) << jwks->body;
+  auto port = start_provider(steward_url_, {"--existing-accounts=linked@example.com"});
+  ASSERT_NE(port, 0);
+  api_client c(port);
+
+  auto token = attest("ada@example.com");
+  auto created = open_account(c, token);
+  ASSERT_TRUE(created);
+  ASSERT_EQ(created->status, 201) << created->body;
+  EXPECT_EQ(json_string(created->body, "outcome"), "created");
+  auto account = json_string(created->body, "account_id");
+  EXPECT_EQ(account.substr(0, 5), "acct_");
+  EXPECT_EQ(json_string(created->body, "account_token").substr(0, 4), "rpt_");
+
+  auto replayed = open_account(c, token);
+  ASSERT_TRUE(replayed);
+  EXPECT_EQ(replayed->status, 401);
+  EXPECT_EQ(json_string(replayed->body, "reason"), "attestation_replayed");
+
+  auto again = open_account(c, attest("ada@example.com"));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200) << again->body;
+  EXPECT_EQ(json_string(again->body, "account_id"), account);
+
+  auto expired = open_account(c, attest("bob@example.com", unix_now() - 400));
+  ASSERT_TRUE(expired);
+  EXPECT_EQ(expired->status, 401);
+  EXPECT_EQ(json_string(expired->body, "reason"), "attestation_expired");
+
+  auto linked = open_account(c, attest("linked@example.com"));
+  ASSERT_TRUE(linked);
+  EXPECT_EQ(linked->status, 200) << linked->body;
+  EXPECT_EQ(json_string(linked->body, "outcome"), "oauth_required");
+  EXPECT_NE(json_string(linked->body, "authorize_url").find("/oauth/authorize?"),
+            std::string::npos);
+
+  ASSERT_TRUE(provider_->signal(SIGINT));
+  auto status = provider_->wait_exit(deadline_in(10s));
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+}
+
+TEST_F(refprovider_system, a_paid_resource_is_charged_to_stewards_payment_token_once) {
+  ASSERT_TRUE(start_steward());
+  auto port = start_provider(steward_url_);
+  ASSERT_NE(port, 0);
+  auto const platform_key = read_secret(data_ / "platform.key");
+  api_client steward(steward_->public_port());
+  auto user = steward.bearer(platform_key, "PUT", "/v1/users/ada",
+                             R"({"email":"ada@example.com","name":"Ada"})");
+  ASSERT_TRUE(user && user->status == 201) << (user ? user->body : "no response");
+  auto const user_id = json_string(user->body, "id");
+  auto const expires_at = unix_now() + 3600;
+  auto minted = steward.bearer(platform_key, "POST", "/v1/users/" + user_id + "/payment_tokens",
+                               R"({"provider":"ref","max_amount":{"amount":5000,"currency":"usd"},"expires_at":)" +
+                                 std::to_string(expires_at) + "}",
+                               "mint-1");
+  ASSERT_TRUE(minted && minted->status == 201) << (minted ? minted->body : "no response");
+  auto const payment_token = json_string(minted->body, "id");
+
+  api_client c(port);
+  auto account = open_account(c, attest("ada@example.com"));
+  ASSERT_TRUE(account && account->status == 201);
+  auto const bearer = json_string(account->body, "account_token");
+  auto const body = R"({"service":"hosting:pro","config":{"region":"eu-west"},"payment_token":{"id":")" +
+                    payment_token + R"(","max_amount":5000,"currency":"usd","expires_at":)" +
+                    std::to_string(expires_at) + "}}";
+  auto created = c.bearer(bearer, "POST", "/resources", body, "provision-1");
+  ASSERT_TRUE(created);
+  ASSERT_EQ(created->status, 201) << created->body;
+  EXPECT_EQ(json_string(created->body, "status"), "ready");
+  EXPECT_EQ(json_string(created->body, "charge").substr(0, 4), "chg_");
+
+  // steward recorded the charge against the user's spend with this provider.
+  auto spend = [&] {
+    auto r = steward.bearer(platform_key, "GET", "/v1/users/" + user_id + "/spend");
+    EXPECT_TRUE(r && r->status == 200);
+    if (!r)
+      return std::int64_t(-1);
+    auto at = r->body.find(R"("provider":"ref")");
+    if (at == std::string::npos)
+      return std::int64_t(0);
+    return json_integer(std::string_view(r->body).substr(at), "amount").value_or(-1);
+  };
+  EXPECT_EQ(spend(), 2000);
+
+  auto replay = c.bearer(bearer, "POST", "/resources", body, "provision-1");
+  ASSERT_TRUE(replay);
+  EXPECT_EQ(replay->status, 201);
+  EXPECT_EQ(replay->body, created->body);
+  EXPECT_EQ(replay->header("Idempotent-Replayed"), "true");
+  EXPECT_EQ(spend(), 2000) << "a replay charges nothing";
+
+  // A second plan under a new key is a second charge; steward refuses the third (5000 cap).
+  auto second = c.bearer(bearer, "POST", "/resources", body, "provision-2");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 201) << second->body;
+  EXPECT_EQ(spend(), 4000);
+  auto third = c.bearer(bearer, "POST", "/resources", body, "provision-3");
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->status, 402) << third->body;
+  EXPECT_EQ(json_string(third->body, "code"), "budget_exceeded");
+  EXPECT_EQ(spend(), 4000);
+}
+
+} // namespace
+} // namespace steward::test_support

@@ -1,0 +1,49 @@
+#include "tools/refprovider/account_store.hpp"
+
+#include "core/secret_token.hpp"
+#include "tools/refprovider/options.hpp"
+#include "tools/refprovider/random_text.hpp"
+
+namespace steward::refprovider {
+
+account_store::account_store(const std::vector<std::string>& existing_emails,
+                             std::size_t capacity, core::random_source& random)
+    : existing_(existing_emails.begin(), existing_emails.end()), capacity_(capacity),
+      random_(random) {}
+
+account_store::result account_store::open(std::string_view email_text) {
+  auto email = lowercase(email_text);
+  std::lock_guard<std::mutex> guard(mutex_);
+  if (existing_.count(email))
+    return {outcome::oauth_required, {}};
+  if (auto found = by_email_.find(email); found != by_email_.end())
+    return {outcome::existing, found->second};
+  if (by_email_.size() >= capacity_)
+    return {outcome::full, {}};
+  auto id = random_text<account_id_random_bytes>(account_id_prefix, random_);
+  auto token = random_text<account_token_random_bytes>(account_token_prefix, random_);
+  if (!id || !token)
+    return {outcome::no_randomness, {}};
+  account created{std::move(*id), email, std::move(*token)};
+  email_by_token_hash_.emplace(core::hash_token(created.token), email);
+  by_email_.emplace(email, created);
+  return {outcome::created, std::move(created)};
+}
+
+std::optional<account> account_store::find_by_token(std::string_view token) const {
+  // Looked up by the hash of what is presented, so the lookup time says nothing about how close a
+  // guess came to a real token.
+  auto const hash = core::hash_token(token);
+  std::lock_guard<std::mutex> guard(mutex_);
+  auto found = email_by_token_hash_.find(hash);
+  if (found == email_by_token_hash_.end())
+    return std::nullopt;
+  return by_email_.at(found->second);
+}
+
+std::size_t account_store::size() const {
+  std::lock_guard<std::mutex> guard(mutex_);
+  return by_email_.size();
+}
+
+} // namespace steward::refprovider

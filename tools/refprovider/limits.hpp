@@ -1,0 +1,56 @@
+#pragma once
+
+// The reference provider's own bounds. They belong to this tool, not to stewardd, so they live here
+// rather than in core/limits.hpp; the server settings it shares with stewardd come from there.
+
+#include "core/limits.hpp"
+
+#include <cstddef>
+#include <cstdint>
+
+namespace steward::refprovider::limits {
+
+/// Accounts the provider keeps in memory; a new email beyond this is answered 503.
+inline constexpr std::size_t accounts_max = 100'000;
+/// Emails given with `--existing-accounts`.
+inline constexpr std::size_t existing_accounts_max = 1024;
+/// An email address (RFC 5321's path limit).
+inline constexpr std::size_t email_bytes_max = 254;
+/// `--terms-version`.
+inline constexpr std::size_t terms_version_bytes_max = 64;
+/// `--steward-url`.
+inline constexpr std::size_t url_bytes_max = 2048;
+/// The provider secret file (`DIR/providers/SLUG.secret` of stewardd).
+inline constexpr std::size_t secret_bytes_max = 4096;
+/// A domain name, dots included (RFC 1035).
+inline constexpr std::size_t domain_name_bytes_max = 253;
+/// One label of a domain name.
+inline constexpr std::size_t domain_label_bytes_max = 63;
+
+/// Attestations waiting for one JWKS fetch; more are refused with 503 rather than queued.
+inline constexpr std::size_t jwks_waiters_max = 1024;
+/// One fetch of steward's JWKS, connection and answer included.
+inline constexpr std::uint32_t jwks_fetch_timeout_ms = 5000;
+/// jtis remembered for the single-use rule (core/attestation.hpp `jti_replay_cache`).
+inline constexpr std::size_t replay_entries_max = 1u << 16;
+static_assert(replay_entries_max <= core::limits::attestation_replay_entries_max);
+
+/// The listener: connections, request body, drain.
+inline constexpr std::uint32_t connections_max = 1024;
+inline constexpr std::size_t body_bytes_max = 64u << 10;
+inline constexpr std::uint32_t drain_timeout_ms = 5000;
+/// Handlers that wait on steward (the JWKS fetch) answer within this, or the server answers 503.
+inline constexpr std::uint32_t handler_timeout_ms = jwks_fetch_timeout_ms * 2;
+static_assert(body_bytes_max <= core::limits::body_bytes_max);
+static_assert(connections_max <= core::limits::connections_default);
+
+/// Idempotency records of `POST /resources` (one per account and key) kept in memory.
+inline constexpr std::size_t resource_records_max = 100'000;
+/// A charge sent to steward, per attempt (the client retries it with the same key).
+inline constexpr std::uint32_t charge_timeout_ms = 5000;
+/// `name` of a resource request.
+inline constexpr std::size_t resource_name_bytes_max = 200;
+/// A service id in a request (`registrar:domain`).
+inline constexpr std::size_t service_id_bytes_max = 64;
+
+} // namespace steward::refprovider::limits

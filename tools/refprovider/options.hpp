@@ -1,0 +1,57 @@
+#pragma once
+
+// The command line of steward-refprovider (DESIGN 8):
+//
+//     steward-refprovider --listen=HOST:PORT --steward-url=URL --secret-file=PATH [--slug=NAME]
+//                         [--existing-accounts=EMAIL,EMAIL...] [--terms-version=V]
+//
+// Parsing is pure (no file is read): `load_secret` reads the secret file afterwards, so that both
+// can be tested apart and every error names the option it is about.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace steward::refprovider {
+
+struct options {
+  std::string host;           ///< `--listen` host: an IPv4 literal (`localhost` means 127.0.0.1)
+  std::uint16_t port = 0;     ///< `--listen` port; 0 picks a free one
+  std::string steward_url;    ///< `--steward-url`, without a trailing `/`: issuer and API base
+  std::string secret_file;    ///< `--secret-file`
+  std::string slug = "ref";   ///< `--slug`: the audience of attestations, `Steward-Provider`
+  /// `--existing-accounts`, lower-cased: emails that already have an account (OAuth path).
+  std::vector<std::string> existing_accounts;
+  std::string terms_version = "2026-01"; ///< `--terms-version`
+};
+
+/// A bad command line: the option it is about (`--listen`) and what is wrong with it.
+struct option_error {
+  std::string option;
+  std::string message;
+};
+
+/// "--listen: expected HOST:PORT, got ..."
+std::string to_string(const option_error& error);
+
+/// Applies `args` (argv without the program name) to `out`. `--listen`, `--steward-url` and
+/// `--secret-file` are required; an unknown, repeated or malformed option is an error.
+std::optional<option_error> parse_options(std::span<const std::string_view> args, options& out);
+
+/// Reads the provider secret from `path`: the whole file, one trailing newline removed; it must be
+/// 1 to `limits::secret_bytes_max` bytes without control characters. Errors name `--secret-file`.
+std::optional<option_error> load_secret(const std::string& path, std::string& out);
+
+/// Whether `text` has the shape of an email address this provider accepts: one `@` with a
+/// non-empty local part and domain, printable ASCII without spaces, at most
+/// `limits::email_bytes_max` bytes.
+bool is_plausible_email(std::string_view text) noexcept;
+
+/// ASCII lower-case copy (emails are matched case-insensitively as a whole: a simplification of
+/// RFC 5321, whose local part is case-sensitive, that every large provider makes in practice).
+std::string lowercase(std::string_view text);
+
+} // namespace steward::refprovider

@@ -1,0 +1,170 @@
+#include "tools/refprovider/options.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+namespace steward::refprovider {
+namespace {
+
+std::optional<option_error> parse(std::vector<std::string_view> args, options& out) {
+  return parse_options(args, out);
+}
+
+const std::vector<std::string_view> required = {"--listen=127.0.0.1:0",
+                                                "--steward-url=http://127.0.0.1:8080/",
+                                                "--secret-file=/tmp/x.secret"};
+
+std::vector<std::string_view> with(std::vector<std::string_view> extra) {
+  auto args = required;
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+TEST(refprovider_options, the_required_three_and_defaults) {
+  options o;
+  ASSERT_FALSE(parse(required, o));
+  EXPECT_EQ(o.host, "127.0.0.1");
+  EXPECT_EQ(o.port, 0);
+  EXPECT_EQ(o.steward_url, "http://127.0.0.1:8080") << "the trailing slash is dropped";
+  EXPECT_EQ(o.secret_file, "/tmp/x.secret");
+  EXPECT_EQ(o.slug, "ref");
+  EXPECT_TRUE(o.existing_accounts.empty());
+  EXPECT_FALSE(o.terms_version.empty());
+}
+
+TEST(refprovider_options, every_option) {
+  options o;
+  ASSERT_FALSE(parse(with({"--slug=acme-cloud", "--existing-accounts=Ada@Example.com,bob@x.org",
+                           "--terms-version=v7"}),
+                     o));
+  EXPECT_EQ(o.slug, "acme-cloud");
+  EXPECT_EQ(o.existing_accounts, (std::vector<std::string>{"ada@example.com", "bob@x.org"}));
+  EXPECT_EQ(o.terms_version, "v7");
+}
+
+TEST(refprovider_options, a_missing_required_option_is_named) {
+  for (std::size_t skip = 0; skip < required.size(); ++skip) {
+    std::vector<std::string_view> args;
+    for (std::size_t i = 0; i < required.size(); ++i)
+      if (i != skip)
+        args.push_back(required[i]);
+    options o;
+    auto error = parse(args, o);
+    ASSERT_TRUE(error);
+    EXPECT_EQ(error->option, required[skip].substr(0, required[skip].find('=')));
+    EXPECT_NE(to_string(*error).find("is required"), std::string::npos);
+  }
+}
+
+TEST(refprovider_options, bad_values_name_their_option) {
+  struct bad {
+    std::string_view arg;
+    std::string_view option;
+  };
+  for (auto [arg, option] : std::vector<bad>{
+         {"--listen=127.0.0.1", "--listen"},
+         {"--listen=example.com:80", "--listen"},
+         {"--listen=127.0.0.1:65536", "--listen"},
+         {"--listen=127.0.0.1:-1", "--listen"},
+         {"--steward-url=http://steward.example.com", "--steward-url"},
+         {"--steward-url=ftp://127.0.0.1", "--steward-url"},
+         {"--steward-url=http://127.0.0.1/?x=1", "--steward-url"},
+         {"--secret-file=", "--secret-file"},
+         {"--slug=Bad.Slug", "--slug"},
+         {"--existing-accounts=ada@example.com,,bob@x.org", "--existing-accounts"},
+         {"--existing-accounts=not-an-email", "--existing-accounts"},
+         {"--existing-accounts=a@x.org,A@X.org", "--existing-accounts"},
+         {"--terms-version=", "--terms-version"},
+         {"--terms-version=has space", "--terms-version"},
+         {"--colour=blue", "--colour"},
+         {"--slug", "--slug"},
+         {"listen=1", "listen"},
+       }) {
+    // Replace a required option rather than repeat it, so the error is about the value.
+    std::vector<std::string_view> args;
+    auto name = arg.substr(0, arg.find('='));
+    for (auto r : required)
+      if (r.substr(0, r.find('=')) != name)
+        args.push_back(r);
+    args.push_back(arg);
+    options o;
+    auto error = parse(args, o);
+    ASSERT_TRUE(error) << arg;
+    EXPECT_EQ(error->option, option) << arg << ": " << to_string(*error);
+  }
+}
+
+TEST(refprovider_options, an_option_given_twice_is_refused) {
+  options o;
+  auto error = parse(with({"--slug=a", "--slug=b"}), o);
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->option, "--slug");
+  EXPECT_NE(error->message.find("twice"), std::string::npos);
+}
+
+TEST(refprovider_options, https_steward_urls_are_accepted_anywhere) {
+  options o;
+  std::vector<std::string_view> args = {"--listen=localhost:9000",
+                                        "--steward-url=https://steward.example.com/base",
+                                        "--secret-file=s"};
+  ASSERT_FALSE(parse(args, o));
+  EXPECT_EQ(o.host, "127.0.0.1");
+  EXPECT_EQ(o.port, 9000);
+  EXPECT_EQ(o.steward_url, "https://steward.example.com/base");
+}
+
+class secret_file : public ::testing::Test {
+protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/refprovider-secret-XXXXXX";
+    int fd = mkstemp(pattern);
+    ASSERT_GE(fd, 0);
+    close(fd);
+    path_ = pattern;
+  }
+  void TearDown() override { std::filesystem::remove(path_); }
+  void write(std::string_view text) {
+    std::ofstream(path_, std::ios::binary | std::ios::trunc) << text;
+  }
+  std::string path_;
+};
+
+TEST_F(secret_file, reads_the_secret_without_its_newline) {
+  write("s3cret\n");
+  std::string secret;
+  ASSERT_FALSE(load_secret(path_, secret));
+  EXPECT_EQ(secret, "s3cret");
+}
+
+TEST_F(secret_file, refuses_missing_empty_long_and_binary_files) {
+  std::string secret;
+  for (std::string_view text : {std::string_view(""), std::string_view("\n"),
+                                std::string_view("a\nb"), std::string_view("a\0b", 3)}) {
+    write(text);
+    auto error = load_secret(path_, secret);
+    ASSERT_TRUE(error) << "accepted " << text.size() << " bytes";
+    EXPECT_EQ(error->option, "--secret-file");
+  }
+  write(std::string(5000, 'x'));
+  EXPECT_TRUE(load_secret(path_, secret));
+  auto missing = load_secret(path_ + ".absent", secret);
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->option, "--secret-file");
+}
+
+TEST(refprovider_emails, plausible_emails) {
+  EXPECT_TRUE(is_plausible_email("ada@example.com"));
+  EXPECT_FALSE(is_plausible_email("@example.com"));
+  EXPECT_FALSE(is_plausible_email("ada@"));
+  EXPECT_FALSE(is_plausible_email("ada@@example.com"));
+  EXPECT_FALSE(is_plausible_email("a da@example.com"));
+  EXPECT_FALSE(is_plausible_email(std::string(250, 'a') + "@x.org"));
+  EXPECT_EQ(lowercase("Ada@Example.COM"), "ada@example.com");
+}
+
+} // namespace
+} // namespace steward::refprovider

@@ -1,0 +1,396 @@
+#include "tools/refprovider/service.hpp"
+
+#include "core/attestation.hpp"
+#include "core/hmac_signature.hpp"
+#include "core/idempotency.hpp"
+#include "core/secret_token.hpp"
+#include "core/json_reader.hpp"
+#include "core/json_writer.hpp"
+#include "core/problem.hpp"
+#include "net/problem_response.hpp"
+#include "tools/refprovider/catalog.hpp"
+#include "tools/refprovider/limits.hpp"
+#include "tools/refprovider/query_string.hpp"
+#include "tools/refprovider/random_text.hpp"
+
+#include <array>
+#include <chrono>
+
+namespace steward::refprovider {
+
+namespace {
+
+using core::api_error;
+
+net::http_response json_response(std::uint16_t status, std::string body) {
+  net::http_response response;
+  response.status = status;
+  response.body = std::move(body);
+  return response;
+}
+
+net::http_response refused(api_error code, std::string_view detail, std::string_view reason) {
+  return net::problem_response(core::problem(code, detail).member("reason", reason));
+}
+
+net::http_response try_again(api_error code, std::string_view detail, std::string_view reason) {
+  return net::problem_response(
+    core::problem(code, detail).member("reason", reason).retry_after(1));
+}
+
+constexpr std::string_view terms_text =
+  "Reference provider terms of service.\n"
+  "This provider exists to test steward. Domains are non-refundable once registered.\n";
+
+} // namespace
+
+service::service(service_config config, net::http_client& client, core::random_source& random)
+    : config_(std::move(config)), client_(client), random_(random),
+      accounts_(config_.existing_accounts, limits::accounts_max, random),
+      verifier_(
+        attestation_verifier_config{
+          core::jwks_uri(config_.steward_url), config_.steward_url, config_.slug,
+          limits::replay_entries_max, limits::jwks_waiters_max, limits::jwks_fetch_timeout_ms,
+          config_.clock},
+        client),
+      resources_(limits::resource_records_max) {
+  set_public_url({});
+}
+
+service::~service() = default;
+
+std::int64_t service::now() const {
+  if (config_.clock)
+    return config_.clock();
+  return std::chrono::duration_cast<std::chrono::seconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+void service::set_public_url(std::string url) {
+  auto next = std::make_shared<published>();
+  next->public_url = std::move(url);
+  next->catalog = build_catalog({next->public_url + "/terms", config_.terms_version});
+  next->etag = strong_etag(next->catalog);
+  std::lock_guard<std::mutex> guard(published_mutex_);
+  published_ = std::move(next);
+}
+
+std::shared_ptr<const service::published> service::current() const {
+  std::lock_guard<std::mutex> guard(published_mutex_);
+  return published_;
+}
+
+net::route_table service::routes() {
+  net::route_table table;
+  table.add(net::http_method::get, "/catalog",
+            [this](const net::http_request& request, const net::route_params&,
+                   net::responder reply) { get_catalog(request, reply); });
+  table.add(net::http_method::get, "/terms",
+            [](const net::http_request&, const net::route_params&, net::responder reply) {
+              net::http_response response;
+              response.content_type = "text/plain; charset=utf-8";
+              response.body = std::string(terms_text);
+              reply.respond(std::move(response));
+            });
+  table.add(net::http_method::get, "/domains/availability",
+            [this](const net::http_request& request, const net::route_params&,
+                   net::responder reply) { get_availability(request, reply); });
+  table.add(net::http_method::post, "/accounts",
+            [this](const net::http_request& request, const net::route_params&,
+                   net::responder reply) { post_accounts(request, reply); });
+  table.add(net::http_method::post, "/resources",
+            [this](const net::http_request& request, const net::route_params&,
+                   net::responder reply) { post_resources(request, reply); });
+  return table;
+}
+
+void service::get_catalog(const net::http_request& request, net::responder reply) {
+  auto doc = current();
+  net::http_response response;
+  response.headers.emplace_back("ETag", doc->etag);
+  // Caches may keep it but must ask again each time; the answer is a 304 when nothing changed.
+  response.headers.emplace_back("Cache-Control", "no-cache");
+  auto const condition = request.header("If-None-Match");
+  if (!condition.empty() && if_none_match(condition, doc->etag))
+    response.status = 304;
+  else
+    response.body = doc->catalog;
+  reply.respond(std::move(response));
+}
+
+void service::get_availability(const net::http_request& request, net::responder reply) {
+  bool present = false;
+  auto name = query_parameter(request.query, "name", &present);
+  if (!present) {
+    reply.respond(net::problem_response(
+      core::problem(api_error::invalid_field, "the query parameter name is required")
+        .member("field", "name")));
+    return;
+  }
+  if (!name || !is_sellable_domain(*name)) {
+    std::string detail = "name must be a lower-case domain under one of:";
+    for (auto tld : domain_tlds)
+      detail += std::string(" .") + std::string(tld);
+    reply.respond(net::problem_response(
+      core::problem(api_error::invalid_field, detail).member("field", "name")));
+    return;
+  }
+  reply.respond(
+    json_response(200, domain_availability(*name, resources_.domain_claimed(*name))));
+}
+
+void service::post_accounts(const net::http_request& request, net::responder reply) {
+  std::string token;
+  auto error = core::decode(request.body, core::padding_readable, [&](core::object_reader& o) {
+    o.required("attestation", token, core::limits::jws_bytes_max);
+  });
+  if (error) {
+    reply.respond(net::problem_response(core::problem(error)));
+    return;
+  }
+  verifier_.verify(std::move(token), [this, reply](attestation_verdict verdict) {
+    reply.respond(answer_accounts(verdict));
+  });
+}
+
+net::http_response service::answer_accounts(const attestation_verdict& verdict) {
+  using kind = attestation_verdict::kind;
+  switch (verdict.what) {
+  case kind::rejected:
+    return refused(api_error::unauthorized, core::describe(verdict.error),
+                   reason_code(verdict.error));
+  case kind::replayed:
+    return refused(api_error::unauthorized, "this attestation was already used",
+                   "attestation_replayed");
+  case kind::replay_full:
+  case kind::busy:
+    return try_again(api_error::overloaded, "too many attestations at once; retry shortly",
+                     "overloaded");
+  case kind::keys_unavailable:
+    return try_again(api_error::provider_unavailable,
+                     "steward's signing keys could not be fetched; retry shortly",
+                     "jwks_unavailable");
+  case kind::accepted:
+    break;
+  }
+  auto const& claims = verdict.claims;
+  if (!claims.email_verified)
+    return refused(api_error::forbidden, "the attested email is not verified",
+                   "email_not_verified");
+  auto opened = accounts_.open(claims.email);
+  std::string body;
+  core::json_writer w(body);
+  switch (opened.what) {
+  case account_store::outcome::full:
+    return try_again(api_error::overloaded, "the provider takes no new accounts now",
+                     "accounts_full");
+  case account_store::outcome::no_randomness:
+    return net::problem_response(api_error::internal, "no randomness for a new account");
+  case account_store::outcome::oauth_required: {
+    auto doc = current();
+    std::string url = doc->public_url + "/oauth/authorize?client_id=steward&login_hint=" +
+                      percent_encode(claims.email);
+    w.begin_object()
+      .member("outcome", "oauth_required")
+      .member("authorize_url", url)
+      .end_object();
+    return json_response(200, std::move(body));
+  }
+  case account_store::outcome::created:
+  case account_store::outcome::existing:
+    break;
+  }
+  w.begin_object()
+    .member("outcome", "created")
+    .member("account_id", opened.opened.id)
+    .key("credentials")
+    .begin_object()
+    .member("account_token", opened.opened.token)
+    .end_object()
+    .end_object();
+  return json_response(opened.what == account_store::outcome::created ? 201 : 200,
+                       std::move(body));
+}
+
+namespace {
+
+/// The `id` of a charge answered by steward: its body starts with it (DESIGN 4: an object answers
+/// with `id` first). Empty when it does not look like a charge id.
+std::string charge_id_of(std::string_view body) {
+  constexpr std::string_view head = R"({"id":")";
+  if (body.substr(0, head.size()) != head)
+    return {};
+  body.remove_prefix(head.size());
+  auto id = body.substr(0, body.find('"'));
+  return core::is_valid(core::id_kind::charge, id) ? std::string(id) : std::string();
+}
+
+} // namespace
+
+void service::post_resources(const net::http_request& request, net::responder reply) {
+  auto bearer = core::parse_bearer(request.header("Authorization"));
+  if (!bearer) {
+    reply.respond(refused(api_error::unauthorized, "an account token is required",
+                          "account_token_missing"));
+    return;
+  }
+  auto account = accounts_.find_by_token(bearer.token);
+  if (!account) {
+    reply.respond(refused(api_error::unauthorized, "unknown account token",
+                          "account_token_unknown"));
+    return;
+  }
+  std::string key(request.header("Idempotency-Key"));
+  if (auto key_error = core::validate_idempotency_key(key);
+      key_error != core::idempotency_key_error::none) {
+    reply.respond(net::problem_response(
+      core::to_api_error(key_error),
+      "Idempotency-Key must be 1 to 255 printable characters; it is required here"));
+    return;
+  }
+
+  resource_order order;
+  if (auto problem = read_resource_order(request.body, offerings_, now(), order)) {
+    reply.respond(net::problem_response(std::move(*problem)));
+    return;
+  }
+  const offering* offer = order.offer;
+  std::string const& domain = order.domain;
+
+  auto fingerprint = core::fingerprint_body(request.body);
+  auto new_id = random_text<account_id_random_bytes>(resource_id_prefix, random_);
+  if (!fingerprint || !new_id) {
+    reply.respond(net::problem_response(api_error::internal, "cannot start the request"));
+    return;
+  }
+  auto begun = resources_.begin(account->id, key, fingerprint.value, std::move(*new_id));
+  switch (begun.what) {
+  case resource_store::start::replay: {
+    auto replay = json_response(begun.status, std::move(begun.body));
+    if (begun.status >= 400)
+      replay.content_type = core::problem_content_type;
+    replay.headers.emplace_back("Idempotent-Replayed", "true");
+    reply.respond(std::move(replay));
+    return;
+  }
+  case resource_store::start::conflict:
+    reply.respond(net::problem_response(
+      api_error::idempotency_conflict, "this Idempotency-Key was used with another request body"));
+    return;
+  case resource_store::start::in_flight:
+    reply.respond(net::problem_response(
+      core::problem(api_error::idempotency_in_flight, "the original request is still running")
+        .retry_after(core::idempotency_retry_after_seconds)));
+    return;
+  case resource_store::start::full:
+    reply.respond(try_again(api_error::overloaded, "too many requests remembered; retry shortly",
+                            "overloaded"));
+    return;
+  case resource_store::start::execute:
+    break;
+  }
+
+  // From here every answer ends the attempt: stored (2xx, 4xx) or dropped (5xx).
+  auto const account_id = account->id;
+  auto const resource_id = begun.resource_id;
+  auto finish = [this, account_id, key, reply](net::http_response response) {
+    resources_.finish(account_id, key, response.status, response.body);
+    reply.respond(std::move(response));
+  };
+  if (!domain.empty() &&
+      (is_domain_taken(domain) || !resources_.claim_domain(domain, resource_id))) {
+    finish(refused(api_error::config_invalid, "the domain is already registered",
+                   "domain_unavailable"));
+    return;
+  }
+  auto credential = random_text<account_token_random_bytes>("rpk_", random_);
+  if (!credential) {
+    finish(net::problem_response(api_error::internal, "no randomness for credentials"));
+    return;
+  }
+  auto created = [service_id = std::string(offer->id), resource_id, name = order.name, domain,
+                  credential = *credential, price = offer->price,
+                  interval = std::string(offer->interval)](std::string_view charge_id) {
+    std::string out;
+    core::json_writer w(out);
+    w.begin_object()
+      .member("id", resource_id)
+      .member("object", "resource")
+      .member("service", service_id)
+      .member("status", "ready");
+    if (!name.empty())
+      w.member("name", name);
+    if (!domain.empty())
+      w.member("domain", domain);
+    w.key("credentials").begin_object().member("api_key", credential).end_object();
+    w.key("price").begin_object().member("amount", price).member("currency", catalog_currency);
+    if (!interval.empty())
+      w.member("interval", interval);
+    w.end_object();
+    if (!charge_id.empty())
+      w.member("charge", charge_id);
+    w.end_object();
+    return json_response(201, std::move(out));
+  };
+  if (offer->price == 0) {
+    finish(created({}));
+    return;
+  }
+
+  // Charge the fixed price through steward (DESIGN 4.3), keyed by the resource id so that every
+  // attempt of this resource — client retries and retries of the whole request after a 5xx — is
+  // one charge at most.
+  std::string charge;
+  {
+    core::json_writer w(charge);
+    w.begin_object()
+      .member("payment_token", order.payment_token->id)
+      .member("amount", offer->price)
+      .member("currency", catalog_currency)
+      .member("description", std::string(offer->id) + (domain.empty() ? "" : " " + domain))
+      .end_object();
+  }
+  constexpr std::string_view charges_path = "/v1/provider/charges";
+  net::client_request call;
+  call.method = net::http_method::post;
+  call.url = config_.steward_url + std::string(charges_path);
+  call.idempotency_key = resource_id;
+  call.timeout_ms = limits::charge_timeout_ms;
+  call.provider = "steward";
+  call.headers.emplace_back("Content-Type", "application/json");
+  call.headers.emplace_back("Steward-Provider", config_.slug);
+  call.headers.emplace_back(std::string(core::signature_header_name),
+                            core::sign(config_.secret, now(),
+                                       core::signed_request{"POST", charges_path, resource_id,
+                                                            charge}));
+  call.body = std::move(charge);
+  client_.request(std::move(call), [this, finish, created, domain,
+                                    resource_id](net::client_result result) {
+    auto* response = std::get_if<net::client_response>(&result);
+    if (response && response->status == 201) {
+      finish(created(charge_id_of(response->body)));
+      return;
+    }
+    if (response && (response->status == 400 || response->status == 402 ||
+                     response->status == 403 || response->status == 404 ||
+                     response->status == 422)) {
+      // steward declined the charge: that is this request's outcome, told as steward told it.
+      if (!domain.empty())
+        resources_.release_domain(domain, resource_id);
+      net::http_response declined = json_response(response->status, response->body);
+      declined.content_type = core::problem_content_type;
+      finish(std::move(declined));
+      return;
+    }
+    // Anything else (steward unreachable, a 5xx, refusing our signature) leaves the charge's fate
+    // open or is our fault: 502, not stored, so a retry with the same key tries the same charge.
+    std::string detail = response ? "steward answered the charge with " +
+                                      std::to_string(response->status)
+                                  : "steward could not be reached: " +
+                                      std::string(net::to_string(std::get<net::client_error>(result)));
+    finish(net::problem_response(api_error::provider_error, detail));
+  });
+}
+
+} // namespace steward::refprovider

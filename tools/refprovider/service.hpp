@@ -1,0 +1,90 @@
+#pragma once
+
+// The reference provider's HTTP surface (DESIGN 5), as a route table for net::server:
+//
+//     GET  /catalog                     the catalog, strong ETag, If-None-Match -> 304
+//     GET  /terms                       the terms of service the catalog points at (plain text)
+//     GET  /domains/availability?name=  whether the registrar can sell a domain
+//     POST /accounts                    {"attestation": JWS} -> created / oauth_required
+//     POST /resources                   bearer account token, Idempotency-Key; creates a resource
+//                                       and charges its fixed price to the payment token through
+//                                       steward's POST /v1/provider/charges, signed (DESIGN 4.3)
+//
+// The logic lives in the types it wires (catalog.hpp, account_store.hpp,
+// attestation_verifier.hpp, resource_order.hpp, resource_store.hpp); the handlers only decode,
+// call them and encode.
+//
+// Lifetime: the service must outlive the server whose routes it made, and the HTTP client must be
+// stopped before the service is destroyed (pending JWKS fetches answer through it).
+
+#include "core/ids.hpp"
+#include "net/handler.hpp"
+#include "net/http_client.hpp"
+#include "tools/refprovider/account_store.hpp"
+#include "tools/refprovider/attestation_verifier.hpp"
+#include "tools/refprovider/resource_order.hpp"
+#include "tools/refprovider/resource_store.hpp"
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace steward::refprovider {
+
+struct service_config {
+  std::string slug;          ///< audience of attestations
+  std::string steward_url;   ///< issuer of attestations; JWKS base
+  std::string terms_version;
+  std::string secret;        ///< the HMAC secret steward shares with this provider
+  std::vector<std::string> existing_accounts; ///< lower-cased emails
+  std::function<std::int64_t()> clock;        ///< Unix seconds; the system clock when empty
+};
+
+class service {
+public:
+  /// `client` and `random` must outlive the service.
+  service(service_config config, net::http_client& client, core::random_source& random);
+  ~service();
+
+  /// The routes above, whose handlers refer to this service.
+  net::route_table routes();
+
+  /// Where this provider is reached (`http://HOST:PORT`), known once the server is bound; the
+  /// catalog's terms URL and OAuth's authorize URL are built from it. Call before announcing the
+  /// address: requests before it see an empty base URL.
+  void set_public_url(std::string url);
+
+  const attestation_verifier& verifier() const noexcept { return verifier_; }
+  const account_store& accounts() const noexcept { return accounts_; }
+  const resource_store& resources() const noexcept { return resources_; }
+
+private:
+  struct published {
+    std::string public_url;
+    std::string catalog;
+    std::string etag;
+  };
+
+  std::shared_ptr<const published> current() const;
+  void get_catalog(const net::http_request& request, net::responder reply);
+  void get_availability(const net::http_request& request, net::responder reply);
+  void post_accounts(const net::http_request& request, net::responder reply);
+  net::http_response answer_accounts(const attestation_verdict& verdict);
+  void post_resources(const net::http_request& request, net::responder reply);
+  std::int64_t now() const;
+
+  /// The services of the catalog with their price and compiled configuration schema.
+  std::vector<offering> offerings_ = catalog_offerings();
+
+  service_config config_;
+  net::http_client& client_;
+  core::random_source& random_;
+  account_store accounts_;
+  attestation_verifier verifier_;
+  resource_store resources_;
+  mutable std::mutex published_mutex_;
+  std::shared_ptr<const published> published_;
+};
+
+} // namespace steward::refprovider

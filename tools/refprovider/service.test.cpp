@@ -1,0 +1,553 @@
+// The reference provider's routes served by a real net::server, called over loopback with the real
+// HTTP client, verifying attestations against a JWKS served by another real net::server that stands
+// in for steward (built with core/jws.hpp `build_jwks`, exactly as steward publishes it).
+
+#include "tools/refprovider/service.hpp"
+
+#include "core/attestation.hpp"
+#include "core/hmac_signature.hpp"
+#include "core/jws.hpp"
+#include "net/server.hpp"
+#include "tools/refprovider/catalog.hpp"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <mutex>
+
+namespace steward::refprovider {
+namespace {
+
+using namespace std::chrono_literals;
+
+class no_stats final : public net::listener_stats {
+public:
+  void connection_opened() noexcept override {}
+  void connection_closed() noexcept override {}
+  void connection_rejected() noexcept override {}
+  void request_done(std::uint32_t, std::uint16_t, std::uint64_t) noexcept override {}
+  void timed_out(net::timeout_kind) noexcept override {}
+  void late_reply() noexcept override {}
+};
+
+net::server_config loopback_config() {
+  net::server_config config;
+  config.host = "127.0.0.1";
+  config.port = 0;
+  config.io_threads = 1;
+  config.backend = net::io_backend::epoll;
+  config.connections_max = 64;
+  config.drain_timeout_ms = 2000;
+  config.connection.pipeline_depth_max = 8;
+  config.connection.header_read_timeout_ms = 5000;
+  config.connection.body_read_timeout_ms = 5000;
+  config.connection.idle_timeout_ms = 10000;
+  config.connection.actor_timeout_ms = 10000;
+  return config;
+}
+
+/// A fresh Ed25519 signing key.
+core::jws_signing_key new_key(std::string kid) {
+  std::array<std::uint8_t, 32> seed{};
+  core::openssl_random random;
+  EXPECT_TRUE(random.fill(seed));
+  return *core::jws_signing_key::from_private_key(std::move(kid), seed);
+}
+
+std::string field(std::string_view json, std::string_view name) {
+  auto key = "\"" + std::string(name) + "\":\"";
+  auto at = json.find(key);
+  if (at == std::string_view::npos)
+    return {};
+  at += key.size();
+  return std::string(json.substr(at, json.find('"', at) - at));
+}
+
+/// One charge as steward received it.
+struct received_charge {
+  std::string provider;
+  std::string signature;
+  std::string key;
+  std::string body;
+};
+
+/// Stands in for steward: serves whatever JWKS document the test sets at
+/// `/.well-known/jwks.json`, and answers `POST /v1/provider/charges` as the test says, keeping what
+/// it received (the real stewardd is exercised in tests/refprovider.test.cpp).
+class jwks_endpoint {
+public:
+  jwks_endpoint() {
+    net::route_table routes;
+    routes.add(net::http_method::post, "/v1/provider/charges",
+               [this](const net::http_request& request, const net::route_params&,
+                      net::responder reply) {
+                 net::http_response response;
+                 std::lock_guard<std::mutex> guard(mutex_);
+                 charges_.push_back({std::string(request.header("Steward-Provider")),
+                                     std::string(request.header("Steward-Signature")),
+                                     std::string(request.header("Idempotency-Key")),
+                                     std::string(request.body)});
+                 response.status = charge_status_;
+                 response.body = charge_body_;
+                 reply.respond(std::move(response));
+               });
+    routes.add(net::http_method::get, "/.well-known/jwks.json",
+               [this](const net::http_request&, const net::route_params&, net::responder reply) {
+                 net::http_response response;
+                 std::lock_guard<std::mutex> guard(mutex_);
+                 ++hits_;
+                 response.status = status_;
+                 response.body = document_;
+                 reply.respond(std::move(response));
+               });
+    server_ = std::make_unique<net::server>(loopback_config(), std::move(routes), stats_);
+    auto problem = server_->start();
+    EXPECT_FALSE(problem) << *problem;
+  }
+  ~jwks_endpoint() {
+    server_->drain();
+    server_->wait();
+  }
+
+  std::string url() const { return "http://" + server_->bound_address(); }
+
+  void publish(const std::vector<const core::jws_signing_key*>& keys, std::uint16_t status = 200) {
+    std::vector<core::public_jwk> jwks;
+    for (auto* key : keys)
+      jwks.push_back({key->kid(), key->public_key()});
+    std::lock_guard<std::mutex> guard(mutex_);
+    document_ = core::build_jwks(jwks);
+    status_ = status;
+  }
+
+  int hits() {
+    std::lock_guard<std::mutex> guard(mutex_);
+    return hits_;
+  }
+
+  void answer_charges(std::uint16_t status, std::string body) {
+    std::lock_guard<std::mutex> guard(mutex_);
+    charge_status_ = status;
+    charge_body_ = std::move(body);
+  }
+
+  std::vector<received_charge> charges() {
+    std::lock_guard<std::mutex> guard(mutex_);
+    return charges_;
+  }
+
+private:
+  no_stats stats_;
+  std::unique_ptr<net::server> server_;
+  std::mutex mutex_;
+  std::string document_ = R"({"keys":[]})";
+  std::uint16_t status_ = 200;
+  int hits_ = 0;
+  std::uint16_t charge_status_ = 201;
+  std::string charge_body_ = R"({"id":"chg_0000000000000000000042","object":"charge"})";
+  std::vector<received_charge> charges_;
+};
+
+class refprovider_service : public ::testing::Test {
+protected:
+  static constexpr std::int64_t now = 1'800'000'000;
+  static constexpr std::string_view secret = "provider-secret";
+
+  void SetUp() override {
+    jwks_.publish({&key_});
+    service_config config;
+    config.slug = "ref";
+    config.steward_url = jwks_.url();
+    config.terms_version = "v1";
+    config.secret = secret;
+    config.existing_accounts = {"linked@example.com"};
+    config.clock = [] { return now; };
+    service_ = std::make_unique<service>(std::move(config), provider_client_, random_);
+    server_ = std::make_unique<net::server>(loopback_config(), service_->routes(), stats_);
+    auto problem = server_->start();
+    ASSERT_FALSE(problem) << *problem;
+    base_ = "http://" + server_->bound_address();
+    service_->set_public_url(base_);
+  }
+
+  void TearDown() override {
+    server_->drain();
+    provider_client_.stop();
+    server_->wait();
+    test_client_.stop();
+  }
+
+  /// One request to the provider; fails the test when it gets no response within 10 s.
+  net::client_response call(net::http_method method, std::string_view target,
+                            std::string body = {},
+                            std::vector<std::pair<std::string, std::string>> headers = {}) {
+    net::client_request request;
+    request.method = method;
+    request.url = base_ + std::string(target);
+    request.body = std::move(body);
+    for (auto& [name, value] : headers) {
+      if (name == "Idempotency-Key")
+        request.idempotency_key = value; // the client writes that field itself
+      else
+        request.headers.emplace_back(name, value);
+    }
+    auto promise = std::make_shared<std::promise<net::client_result>>();
+    auto future = promise->get_future();
+    test_client_.request(std::move(request),
+                         [promise](net::client_result result) { promise->set_value(result); });
+    EXPECT_EQ(future.wait_for(10s), std::future_status::ready);
+    auto result = future.get();
+    auto* response = std::get_if<net::client_response>(&result);
+    EXPECT_TRUE(response) << net::to_string(std::get<net::client_error>(result));
+    return response ? *response : net::client_response{};
+  }
+
+  std::string attestation(std::string_view email, const core::jws_signing_key& key,
+                          std::int64_t at = now, std::string_view audience = "ref",
+                          std::string issuer = {}, bool verified = true) {
+    if (issuer.empty())
+      issuer = jwks_.url();
+    core::attestation_request request;
+    request.issuer = issuer;
+    request.user_id = "usr_0000000000000000000001";
+    request.audience = audience;
+    request.email = email;
+    request.email_verified = verified;
+    request.name = "Ada";
+    core::minted_attestation minted;
+    EXPECT_EQ(core::make_attestation(request, key, at, random_, minted),
+              core::attestation_error::none);
+    return minted.token;
+  }
+
+  net::client_response open_account(const std::string& token) {
+    return call(net::http_method::post, "/accounts", R"({"attestation":")" + token + "\"}");
+  }
+
+  static void expect_refused(const net::client_response& r, std::uint16_t status,
+                             std::string_view reason) {
+    EXPECT_EQ(r.status, status) << r.body;
+    EXPECT_EQ(r.header("Content-Type"), "application/problem+json");
+    EXPECT_EQ(field(r.body, "reason"), reason) << r.body;
+  }
+
+  core::openssl_random random_;
+  core::jws_signing_key key_ = new_key("key-one");
+  jwks_endpoint jwks_;
+  net::http_client provider_client_;
+  /// Never retries: each call is one request, so the tests count exactly what happened.
+  net::http_client test_client_{[] {
+    net::client_options options;
+    options.retries_max = 0;
+    return options;
+  }()};
+  no_stats stats_;
+  std::unique_ptr<service> service_;
+  std::unique_ptr<net::server> server_;
+  std::string base_;
+};
+
+TEST_F(refprovider_service, catalog_has_a_strong_etag_and_revalidates_to_304) {
+  auto first = call(net::http_method::get, "/catalog");
+  ASSERT_EQ(first.status, 200);
+  auto etag = std::string(first.header("ETag"));
+  EXPECT_EQ(etag, strong_etag(first.body));
+  EXPECT_NE(first.body.find(R"("url":")" + base_ + R"(/terms")"), std::string::npos) << first.body;
+  auto same = call(net::http_method::get, "/catalog", {}, {{"If-None-Match", etag}});
+  EXPECT_EQ(same.status, 304);
+  EXPECT_TRUE(same.body.empty());
+  EXPECT_EQ(same.header("ETag"), etag);
+  auto other = call(net::http_method::get, "/catalog", {}, {{"If-None-Match", "\"stale\""}});
+  EXPECT_EQ(other.status, 200);
+  EXPECT_EQ(other.body, first.body);
+  auto terms = call(net::http_method::get, "/terms");
+  EXPECT_EQ(terms.status, 200);
+}
+
+TEST_F(refprovider_service, domain_availability) {
+  auto taken = call(net::http_method::get, "/domains/availability?name=example.com");
+  EXPECT_EQ(taken.status, 200);
+  EXPECT_NE(taken.body.find(R"("available":false)"), std::string::npos) << taken.body;
+  std::string free_name;
+  for (int i = 0; free_name.empty(); ++i)
+    if (!is_domain_taken("free" + std::to_string(i) + ".dev"))
+      free_name = "free" + std::to_string(i) + ".dev";
+  auto available = call(net::http_method::get, "/domains/availability?name=" + free_name);
+  EXPECT_EQ(available.status, 200);
+  EXPECT_NE(available.body.find(R"("available":true)"), std::string::npos) << available.body;
+
+  for (std::string_view bad : {"/domains/availability", "/domains/availability?name=",
+                               "/domains/availability?name=Example.com",
+                               "/domains/availability?name=a.example.com",
+                               "/domains/availability?name=example.xyz",
+                               "/domains/availability?name=%zz"}) {
+    auto r = call(net::http_method::get, bad);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(field(r.body, "code"), "invalid_field") << bad;
+  }
+}
+
+TEST_F(refprovider_service, an_attested_email_gets_one_account) {
+  auto created = open_account(attestation("ada@example.com", key_));
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(field(created.body, "outcome"), "created");
+  auto id = field(created.body, "account_id");
+  auto token = field(created.body, "account_token");
+  EXPECT_EQ(id.substr(0, 5), "acct_");
+  EXPECT_EQ(token.substr(0, 4), "rpt_");
+
+  // A new attestation of the same email (any case) finds the same account.
+  auto again = open_account(attestation("Ada@Example.com", key_));
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(field(again.body, "account_id"), id);
+  EXPECT_EQ(field(again.body, "account_token"), token);
+  EXPECT_EQ(service_->accounts().size(), 1u);
+  EXPECT_EQ(jwks_.hits(), 1) << "the keys are fetched once and kept";
+}
+
+TEST_F(refprovider_service, an_existing_account_needs_oauth) {
+  auto r = open_account(attestation("linked@example.com", key_));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(field(r.body, "outcome"), "oauth_required");
+  EXPECT_EQ(field(r.body, "authorize_url"),
+            base_ + "/oauth/authorize?client_id=steward&login_hint=linked%40example.com");
+  EXPECT_EQ(service_->accounts().size(), 0u);
+}
+
+TEST_F(refprovider_service, a_replayed_attestation_is_refused) {
+  auto token = attestation("ada@example.com", key_);
+  ASSERT_EQ(open_account(token).status, 201);
+  expect_refused(open_account(token), 401, "attestation_replayed");
+}
+
+TEST_F(refprovider_service, forged_expired_and_misaddressed_attestations_are_refused) {
+  // Signed by a key that claims the published kid but is not the published key.
+  auto impostor = new_key("key-one");
+  expect_refused(open_account(attestation("ada@example.com", impostor)), 401,
+                 "attestation_bad_signature");
+  // A token with its payload changed after signing.
+  auto token = attestation("ada@example.com", key_);
+  auto dot = token.find('.');
+  auto tampered = token;
+  tampered[dot + 5] = tampered[dot + 5] == 'A' ? 'B' : 'A';
+  auto r = open_account(tampered);
+  EXPECT_EQ(r.status, 401) << r.body;
+  expect_refused(open_account(attestation("ada@example.com", key_, now - 301)), 401,
+                 "attestation_expired");
+  expect_refused(open_account(attestation("ada@example.com", key_, now + 120)), 401,
+                 "attestation_not_yet_valid");
+  expect_refused(open_account(attestation("ada@example.com", key_, now, "other")), 401,
+                 "attestation_wrong_audience");
+  expect_refused(open_account(attestation("ada@example.com", key_, now, "ref",
+                                          "http://127.0.0.1:1")),
+                 401, "attestation_wrong_issuer");
+  expect_refused(open_account("not.a.jws"), 401, "attestation_malformed");
+  expect_refused(open_account(attestation("ada@example.com", key_, now, "ref", {}, false)), 403,
+                 "email_not_verified");
+  EXPECT_EQ(service_->accounts().size(), 0u) << "no refused attestation created an account";
+  EXPECT_EQ(field(open_account(attestation("ada@example.com", key_)).body, "outcome"), "created");
+}
+
+TEST_F(refprovider_service, bad_bodies_are_400) {
+  auto not_json = call(net::http_method::post, "/accounts", "{");
+  EXPECT_EQ(not_json.status, 400);
+  EXPECT_EQ(field(not_json.body, "code"), "invalid_json");
+  auto unknown = call(net::http_method::post, "/accounts", R"({"attestation":"a","x":1})");
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_EQ(field(unknown.body, "code"), "unknown_field");
+  auto missing = call(net::http_method::post, "/accounts", R"({})");
+  EXPECT_EQ(missing.status, 400);
+  EXPECT_EQ(field(missing.body, "code"), "invalid_field");
+  EXPECT_EQ(jwks_.hits(), 0) << "nothing was verified";
+}
+
+TEST_F(refprovider_service, an_unknown_kid_refetches_the_keys_once) {
+  ASSERT_EQ(open_account(attestation("ada@example.com", key_)).status, 201);
+  ASSERT_EQ(jwks_.hits(), 1);
+  // steward rotates: the new key signs, both are published.
+  auto rotated = new_key("key-two");
+  jwks_.publish({&rotated, &key_});
+  auto r = open_account(attestation("bob@example.com", rotated));
+  EXPECT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(jwks_.hits(), 2);
+  // A kid steward never published: one refetch, then refused.
+  auto stranger = new_key("key-three");
+  expect_refused(open_account(attestation("eve@example.com", stranger)), 401,
+                 "attestation_unknown_key");
+  EXPECT_EQ(jwks_.hits(), 3);
+  EXPECT_EQ(service_->verifier().fetches(), 3u);
+}
+
+TEST_F(refprovider_service, unavailable_keys_are_a_503_not_a_forgery) {
+  jwks_.publish({&key_}, 404);
+  auto r = open_account(attestation("ada@example.com", key_));
+  expect_refused(r, 503, "jwks_unavailable");
+  EXPECT_EQ(r.header("Retry-After"), "1");
+  EXPECT_EQ(field(r.body, "code"), "provider_unavailable");
+  // Once steward serves its keys again, the same human gets in.
+  jwks_.publish({&key_});
+  EXPECT_EQ(open_account(attestation("ada@example.com", key_)).status, 201);
+}
+
+// --- POST /resources --------------------------------------------------------------------------
+
+class refprovider_resources : public refprovider_service {
+protected:
+  void SetUp() override {
+    refprovider_service::SetUp();
+    auto created = open_account(attestation("ada@example.com", key_));
+    ASSERT_EQ(created.status, 201);
+    token_ = field(created.body, "account_token");
+  }
+
+  net::client_response provision(std::string body, std::string key,
+                                 std::string bearer = {}) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    headers.emplace_back("Authorization", "Bearer " + (bearer.empty() ? token_ : bearer));
+    if (!key.empty())
+      headers.emplace_back("Idempotency-Key", key);
+    return call(net::http_method::post, "/resources", std::move(body), std::move(headers));
+  }
+
+  static std::string paid(std::string_view service, std::string config = "{}",
+                          std::int64_t max_amount = 5000, std::int64_t expires_at = now + 3600) {
+    return R"({"service":")" + std::string(service) + R"(","config":)" + config +
+           R"(,"payment_token":{"id":"ptk_0000000000000000000007","max_amount":)" +
+           std::to_string(max_amount) + R"(,"currency":"usd","expires_at":)" +
+           std::to_string(expires_at) + "}}";
+  }
+
+  std::string token_;
+};
+
+TEST_F(refprovider_resources, a_paid_plan_is_charged_once_through_a_signed_call) {
+  auto r = provision(paid("hosting:pro"), "k1");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(field(r.body, "status"), "ready");
+  auto id = field(r.body, "id");
+  EXPECT_EQ(id.substr(0, 4), "rsc_");
+  EXPECT_EQ(field(r.body, "api_key").substr(0, 4), "rpk_");
+  EXPECT_EQ(field(r.body, "charge"), "chg_0000000000000000000042");
+  EXPECT_NE(r.body.find(R"("price":{"amount":2000,"currency":"usd","interval":"month"})"),
+            std::string::npos) << r.body;
+
+  auto charges = jwks_.charges();
+  ASSERT_EQ(charges.size(), 1u);
+  EXPECT_EQ(charges[0].provider, "ref");
+  EXPECT_EQ(charges[0].key, id) << "the charge is keyed by the resource";
+  EXPECT_EQ(charges[0].body,
+            R"({"payment_token":"ptk_0000000000000000000007","amount":2000,"currency":"usd","description":"hosting:pro"})");
+  EXPECT_EQ(core::verify(std::string(secret), charges[0].signature, now,
+                         core::signed_request{"POST", "/v1/provider/charges", charges[0].key,
+                                              charges[0].body}),
+            core::signature_error::none);
+
+  // The same key and body: the same answer, nothing charged again.
+  auto replay = provision(paid("hosting:pro"), "k1");
+  EXPECT_EQ(replay.status, 201);
+  EXPECT_EQ(replay.body, r.body);
+  EXPECT_EQ(replay.header("Idempotent-Replayed"), "true");
+  EXPECT_EQ(jwks_.charges().size(), 1u);
+  // The same key with another body is a conflict.
+  auto conflict = provision(paid("hosting:pro", R"({"region":"eu-west"})"), "k1");
+  EXPECT_EQ(conflict.status, 422);
+  EXPECT_EQ(field(conflict.body, "code"), "idempotency_conflict");
+}
+
+TEST_F(refprovider_resources, free_services_charge_nothing) {
+  auto r = provision(R"({"service":"kv:free"})", "free-1");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_NE(r.body.find(R"("price":{"amount":0,"currency":"usd"})"), std::string::npos) << r.body;
+  EXPECT_TRUE(jwks_.charges().empty());
+}
+
+TEST_F(refprovider_resources, a_domain_is_sold_once) {
+  std::string name;
+  for (int i = 0; name.empty(); ++i)
+    if (!is_domain_taken("mine" + std::to_string(i) + ".dev"))
+      name = "mine" + std::to_string(i) + ".dev";
+  auto config = R"({"name":")" + name + "\"}";
+  auto before = call(net::http_method::get, "/domains/availability?name=" + name);
+  EXPECT_NE(before.body.find(R"("available":true)"), std::string::npos) << before.body;
+  auto bought = provision(paid("registrar:domain", config), "d1");
+  ASSERT_EQ(bought.status, 201) << bought.body;
+  EXPECT_EQ(field(bought.body, "domain"), name);
+  auto after = call(net::http_method::get, "/domains/availability?name=" + name);
+  EXPECT_NE(after.body.find(R"("available":false)"), std::string::npos) << after.body;
+  auto again = provision(paid("registrar:domain", config), "d2");
+  EXPECT_EQ(again.status, 422);
+  EXPECT_EQ(field(again.body, "reason"), "domain_unavailable");
+  auto taken = provision(paid("registrar:domain", R"({"name":"example.com"})"), "d3");
+  EXPECT_EQ(field(taken.body, "reason"), "domain_unavailable");
+  auto invalid = provision(paid("registrar:domain", R"({"name":"sub.example.com"})"), "d4");
+  EXPECT_EQ(invalid.status, 422);
+  EXPECT_EQ(field(invalid.body, "code"), "config_invalid");
+  EXPECT_EQ(jwks_.charges().size(), 1u);
+}
+
+TEST_F(refprovider_resources, a_declined_charge_is_the_keys_outcome_and_frees_the_domain) {
+  jwks_.answer_charges(402, R"({"type":"urn:steward:problem:budget_exceeded","title":"Budget exceeded","status":402,"detail":"no","code":"budget_exceeded","scope":"session"})");
+  std::string name;
+  for (int i = 0; name.empty(); ++i)
+    if (!is_domain_taken("nope" + std::to_string(i) + ".io"))
+      name = "nope" + std::to_string(i) + ".io";
+  auto config = R"({"name":")" + name + "\"}";
+  auto r = provision(paid("registrar:domain", config), "x1");
+  EXPECT_EQ(r.status, 402) << r.body;
+  EXPECT_EQ(field(r.body, "scope"), "session");
+  auto replay = provision(paid("registrar:domain", config), "x1");
+  EXPECT_EQ(replay.status, 402);
+  EXPECT_EQ(replay.header("Idempotent-Replayed"), "true");
+  EXPECT_EQ(jwks_.charges().size(), 1u);
+  jwks_.answer_charges(201, R"({"id":"chg_0000000000000000000043"})");
+  EXPECT_EQ(provision(paid("registrar:domain", config), "x2").status, 201)
+    << "the declined purchase did not keep the domain";
+}
+
+TEST_F(refprovider_resources, steward_failing_is_a_502_and_the_retry_reuses_the_charge_key) {
+  jwks_.answer_charges(500, "{}");
+  auto r = provision(paid("hosting:pro"), "f1");
+  EXPECT_EQ(r.status, 502) << r.body;
+  EXPECT_EQ(field(r.body, "code"), "provider_error");
+  auto first = jwks_.charges();
+  ASSERT_FALSE(first.empty());
+  jwks_.answer_charges(201, R"({"id":"chg_0000000000000000000044"})");
+  auto retry = provision(paid("hosting:pro"), "f1");
+  ASSERT_EQ(retry.status, 201) << retry.body;
+  EXPECT_EQ(field(retry.body, "id"), first.front().key);
+  EXPECT_EQ(jwks_.charges().back().key, first.front().key);
+}
+
+TEST_F(refprovider_resources, requests_that_cannot_be_served_change_nothing) {
+  struct bad {
+    std::string body, key, bearer;
+    std::uint16_t status;
+    std::string code;
+  };
+  for (auto& [body, key, bearer, status, code] : std::vector<bad>{
+         {paid("hosting:pro"), "b1", "rpt_unknown", 401, "unauthorized"},
+         {paid("hosting:pro"), "", "", 400, "idempotency_key_required"},
+         {R"({"service":"nope:x"})", "b2", "", 400, "invalid_field"},
+         {R"({"service":"kv:free","surprise":1})", "b3", "", 400, "unknown_field"},
+         {R"({"service":"kv:free","config":{"region":"mars"}})", "b4", "", 422, "config_invalid"},
+         {R"({"service":"hosting:pro"})", "b5", "", 400, "invalid_field"},
+         {paid("hosting:pro", "{}", 1999), "b6", "", 402, "budget_exceeded"},
+         {paid("hosting:pro", "{}", 5000, now), "b7", "", 402, "token_expired"},
+       }) {
+    auto r = provision(body, key, bearer);
+    EXPECT_EQ(r.status, status) << body;
+    EXPECT_EQ(field(r.body, "code"), code) << body << " -> " << r.body;
+  }
+  std::vector<std::pair<std::string, std::string>> no_auth = {{"Idempotency-Key", "b8"}};
+  auto anonymous = call(net::http_method::post, "/resources", R"({"service":"kv:free"})", no_auth);
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_EQ(field(anonymous.body, "reason"), "account_token_missing");
+  EXPECT_TRUE(jwks_.charges().empty());
+  EXPECT_EQ(service_->resources().records(), 0u);
+}
+
+} // namespace
+} // namespace steward::refprovider
