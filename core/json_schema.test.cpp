@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -181,6 +180,33 @@ TEST(JsonSchema, MultipleOfIsExact) {
   EXPECT_EQ(v.schema_pointer, "/multipleOf");
 }
 
+TEST(JsonSchema, MultipleOfHugeExponentsStayExact) {
+  // Exact far past any double, with the dividend's 10^5 zeros reduced modulo the divisor.
+  EXPECT_TRUE(valid(R"({"multipleOf": 3})", "3e99999"));
+  EXPECT_FALSE(valid(R"({"multipleOf": 3})", "1e99999"));
+  EXPECT_TRUE(valid(R"({"multipleOf": 0.6})", "3e99999")); // 5e99999 times
+  EXPECT_FALSE(valid(R"({"multipleOf": 0.6})", "1e99999"));
+  EXPECT_FALSE(valid(R"({"multipleOf": 0.7})", "1.1e99999"));
+  EXPECT_TRUE(valid(R"({"multipleOf": 0.7})", "1.4e99999"));
+  // A divisor of 36 digits (10^35 + 7, coprime to 10), so the arithmetic runs near 128 bits.
+  EXPECT_FALSE(valid(R"({"multipleOf": 1.00000000000000000000000000000000007})", "1e99999"));
+  EXPECT_TRUE(valid(R"({"multipleOf": 1.00000000000000000000000000000000007})",
+                    "2.00000000000000000000000000000000014e99999"));
+
+  // Those zeros were once reduced one at a time, uncharged by the step budget (10^5 128-bit
+  // divisions per `1e99999`); now by repeated squaring. Cost is not asserted here (no timed unit
+  // tests); the answers of a config of many such numbers are.
+  auto s = compiled(R"({"contains": {"multipleOf": 3}})");
+  ASSERT_TRUE(s);
+  std::string many = "[";
+  for (int i = 0; i < 1000; ++i) many += i ? ",1e99999" : "1e99999";
+  many += "]";
+  json_schema_violation v = s->validate(many);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v.schema_pointer, "/contains");
+  EXPECT_FALSE(s->validate("[1e99999,3e99999]"));
+}
+
 TEST(JsonSchema, StringLengthCountsCodePoints) {
   EXPECT_TRUE(valid(R"({"maxLength": 3})", R"("héé")")); // 5 bytes, 3 code points
   EXPECT_FALSE(valid(R"({"maxLength": 2})", R"("héé")"));
@@ -211,13 +237,10 @@ TEST(JsonSchema, CatastrophicPatternStaysLinear) {
   ASSERT_TRUE(s);
   std::string subject =
     "\"" + std::string(limits::json_schema_pattern_subject_bytes_max, 'a') + "\"";
-  auto start = std::chrono::steady_clock::now();
+  // Exponential backtracking would not finish within the test's timeout (years, at this length).
   json_schema_violation v = s->validate(subject);
-  auto elapsed = std::chrono::steady_clock::now() - start;
   EXPECT_TRUE(v);
   EXPECT_EQ(v.schema_pointer, "/pattern");
-  // Generous (sanitizer builds are slow); exponential backtracking would take years.
-  EXPECT_LT(elapsed, std::chrono::seconds(20));
   EXPECT_FALSE(s->validate("\"" + std::string(1000, 'a') + "b\""));
 }
 
