@@ -306,6 +306,13 @@ int main(int argc, char** argv) {
   kills.on_outbox_ready(outbox_ready);
   metrics.add_callback_gauge("steward_aliases", "Aliases (tokens, sessions, users) in memory.", {},
                              [&aliases] { return aliases.size(); });
+  metrics.add_callback_counter("steward_kill_register_commits_total",
+                               "Transactions of the kill register (DIR/kills.db).", {},
+                               [&kill_register] { return kill_register->commits(); });
+  metrics.add_callback_counter("steward_kill_audit_failures_total",
+                               "Registered kill changes the journal could not take; they are "
+                               "journaled at the next start.",
+                               {}, [&kills] { return kills.audit_failures(); });
   metrics.add_callback_counter("steward_journal_events_durable_total",
                                "Events the journal made durable.", {},
                                [&journal] { return journal->events_durable(); });
