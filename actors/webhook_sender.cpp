@@ -5,20 +5,13 @@
 #include "core/json_writer.hpp"
 #include "core/limits.hpp"
 
-#include <netdb.h>
-#include <poll.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <charconv>
+#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <random>
-#include <variant>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace steward::actors {
@@ -37,8 +30,6 @@ constexpr std::uint32_t outbox_page_entries_max = 100;
 constexpr std::size_t response_header_bytes_max = 16 * 1024;
 /// A response's body, which is read (to let the receiver finish its answer) and discarded.
 constexpr std::size_t response_body_bytes_max = 1u << 20;
-/// Interim (1xx) responses skipped before the final one.
-constexpr int interim_responses_max = 4;
 /// Delivered ids whose deletion from the outbox failed, kept to try the delete again with the next
 /// one. Past it the oldest is forgotten: it stays in the outbox and is sent again after a restart,
 /// which the receiver deduplicates.
@@ -48,397 +39,9 @@ static_assert(outbox_page_entries_max <= core::limits::journal_read_outbox_max);
 static_assert(completion_retry_ids_max + 1 <= core::limits::journal_read_outbox_max,
               "one complete_outbox carries the delivered id and every id kept for retry");
 
-char lower(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size())
-    return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i]))
-      return false;
-  return true;
-}
-
-bool starts_with_ignoring_case(std::string_view text, std::string_view prefix) noexcept {
-  return text.size() >= prefix.size() && iequals(text.substr(0, prefix.size()), prefix);
-}
-
-bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-
-bool is_host_char(char c) noexcept {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '-' || c == '.' ||
-         c == '_' || c == '~';
-}
-
-bool is_hex(char c) noexcept {
-  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 /// Printable ASCII without space: what may go into a header value built from an outbox entry.
 bool is_token_text(std::string_view text) noexcept {
   return std::all_of(text.begin(), text.end(), [](char c) { return c > 0x20 && c < 0x7f; });
-}
-
-std::string_view trim(std::string_view text) noexcept {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
-    text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t'))
-    text.remove_suffix(1);
-  return text;
-}
-
-} // namespace
-
-/// The URL, split into what a request needs.
-struct webhook_sender::target {
-  std::string host;           ///< for getaddrinfo: a name, an IPv4 literal or an IPv6 literal without brackets
-  std::string port = "80";    ///< decimal, for getaddrinfo
-  std::string host_header;    ///< as written in the URL (brackets kept), with `:port` unless it is 80
-  std::string request_target; ///< path and query; "/" when the URL has none
-};
-
-namespace {
-
-std::optional<std::string> parse_url(std::string_view url, webhook_sender::target& out) {
-  if (starts_with_ignoring_case(url, "https://"))
-    return "webhook url: https is not supported yet: the webhook sender speaks plain HTTP until the "
-           "outbound client with TLS (issue 4) replaces it; use an http:// URL (for example a "
-           "TLS-terminating proxy on loopback)";
-  if (!starts_with_ignoring_case(url, "http://")) {
-    const auto scheme_end = url.find("://");
-    if (scheme_end != std::string_view::npos)
-      return "webhook url: scheme '" + std::string(url.substr(0, scheme_end)) +
-             "' is not supported; use http://HOST[:PORT]/PATH";
-    return "webhook url: must look like http://HOST[:PORT]/PATH";
-  }
-  std::string_view rest = url.substr(7);
-  for (char c : rest)
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
-      return std::string("webhook url: contains a space or a control character");
-  if (rest.find('#') != std::string_view::npos)
-    return std::string("webhook url: a fragment (#...) is never sent; remove it");
-
-  const auto authority_end = rest.find_first_of("/?");
-  const std::string_view authority = rest.substr(0, authority_end);
-  const std::string_view path = authority_end == std::string_view::npos ? std::string_view{}
-                                                                         : rest.substr(authority_end);
-  if (authority.find('@') != std::string_view::npos)
-    return std::string("webhook url: credentials in the URL (user@host) are not supported");
-
-  std::string_view host;
-  std::string_view port_part; // after the ':' that separates the port, when there is one
-  bool has_port = false;
-  if (!authority.empty() && authority.front() == '[') {
-    const auto close = authority.find(']');
-    if (close == std::string_view::npos)
-      return std::string("webhook url: an IPv6 host must be closed with ']'");
-    host = authority.substr(1, close - 1);
-    if (host.empty() || !std::all_of(host.begin(), host.end(), [](char c) { return is_hex(c) || c == ':' || c == '.'; }))
-      return std::string("webhook url: invalid IPv6 host");
-    const std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':')
-        return std::string("webhook url: unexpected characters after the IPv6 host");
-      has_port = true;
-      port_part = after.substr(1);
-    }
-  } else {
-    const auto colon = authority.find(':');
-    host = authority.substr(0, colon);
-    if (colon != std::string_view::npos) {
-      has_port = true;
-      port_part = authority.substr(colon + 1);
-    }
-    if (host.empty())
-      return std::string("webhook url: has no host");
-    if (!std::all_of(host.begin(), host.end(), is_host_char))
-      return "webhook url: invalid character in host '" + std::string(host) + "'";
-  }
-
-  std::uint32_t port = 80;
-  if (has_port) {
-    const char* end = port_part.data() + port_part.size();
-    const auto [ptr, ec] = std::from_chars(port_part.data(), end, port);
-    if (port_part.empty() || port_part.size() > 5 || !std::all_of(port_part.begin(), port_part.end(), is_digit) ||
-        ec != std::errc{} || ptr != end || port == 0 || port > 65535)
-      return "webhook url: bad port '" + std::string(port_part) + "' (must be 1 to 65535)";
-  }
-
-  out.host = std::string(host);
-  out.port = std::to_string(port);
-  out.host_header = std::string(authority.substr(0, authority.size() - (has_port ? port_part.size() + 1 : 0)));
-  if (port != 80)
-    out.host_header += ":" + out.port;
-  if (path.empty())
-    out.request_target = "/";
-  else if (path.front() == '?')
-    out.request_target = "/" + std::string(path);
-  else
-    out.request_target = std::string(path);
-  return std::nullopt;
-}
-
-// --- The HTTP client ---------------------------------------------------------------------------
-//
-// One request per connection (`Connection: close`), every wait a poll() on the socket and the
-// sender's stop eventfd with the attempt's deadline, so that neither a silent receiver nor stop()
-// waits longer than it must. Name resolution is the exception: getaddrinfo(3) has no deadline of
-// its own and is bounded by the resolver's timeouts (resolv.conf), not by `timeout`. Numeric
-// hosts (the usual case for a platform on the same network) never reach a resolver.
-
-enum class wait_result : std::uint8_t { ready, timeout, stopped, error };
-
-wait_result wait_for(int fd, short events, steady::time_point deadline, int stop_fd) {
-  for (;;) {
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - steady::now()).count();
-    if (left <= 0)
-      return wait_result::timeout;
-    pollfd fds[2] = {{fd, events, 0}, {stop_fd, POLLIN, 0}};
-    const int ready = ::poll(fds, 2, static_cast<int>(std::min<long long>(left, 60'000)));
-    if (ready < 0) {
-      if (errno == EINTR)
-        continue;
-      return wait_result::error;
-    }
-    if (fds[1].revents != 0)
-      return wait_result::stopped;
-    if (fds[0].revents != 0)
-      return wait_result::ready; // including POLLERR/POLLHUP: the next call on fd says what happened
-  }
-}
-
-/// A socket closed when it goes out of scope.
-class socket_fd {
-public:
-  socket_fd() = default;
-  explicit socket_fd(int fd) noexcept : fd_(fd) {}
-  socket_fd(socket_fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  socket_fd& operator=(socket_fd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  ~socket_fd() { reset(); }
-  void reset() noexcept {
-    if (fd_ >= 0)
-      ::close(fd_);
-    fd_ = -1;
-  }
-  int get() const noexcept { return fd_; }
-
-private:
-  int fd_ = -1;
-};
-
-/// How one attempt ended.
-struct attempt_outcome {
-  enum class kind : std::uint8_t { delivered, failed, abandoned } result = kind::failed;
-  /// For a failure, a short reason. Nothing logs it yet (steward has no logger); it is meant for
-  /// the log line and the per-reason metric that come with the outbound client of issue 4.
-  std::string_view why;
-};
-
-attempt_outcome failed(std::string_view why) { return {attempt_outcome::kind::failed, why}; }
-attempt_outcome abandoned() { return {attempt_outcome::kind::abandoned, "stopped"}; }
-
-std::optional<attempt_outcome> from_wait(wait_result result, std::string_view timeout_why) {
-  switch (result) {
-    case wait_result::ready: return std::nullopt;
-    case wait_result::timeout: return failed(timeout_why);
-    case wait_result::stopped: return abandoned();
-    case wait_result::error: return failed("poll failed");
-  }
-  return failed("poll failed");
-}
-
-/// Connects to the first address of `t` that accepts, or says why none did.
-std::variant<socket_fd, attempt_outcome> connect_to(const webhook_sender::target& t, steady::time_point deadline,
-                                                    int stop_fd) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  if (::getaddrinfo(t.host.c_str(), t.port.c_str(), &hints, &found) != 0 || found == nullptr)
-    return failed("cannot resolve host");
-  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addresses(found, &::freeaddrinfo);
-
-  for (const addrinfo* a = addresses.get(); a != nullptr; a = a->ai_next) {
-    socket_fd fd(::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol));
-    if (fd.get() < 0)
-      continue;
-    if (::connect(fd.get(), a->ai_addr, a->ai_addrlen) == 0)
-      return fd;
-    if (errno != EINPROGRESS)
-      continue;
-    const auto waited = wait_for(fd.get(), POLLOUT, deadline, stop_fd);
-    if (waited == wait_result::timeout || waited == wait_result::stopped)
-      return *from_wait(waited, "connect timed out"); // no time left for another address
-    if (waited == wait_result::error)
-      continue;
-    int error = 0;
-    socklen_t length = sizeof error;
-    if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0)
-      return fd;
-  }
-  return failed("connect failed");
-}
-
-std::optional<attempt_outcome> send_all(int fd, std::string_view bytes, steady::time_point deadline, int stop_fd) {
-  while (!bytes.empty()) {
-    const ssize_t sent = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (sent > 0) {
-      bytes.remove_prefix(static_cast<std::size_t>(sent));
-      continue;
-    }
-    if (sent < 0 && errno == EINTR)
-      continue;
-    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (auto stop = from_wait(wait_for(fd, POLLOUT, deadline, stop_fd), "send timed out"))
-        return stop;
-      continue;
-    }
-    return failed("send failed");
-  }
-  return std::nullopt;
-}
-
-/// Reads more bytes into `buffer` (at most `max` in all): true with data, false at EOF; an outcome
-/// on timeout, stop or error.
-std::variant<bool, attempt_outcome> receive(int fd, std::string& buffer, std::size_t max,
-                                            std::string_view too_large_why, steady::time_point deadline,
-                                            int stop_fd) {
-  char chunk[4096];
-  for (;;) {
-    const std::size_t room = std::min(sizeof chunk, max - buffer.size());
-    if (room == 0)
-      return failed(too_large_why);
-    const ssize_t got = ::recv(fd, chunk, room, 0);
-    if (got > 0) {
-      buffer.append(chunk, static_cast<std::size_t>(got));
-      return true;
-    }
-    if (got == 0)
-      return false;
-    if (errno == EINTR)
-      continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK)
-      return failed("receive failed");
-    if (auto stop = from_wait(wait_for(fd, POLLIN, deadline, stop_fd), "response timed out"))
-      return *stop;
-  }
-}
-
-/// The parts of a response head the client needs.
-struct response_head {
-  int status = 0;
-  std::optional<std::size_t> content_length;
-};
-
-/// Parses a status line and header fields (without the final empty line); nullopt when malformed.
-std::optional<response_head> parse_head(std::string_view head) {
-  const auto line_end = head.find("\r\n");
-  const std::string_view status_line = head.substr(0, line_end);
-  // "HTTP/1.x SSS[ reason]"
-  if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1." || !is_digit(status_line[7]) ||
-      status_line[8] != ' ' || !is_digit(status_line[9]) || !is_digit(status_line[10]) ||
-      !is_digit(status_line[11]) || (status_line.size() > 12 && status_line[12] != ' '))
-    return std::nullopt;
-  response_head out;
-  out.status = (status_line[9] - '0') * 100 + (status_line[10] - '0') * 10 + (status_line[11] - '0');
-  if (out.status < 100)
-    return std::nullopt;
-
-  std::string_view fields = line_end == std::string_view::npos ? std::string_view{} : head.substr(line_end + 2);
-  bool chunked = false;
-  while (!fields.empty()) {
-    const auto end = fields.find("\r\n");
-    const std::string_view field = fields.substr(0, end);
-    fields = end == std::string_view::npos ? std::string_view{} : fields.substr(end + 2);
-    const auto colon = field.find(':');
-    if (colon == std::string_view::npos || colon == 0)
-      return std::nullopt;
-    const std::string_view name = field.substr(0, colon);
-    const std::string_view value = trim(field.substr(colon + 1));
-    if (iequals(name, "content-length")) {
-      std::size_t length = 0;
-      const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
-      if (value.empty() || ec != std::errc{} || ptr != value.data() + value.size() ||
-          (out.content_length && *out.content_length != length))
-        return std::nullopt;
-      out.content_length = length;
-    } else if (iequals(name, "transfer-encoding")) {
-      chunked = true;
-    }
-  }
-  // A chunked body is read until the close instead (we ask for `Connection: close`), so its length
-  // is ignored, as RFC 9112 6.3 requires when both are present.
-  if (chunked)
-    out.content_length.reset();
-  return out;
-}
-
-/// Reads the final response and its body; delivered on 2xx.
-attempt_outcome read_response(int fd, steady::time_point deadline, int stop_fd) {
-  std::string buffer;
-  for (int interim = 0; interim <= interim_responses_max; ++interim) {
-    std::size_t head_end;
-    while ((head_end = buffer.find("\r\n\r\n")) == std::string::npos) {
-      auto got = receive(fd, buffer, response_header_bytes_max, "response head too large", deadline, stop_fd);
-      if (auto* outcome = std::get_if<attempt_outcome>(&got))
-        return *outcome;
-      if (!std::get<bool>(got))
-        return failed("connection closed before the response head");
-    }
-    const auto head = parse_head(std::string_view(buffer).substr(0, head_end));
-    if (!head)
-      return failed("malformed response head");
-    buffer.erase(0, head_end + 4);
-    if (head->status < 200)
-      continue; // 1xx: the final response follows
-
-    const bool delivered = head->status < 300;
-    const bool no_body = head->status == 204 || head->status == 304;
-    if (!no_body) {
-      // The body is read so that the receiver finishes its answer, then discarded.
-      if (head->content_length) {
-        if (*head->content_length > response_body_bytes_max)
-          return failed("response body too large");
-        while (buffer.size() < *head->content_length) {
-          auto got = receive(fd, buffer, response_body_bytes_max, "response body too large", deadline, stop_fd);
-          if (auto* outcome = std::get_if<attempt_outcome>(&got))
-            return *outcome;
-          if (!std::get<bool>(got))
-            return failed("connection closed before the response body");
-        }
-      } else {
-        for (;;) {
-          auto got = receive(fd, buffer, response_body_bytes_max, "response body too large", deadline, stop_fd);
-          if (auto* outcome = std::get_if<attempt_outcome>(&got))
-            return *outcome;
-          if (!std::get<bool>(got))
-            break; // the close ends the body
-        }
-      }
-    }
-    return delivered ? attempt_outcome{attempt_outcome::kind::delivered, {}} : failed("non-2xx status");
-  }
-  return failed("too many interim responses");
-}
-
-attempt_outcome post(const webhook_sender::target& t, std::string_view request, steady::time_point deadline,
-                     int stop_fd) {
-  auto connected = connect_to(t, deadline, stop_fd);
-  if (auto* outcome = std::get_if<attempt_outcome>(&connected))
-    return *outcome;
-  const socket_fd fd = std::move(std::get<socket_fd>(connected));
-  if (auto outcome = send_all(fd.get(), request, deadline, stop_fd))
-    return *outcome;
-  return read_response(fd.get(), deadline, stop_fd);
 }
 
 // --- Requests ----------------------------------------------------------------------------------
@@ -470,23 +73,39 @@ std::string event_body(const storage::outbox_entry& entry) {
   return body;
 }
 
-std::string make_request(const webhook_sender::target& t, const storage::outbox_entry& entry,
-                         std::string_view secret, std::int64_t now) {
-  const std::string body = event_body(entry);
-  const std::string signature =
-      core::sign(secret, now, core::signed_request{"POST", t.request_target, entry.id, body});
-  std::string request;
-  request.reserve(256 + t.request_target.size() + t.host_header.size() + signature.size() + body.size());
-  request.append("POST ").append(t.request_target).append(" HTTP/1.1\r\n");
-  request.append("Host: ").append(t.host_header).append("\r\n");
-  request.append("Content-Type: application/json\r\n");
-  request.append("Idempotency-Key: ").append(entry.id).append("\r\n");
-  request.append("Steward-Event: ").append(entry.type).append("\r\n");
-  request.append(core::signature_header_name).append(": ").append(signature).append("\r\n");
-  request.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
-  request.append("Connection: close\r\n\r\n");
-  request.append(body);
+net::client_request make_request(const webhook_config& config, std::string_view request_target,
+                                 const storage::outbox_entry& entry, std::int64_t now) {
+  net::client_request request;
+  request.method = net::http_method::post;
+  request.url = config.url;
+  request.body = event_body(entry);
+  request.idempotency_key = entry.id;
+  request.timeout_ms = static_cast<std::uint32_t>(config.timeout.count());
+  request.headers.emplace_back("Content-Type", "application/json");
+  request.headers.emplace_back("Steward-Event", entry.type);
+  request.headers.emplace_back(
+    std::string(core::signature_header_name),
+    core::sign(config.secret, now,
+               core::signed_request{"POST", request_target, entry.id, request.body}));
   return request;
+}
+
+/// The client's settings for webhooks: the sender retries (with its own backoff, entry by entry)
+/// and a platform that is down is not a provider to shed, so neither the client's retries nor its
+/// breaker take part.
+net::client_options client_options_for(const webhook_config& config) {
+  net::client_options options;
+  options.connections_per_origin_max = 1; // one entry at a time, in order
+  options.queued_requests_per_origin_max = 1;
+  options.retries_max = 0;
+  options.breaker.consecutive_failures_max = 0;
+  options.breaker.window_outcomes_min = 0;
+  options.response.header_bytes_max = response_header_bytes_max;
+  options.response.body_bytes_max = response_body_bytes_max;
+  options.ca_file = config.ca_file;
+  options.metrics = config.metrics;
+  options.metrics_name = "webhook";
+  return options;
 }
 
 // --- Backoff -----------------------------------------------------------------------------------
@@ -519,8 +138,15 @@ private:
 } // namespace
 
 std::optional<std::string> validate_webhook_url(std::string_view url) {
-  webhook_sender::target ignored;
-  return parse_url(url, ignored);
+  auto parsed = net::parse_client_url(url);
+  if (auto* error = std::get_if<net::client_error>(&parsed)) {
+    if (*error == net::client_error::insecure_url)
+      return "webhook url: plain http:// is only for a loopback host (127.0.0.1, ::1, localhost); "
+             "use https://";
+    return "webhook url: must look like https://HOST[:PORT]/PATH (or http:// to a loopback host), "
+           "without user information or a fragment";
+  }
+  return std::nullopt;
 }
 
 // --- The sender --------------------------------------------------------------------------------
@@ -546,9 +172,9 @@ struct webhook_sender::completion_state {
 };
 
 webhook_sender::webhook_sender(webhook_config config)
-    : config_(std::move(config)), target_(std::make_unique<target>()),
-      completions_(std::make_shared<completion_state>()) {
-  STEWARD_ASSERT(!parse_url(config_.url, *target_).has_value());
+    : config_(std::move(config)), completions_(std::make_shared<completion_state>()) {
+  STEWARD_ASSERT(!validate_webhook_url(config_.url).has_value());
+  request_target_ = std::get<net::client_url>(net::parse_client_url(config_.url)).target;
   STEWARD_ASSERT(config_.journal != nullptr);
   STEWARD_ASSERT(!config_.secret.empty());
   STEWARD_ASSERT(config_.timeout.count() > 0);
@@ -558,14 +184,12 @@ webhook_sender::webhook_sender(webhook_config config)
       return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();
     };
-  stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  STEWARD_ASSERT(stop_fd_ >= 0);
+  client_ = std::make_unique<net::http_client>(client_options_for(config_));
   thread_ = std::thread([this] { run(); });
 }
 
 webhook_sender::~webhook_sender() {
   stop();
-  ::close(stop_fd_);
 }
 
 void webhook_sender::notify() {
@@ -579,17 +203,33 @@ void webhook_sender::notify() {
 void webhook_sender::stop() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (!stopping_) {
-      stopping_ = true;
-      const std::uint64_t one = 1;
-      // Wakes a poll() of an attempt in flight. It cannot fail short of a bug: the counter is far
-      // from overflowing and the fd is open until the destructor.
-      [[maybe_unused]] const auto written = ::write(stop_fd_, &one, sizeof one);
-    }
+    stopping_ = true;
   }
   wake_.notify_all();
+  // Completes an attempt in flight with `stopped` (the thread then returns) and refuses the next.
+  client_->stop();
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id())
     thread_.join();
+}
+
+webhook_sender::attempt webhook_sender::post(const storage::outbox_entry& entry) {
+  std::mutex mutex;
+  std::condition_variable answered;
+  std::optional<net::client_result> result;
+  // The client calls back exactly once, even when stopped, so waiting for it cannot hang and the
+  // callback never outlives these locals.
+  client_->request(make_request(config_, request_target_, entry, config_.clock()),
+                   [&](net::client_result outcome) {
+                     std::lock_guard<std::mutex> lock(mutex);
+                     result = std::move(outcome);
+                     answered.notify_one();
+                   });
+  std::unique_lock<std::mutex> lock(mutex);
+  answered.wait(lock, [&] { return result.has_value(); });
+  if (const auto* error = std::get_if<net::client_error>(&*result))
+    return *error == net::client_error::stopped ? attempt::abandoned : attempt::failed;
+  const auto status = std::get<net::client_response>(*result).status;
+  return status >= 200 && status < 300 ? attempt::delivered : attempt::failed;
 }
 
 void webhook_sender::run() {
@@ -646,17 +286,15 @@ void webhook_sender::run() {
       continue;
     }
 
-    const auto request = make_request(*target_, entry, config_.secret, config_.clock());
-    const auto outcome = post(*target_, request, steady::now() + config_.timeout, stop_fd_);
-    switch (outcome.result) {
-      case attempt_outcome::kind::abandoned:
+    switch (post(entry)) {
+      case attempt::abandoned:
         return; // stop(): the entry stays in the outbox
-      case attempt_outcome::kind::failed:
+      case attempt::failed:
         failed_attempts_.fetch_add(1, std::memory_order_relaxed);
         backing_off = true;
         retry_at = steady::now() + delays.next();
         break;
-      case attempt_outcome::kind::delivered: {
+      case attempt::delivered: {
         std::vector<std::string> ids{entry.id};
         queue.pop_front();
         pending_.fetch_sub(1, std::memory_order_relaxed);

@@ -8,7 +8,7 @@
 // answered 2xx.
 //
 // Delivery is at least once and in outbox order: one entry at a time, and a failed attempt (non-2xx,
-// connect error, timeout, malformed response) is retried for the SAME entry after a backoff that
+// connect error, TLS failure, timeout, malformed response) is retried for the SAME entry after a backoff that
 // starts at `backoff_initial`, doubles up to `backoff_max` and is jittered by ±20 % so that many
 // senders do not retry in lockstep. The receiver deduplicates by event id: an entry can be sent
 // again after a crash between the 2xx and the journal's delete, or after `stop()` abandoned it.
@@ -17,10 +17,13 @@
 // and `stop` may be called from any thread. The journal callbacks of `complete_outbox` run on the
 // journal's writer thread and never touch the sender itself (they may outlive it).
 //
-// The HTTP client inside is a small blocking one over POSIX sockets with a deadline on every
-// operation; it exists until the outbound client of issue 4 (asio + OpenSSL, pooled, with TLS)
-// replaces it. Until then the URL must be plain `http://`.
+// Requests go through the outbound client (net/http_client.hpp): https with the platform's
+// certificate verified, plain http only to a loopback host; its retries and circuit breaker are off,
+// because this sender retries entry by entry with its own backoff. Its series carry
+// `client="webhook"`.
 
+#include "core/metrics.hpp"
+#include "net/http_client.hpp"
 #include "storage/journal.hpp"
 
 #include <atomic>
@@ -39,16 +42,18 @@ namespace steward::actors {
 
 /// Where and how the webhook sender delivers.
 struct webhook_config {
-  std::string url;                 ///< http://HOST:PORT/PATH (plain HTTP; https is refused with a clear error from `validate_webhook_url`)
+  std::string url;                 ///< https://HOST[:PORT]/PATH, or http:// to a loopback host (`validate_webhook_url`)
   std::string secret;              ///< HMAC secret
   storage::journal* journal = nullptr;
   std::chrono::milliseconds timeout{5000};        ///< connect + send + response, per attempt
   std::chrono::milliseconds backoff_initial{500};
   std::chrono::milliseconds backoff_max{60000};
   std::function<std::int64_t()> clock;            ///< unix seconds for signing; system clock when empty
+  std::string ca_file;                     ///< CA certificates to trust instead of the system's (PEM)
+  core::metrics::registry* metrics = nullptr; ///< where the client's series go (optional)
 };
 
-/// Empty when `url` is a usable http:// URL (host, optional port default 80, path default "/"), else why not.
+/// Empty when `url` is a usable https:// URL, or http:// to a loopback host; else why not.
 std::optional<std::string> validate_webhook_url(std::string_view url);
 
 /// Owns the thread that delivers the outbox. The journal must outlive the sender (or at least its
@@ -83,17 +88,18 @@ public:
 
   /// What the completion callbacks share with the sender; defined in the .cpp.
   struct completion_state;
-  /// The parsed URL; defined in the .cpp.
-  struct target;
 
 private:
+  enum class attempt : std::uint8_t { delivered, failed, abandoned };
+
   void run();
+  /// Sends one entry and waits for the answer.
+  attempt post(const storage::outbox_entry& entry);
 
   webhook_config config_;
-  std::unique_ptr<target> target_;
+  std::string request_target_; ///< the URL's path and query, as signed
   std::shared_ptr<completion_state> completions_;
-  /// An eventfd that `stop()` makes readable, so that a poll() in the HTTP client returns at once.
-  int stop_fd_ = -1;
+  std::unique_ptr<net::http_client> client_;
 
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -292,6 +292,7 @@ int main(int argc, char** argv) {
     webhook_config.url = opts.webhook_url;
     webhook_config.secret = secrets.platform_key;
     webhook_config.journal = journal.get();
+    webhook_config.metrics = &metrics;
     webhooks = std::make_unique<actors::webhook_sender>(std::move(webhook_config));
     metrics.add_callback_counter("steward_webhooks_delivered_total",
                                  "Webhooks the platform acknowledged with a 2xx.", {},
