@@ -12,9 +12,6 @@ namespace steward::core {
 
 namespace {
 
-constexpr std::string_view base64url_alphabet =
-  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 // `alg` values longer than this are not algorithms anyone registered; they fail as a bad header.
 constexpr std::size_t algorithm_bytes_max = 32;
 // `typ` values are media types; RFC 6838 caps each half at 127 characters.
@@ -27,16 +24,6 @@ struct md_ctx_deleter {
   void operator()(EVP_MD_CTX* ctx) const noexcept { EVP_MD_CTX_free(ctx); }
 };
 using md_ctx_ptr = std::unique_ptr<EVP_MD_CTX, md_ctx_deleter>;
-
-/// The value of a base64url character, or -1.
-int base64url_value(char c) noexcept {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
-}
 
 std::shared_ptr<EVP_PKEY> public_key_of(const ed25519_key_bytes_t& x) {
   return std::shared_ptr<EVP_PKEY>(
@@ -57,58 +44,6 @@ bool verify_ed25519(const EVP_PKEY* key, std::string_view signing_input,
 }
 
 } // namespace
-
-// --- base64url -----------------------------------------------------------------------------------
-
-std::string base64url_encode(std::span<const std::uint8_t> bytes) {
-  std::string out;
-  out.reserve((bytes.size() * 4 + 2) / 3);
-  std::size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const std::uint32_t group =
-      (std::uint32_t{bytes[i]} << 16) | (std::uint32_t{bytes[i + 1]} << 8) | bytes[i + 2];
-    out += base64url_alphabet[(group >> 18) & 63];
-    out += base64url_alphabet[(group >> 12) & 63];
-    out += base64url_alphabet[(group >> 6) & 63];
-    out += base64url_alphabet[group & 63];
-  }
-  const std::size_t rest = bytes.size() - i;
-  if (rest > 0) {
-    std::uint32_t group = std::uint32_t{bytes[i]} << 16;
-    if (rest == 2) group |= std::uint32_t{bytes[i + 1]} << 8;
-    out += base64url_alphabet[(group >> 18) & 63];
-    out += base64url_alphabet[(group >> 12) & 63];
-    if (rest == 2) out += base64url_alphabet[(group >> 6) & 63];
-  }
-  return out;
-}
-
-std::string base64url_encode(std::string_view bytes) {
-  return base64url_encode(std::span<const std::uint8_t>(
-    reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
-}
-
-bool base64url_decode(std::string_view text, std::string& out) {
-  out.clear();
-  // A lone character after the last full group carries 6 bits, not enough for a byte.
-  if (text.size() % 4 == 1) return false;
-  out.reserve(text.size() / 4 * 3 + 2);
-  std::uint32_t group = 0;
-  int bits = 0;
-  for (char c : text) {
-    const int value = base64url_value(c);
-    if (value < 0) return false;
-    group = (group << 6) | static_cast<std::uint32_t>(value);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((group >> bits) & 0xFF);
-    }
-  }
-  // The bits left over (2 or 4, after a partial group) must be zero: otherwise several texts
-  // would decode to the same bytes.
-  return (group & ((1u << bits) - 1)) == 0;
-}
 
 // --- Keys ----------------------------------------------------------------------------------------
 

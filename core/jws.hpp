@@ -24,6 +24,7 @@
 //    segments as sent.
 // The payload is returned as bytes; its meaning (claims) is the caller's business.
 
+#include "core/base64url.hpp"
 #include "core/json_writer.hpp"
 
 #include <openssl/types.h>
@@ -39,16 +40,6 @@
 #include <vector>
 
 namespace steward::core {
-
-// --- base64url -----------------------------------------------------------------------------------
-
-/// Unpadded base64url of `bytes`.
-std::string base64url_encode(std::span<const std::uint8_t> bytes);
-std::string base64url_encode(std::string_view bytes);
-
-/// Strict unpadded base64url decoding (see the file comment). Replaces `out`; false, with `out`
-/// unspecified, when `text` is not the canonical encoding of some byte string.
-bool base64url_decode(std::string_view text, std::string& out);
 
 // --- Keys ----------------------------------------------------------------------------------------
 

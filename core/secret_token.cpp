@@ -1,5 +1,7 @@
 #include "core/secret_token.hpp"
 
+#include "core/base64url.hpp"
+
 #include "core/sha256.hpp"
 
 #include "core/assert.hpp"
@@ -18,35 +20,7 @@ namespace {
 
 using digest = sha256_digest;
 
-constexpr char base64url_alphabet[] =
-  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-void append_base64url(std::string& out, std::span<const std::uint8_t> bytes) {
-  std::size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const std::uint32_t group = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
-    out += base64url_alphabet[(group >> 18) & 63];
-    out += base64url_alphabet[(group >> 12) & 63];
-    out += base64url_alphabet[(group >> 6) & 63];
-    out += base64url_alphabet[group & 63];
-  }
-  const std::size_t rest = bytes.size() - i;
-  if (rest == 1) {
-    const std::uint32_t group = bytes[i] << 16;
-    out += base64url_alphabet[(group >> 18) & 63];
-    out += base64url_alphabet[(group >> 12) & 63];
-  } else if (rest == 2) {
-    const std::uint32_t group = (bytes[i] << 16) | (bytes[i + 1] << 8);
-    out += base64url_alphabet[(group >> 18) & 63];
-    out += base64url_alphabet[(group >> 12) & 63];
-    out += base64url_alphabet[(group >> 6) & 63];
-  }
-}
-
-bool is_base64url_char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '_';
-}
+bool is_base64url_char(char c) { return base64url_value(c) >= 0; }
 
 bool is_token68_char(char c) {
   return is_base64url_char(c) || c == '.' || c == '~' || c == '+' || c == '/';
@@ -85,7 +59,7 @@ std::optional<minted_token> mint_session_token(const random_fill& random) {
   minted_token minted;
   minted.token.reserve(session_token_chars);
   minted.token += session_token_prefix;
-  append_base64url(minted.token, bytes);
+  minted.token += base64url_encode(bytes);
   STEWARD_DEBUG_ASSERT(minted.token.size() == session_token_chars);
   minted.hash = hash_token(minted.token);
   // The random bytes are the secret; do not leave them on the stack.
@@ -102,7 +76,7 @@ bool is_session_token(std::string_view text) noexcept {
   // A canonical encoding has them zero, so exactly one spelling of each token is accepted.
   const char last = text.back();
   const auto position = static_cast<std::size_t>(
-    std::string_view(base64url_alphabet).find(last));
+    base64url_alphabet.find(last));
   return (position & 0x03) == 0;
 }
 

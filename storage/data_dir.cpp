@@ -1,5 +1,7 @@
 #include "storage/data_dir.hpp"
 
+#include "core/base64url.hpp"
+
 #include "core/ids.hpp"
 #include "core/sha256.hpp"
 
@@ -82,32 +84,6 @@ std::string octal_mode(mode_t mode) {
   return buffer.data();
 }
 
-std::string base64url(std::span<const std::uint8_t> bytes) {
-  static constexpr std::string_view alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  out.reserve((bytes.size() * 4 + 2) / 3);
-  std::size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    std::uint32_t const group = (std::uint32_t{bytes[i]} << 16) |
-                                (std::uint32_t{bytes[i + 1]} << 8) | bytes[i + 2];
-    out += alphabet[(group >> 18) & 63];
-    out += alphabet[(group >> 12) & 63];
-    out += alphabet[(group >> 6) & 63];
-    out += alphabet[group & 63];
-  }
-  auto const rest = bytes.size() - i;
-  if (rest > 0) {
-    std::uint32_t group = std::uint32_t{bytes[i]} << 16;
-    if (rest == 2)
-      group |= std::uint32_t{bytes[i + 1]} << 8;
-    out += alphabet[(group >> 18) & 63];
-    out += alphabet[(group >> 12) & 63];
-    if (rest == 2)
-      out += alphabet[(group >> 6) & 63];
-  }
-  return out;
-}
 
 /// Characters of an RFC 6750 b64token: safe in an Authorization header as they are.
 bool is_token_char(char c) {
@@ -170,7 +146,8 @@ std::optional<data_dir_error> write_new_file(const fs::path& path, std::span<con
   if (RAND_bytes(nonce.data(), static_cast<int>(nonce.size())) != 1)
     return error_at(path, "no randomness for a temporary name: " + openssl_reason());
   auto const temporary =
-    path.parent_path() / ("." + path.filename().string() + ".tmp-" + base64url(nonce));
+    path.parent_path() /
+    ("." + path.filename().string() + ".tmp-" + core::base64url_encode(nonce));
 
   fd_guard guard{::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
                         secret_file_mode)};
@@ -230,7 +207,7 @@ std::optional<data_dir_error> create_text_secret(const fs::path& path, std::stri
   if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1)
     return error_at(path, "no randomness: " + openssl_reason());
   std::string text(prefix);
-  text += base64url(random);
+  text += core::base64url_encode(random);
   text += '\n';
   cleanse_on_exit wipe_text{text.data(), text.size()};
   bool created = false;
@@ -516,7 +493,7 @@ std::string to_string(const data_dir_error& error) {
 std::string signing_key_id(std::span<const std::uint8_t, 32> public_key) {
   auto const digest = core::sha256(
     std::string_view(reinterpret_cast<const char*>(public_key.data()), public_key.size()));
-  return base64url(std::span<const std::uint8_t>(digest.data(), 8));
+  return core::base64url_encode(std::span<const std::uint8_t>(digest.data(), 8));
 }
 
 std::optional<data_dir_error> add_signing_key(const fs::path& dir, std::string& kid) {

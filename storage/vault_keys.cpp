@@ -1,5 +1,7 @@
 #include "storage/vault_keys.hpp"
 
+#include "core/base64url.hpp"
+
 #include "core/assert.hpp"
 #include "core/limits.hpp"
 #include "storage/data_dir.hpp"
@@ -49,14 +51,6 @@ int hex_value(char c) {
   return -1;
 }
 
-int base64url_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
-}
 
 bool parse_hex(std::string_view text, key_bytes& out) {
   for (std::size_t i = 0; i < out.size(); ++i) {
@@ -75,7 +69,7 @@ bool parse_base64url(std::string_view text, key_bytes& out) {
   int bits = 0;
   std::size_t filled = 0;
   for (char c : text) {
-    const int value = base64url_value(c);
+    const int value = core::base64url_value(c);
     if (value < 0) return false;
     buffer = (buffer << 6) | static_cast<std::uint32_t>(value);
     bits += 6;
