@@ -185,7 +185,8 @@ TEST_F(refprovider_system, accounts_from_attestations_signed_by_stewards_key) {
   ASSERT_TRUE(jwks);
   ASSERT_EQ(jwks->status, 200);
   ASSERT_NE(jwks->body.find(keys_.front().kid), std::string::npos) << jwks->body;
-  auto port = start_provider(steward_url_, {"--existing-accounts=linked@example.com"});
+  auto port = start_provider(steward_url_,
+                             {"--existing-accounts=linked@example.com", "--oauth-auto-consent"});
   ASSERT_NE(port, 0);
   api_client c(port);
 
@@ -217,8 +218,48 @@ TEST_F(refprovider_system, accounts_from_attestations_signed_by_stewards_key) {
   ASSERT_TRUE(linked);
   EXPECT_EQ(linked->status, 200) << linked->body;
   EXPECT_EQ(json_string(linked->body, "outcome"), "oauth_required");
-  EXPECT_NE(json_string(linked->body, "authorize_url").find("/oauth/authorize?"),
-            std::string::npos);
+  auto const authorize_url = json_string(linked->body, "authorize_url");
+  auto const path_at = authorize_url.find("/oauth/authorize?");
+  ASSERT_NE(path_at, std::string::npos) << linked->body;
+
+  // Linking it: steward adds its state and PKCE challenge (RFC 7636 appendix B's pair) to the
+  // authorize URL, the human consents (automatically here), and the code buys the account's token.
+  constexpr std::string_view verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+  auto consented = c.send("GET", authorize_url.substr(path_at) +
+                                   "&state=sys-1&code_challenge="
+                                   "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+                                   "&code_challenge_method=S256");
+  ASSERT_TRUE(consented);
+  ASSERT_EQ(consented->status, 302) << consented->body;
+  auto const location = consented->header("Location").value_or("");
+  auto const callback = steward_url_ + "/oauth/callback";
+  ASSERT_EQ(location.rfind(callback + "?code=rpa_", 0), 0u) << location;
+  auto const state_at = location.find("&state=");
+  ASSERT_NE(state_at, std::string::npos) << location;
+  EXPECT_EQ(location.substr(state_at), "&state=sys-1");
+  auto const code = location.substr(callback.size() + 6, state_at - callback.size() - 6);
+  std::string encoded_callback;
+  for (char ch : callback)
+    encoded_callback += ch == ':'   ? std::string("%3A")
+                        : ch == '/' ? std::string("%2F")
+                                    : std::string(1, ch);
+  auto const form = "grant_type=authorization_code&code=" + code + "&code_verifier=" +
+                    std::string(verifier) + "&redirect_uri=" + encoded_callback +
+                    "&client_id=steward";
+  auto exchanged = c.send("POST", "/oauth/token",
+                          "Content-Type: application/x-www-form-urlencoded\r\n", form);
+  ASSERT_TRUE(exchanged);
+  ASSERT_EQ(exchanged->status, 200) << exchanged->body;
+  EXPECT_EQ(json_string(exchanged->body, "token_type"), "Bearer");
+  auto const access = json_string(exchanged->body, "access_token");
+  auto bought = c.bearer(access, "POST", "/resources", R"({"service":"kv:free"})", "linked-1");
+  ASSERT_TRUE(bought);
+  EXPECT_EQ(bought->status, 201) << bought->body;
+  auto reused = c.send("POST", "/oauth/token",
+                       "Content-Type: application/x-www-form-urlencoded\r\n", form);
+  ASSERT_TRUE(reused);
+  EXPECT_EQ(reused->status, 400);
+  EXPECT_EQ(json_string(reused->body, "error"), "invalid_grant") << "a code is single-use";
 
   ASSERT_TRUE(provider_->signal(SIGINT));
   auto status = provider_->wait_exit(deadline_in(10s));

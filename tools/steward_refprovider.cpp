@@ -86,6 +86,9 @@ int main(int argc, char** argv) {
   service_config.terms_version = opts.terms_version;
   service_config.secret = secret;
   service_config.existing_accounts = opts.existing_accounts;
+  service_config.oauth_client_id = opts.oauth_client_id;
+  service_config.oauth_redirect_uri = opts.oauth_redirect_uri;
+  service_config.oauth_auto_consent = opts.oauth_auto_consent;
   refprovider::service provider(std::move(service_config), client, random);
 
   no_stats stats;

@@ -30,6 +30,30 @@ account_store::result account_store::open(std::string_view email_text) {
   return {outcome::created, std::move(created)};
 }
 
+std::optional<account> account_store::link(std::string_view email_text) {
+  auto email = lowercase(email_text);
+  std::lock_guard<std::mutex> guard(mutex_);
+  if (!existing_.count(email))
+    return std::nullopt;
+  if (auto found = by_email_.find(email); found != by_email_.end())
+    return found->second;
+  // Existing accounts are bounded by `limits::existing_accounts_max`, not by `capacity_`.
+  auto id = random_text<account_id_random_bytes>(account_id_prefix, random_);
+  auto token = random_text<account_token_random_bytes>(account_token_prefix, random_);
+  if (!id || !token)
+    return std::nullopt;
+  account linked{std::move(*id), email, std::move(*token)};
+  email_by_token_hash_.emplace(core::hash_token(linked.token), email);
+  by_email_.emplace(email, linked);
+  return linked;
+}
+
+bool account_store::is_existing(std::string_view email) const {
+  auto lowered = lowercase(email);
+  std::lock_guard<std::mutex> guard(mutex_);
+  return existing_.count(lowered) != 0;
+}
+
 std::optional<account> account_store::find_by_token(std::string_view token) const {
   // Looked up by the hash of what is presented, so the lookup time says nothing about how close a
   // guess came to a real token.

@@ -5,6 +5,7 @@
 //
 //  - An email listed as already having an account (`--existing-accounts`) is never created here:
 //    the human must link it through OAuth, so `open` answers `oauth_required`.
+//    Once linked (`link`), the account has an id and a token like any other.
 //  - Any other email gets an account on first sight, and the same account (same id, same token)
 //    every time it is attested again, so that steward retrying a lost answer, or a second agent
 //    session of the same human, never creates a duplicate.
@@ -59,6 +60,14 @@ public:
 
   /// The account of `email` (compared lower-cased), creating it if needed (see the file comment).
   result open(std::string_view email);
+
+  /// The account of an email listed as existing, for OAuth to hand its token to the client that
+  /// linked it. Its id and token are made on the first link and kept. Empty when `email` is not
+  /// listed or the random source failed.
+  std::optional<account> link(std::string_view email);
+
+  /// Whether `email` (compared lower-cased) is listed as having an account here.
+  bool is_existing(std::string_view email) const;
 
   /// The account whose token is `token`, compared through its hash; empty when there is none.
   std::optional<account> find_by_token(std::string_view token) const;

@@ -78,5 +78,33 @@ TEST(account_store, a_failing_random_source_creates_nothing) {
   EXPECT_EQ(store.open("a@x.org").what, account_store::outcome::created);
 }
 
+TEST(account_store, links_an_existing_email_once_and_its_token_finds_it) {
+  test_random random;
+  account_store store({"linked@example.com"}, 10, random);
+  EXPECT_TRUE(store.is_existing("Linked@Example.com"));
+  EXPECT_FALSE(store.is_existing("ada@example.com"));
+  EXPECT_FALSE(store.link("ada@example.com")) << "only listed emails are linked";
+  auto linked = store.link("LINKED@example.com");
+  ASSERT_TRUE(linked);
+  EXPECT_EQ(linked->email, "linked@example.com");
+  EXPECT_EQ(linked->id.substr(0, 5), "acct_");
+  auto again = store.link("linked@example.com");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->token, linked->token) << "a second link hands out the same account";
+  auto found = store.find_by_token(linked->token);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->id, linked->id);
+  EXPECT_EQ(store.open("linked@example.com").what, account_store::outcome::oauth_required)
+    << "steward still cannot create it";
+}
+
+TEST(account_store, a_link_without_randomness_makes_nothing) {
+  test_random random;
+  random.fail = true;
+  account_store store({"linked@example.com"}, 10, random);
+  EXPECT_FALSE(store.link("linked@example.com"));
+  EXPECT_EQ(store.size(), 0u);
+}
+
 } // namespace
 } // namespace steward::refprovider

@@ -53,4 +53,14 @@ inline constexpr std::size_t resource_name_bytes_max = 200;
 /// A service id in a request (`registrar:domain`).
 inline constexpr std::size_t service_id_bytes_max = 64;
 
+/// OAuth (oauth.hpp): authorization codes alive at once, and how long one lives (RFC 6749 4.1.2
+/// recommends at most ten minutes; a browser redirect takes seconds).
+inline constexpr std::size_t oauth_codes_max = 4096;
+inline constexpr std::int64_t oauth_code_lifetime_s = 60;
+/// `expires_in` of an access token. The token is the account's token, which this provider never
+/// expires; the value is what a client should plan for, not a deadline the provider enforces.
+inline constexpr std::int64_t oauth_access_token_expires_in_s = 365 * 24 * 3600;
+/// `state` of an authorization request, which the provider hands back untouched.
+inline constexpr std::size_t oauth_state_bytes_max = 512;
+
 } // namespace steward::refprovider::limits

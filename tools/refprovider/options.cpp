@@ -3,6 +3,7 @@
 #include "core/ids.hpp"
 #include "net/http_client.hpp"
 #include "tools/refprovider/limits.hpp"
+#include "tools/refprovider/oauth.hpp"
 
 #include <arpa/inet.h>
 
@@ -129,6 +130,15 @@ std::optional<option_error> parse_options(std::span<const std::string_view> args
     std::string name(arg.substr(0, equals));
     if (name.rfind("--", 0) != 0)
       return option_error{name, "not an option (options look like --name=value)"};
+    if (name == "--oauth-auto-consent") {
+      // A switch: it takes no value.
+      if (equals != std::string_view::npos)
+        return option_error{name, "takes no value"};
+      if (!given.insert(name).second)
+        return option_error{name, "given twice"};
+      result.oauth_auto_consent = true;
+      continue;
+    }
     if (equals == std::string_view::npos)
       return option_error{name, "needs a value (--name=value)"};
     auto const value = arg.substr(equals + 1);
@@ -151,6 +161,14 @@ std::optional<option_error> parse_options(std::span<const std::string_view> args
       problem = parse_existing_accounts(value, result);
     else if (name == "--terms-version")
       problem = parse_terms_version(value, result);
+    else if (name == "--oauth-client-id") {
+      if (!is_client_id(value))
+        problem = "must be 1 to 64 characters of A-Z a-z 0-9 - . _ ~, got " + quoted(value);
+      result.oauth_client_id = std::string(value);
+    } else if (name == "--oauth-redirect-uri") {
+      problem = redirect_uri_problem(value);
+      result.oauth_redirect_uri = std::string(value);
+    }
     else
       return option_error{name, "unknown option"};
     if (problem)
@@ -159,6 +177,8 @@ std::optional<option_error> parse_options(std::span<const std::string_view> args
   for (std::string_view required : {"--listen", "--steward-url", "--secret-file"})
     if (!given.count(std::string(required)))
       return option_error{std::string(required), "is required"};
+  if (result.oauth_redirect_uri.empty())
+    result.oauth_redirect_uri = result.steward_url + "/oauth/callback";
   out = std::move(result);
   return std::nullopt;
 }

@@ -4,6 +4,7 @@
 //
 //     steward-refprovider --listen=HOST:PORT --steward-url=URL --secret-file=PATH [--slug=NAME]
 //                         [--existing-accounts=EMAIL,EMAIL...] [--terms-version=V]
+//                         [--oauth-client-id=ID] [--oauth-redirect-uri=URL] [--oauth-auto-consent]
 //
 // Parsing is pure (no file is read): `load_secret` reads the secret file afterwards, so that both
 // can be tested apart and every error names the option it is about.
@@ -26,6 +27,14 @@ struct options {
   /// `--existing-accounts`, lower-cased: emails that already have an account (OAuth path).
   std::vector<std::string> existing_accounts;
   std::string terms_version = "2026-01"; ///< `--terms-version`
+  /// `--oauth-client-id`: the one OAuth client this provider knows (steward).
+  std::string oauth_client_id = "steward";
+  /// `--oauth-redirect-uri`: the redirect URI registered for that client;
+  /// `STEWARD-URL/oauth/callback` when not given. An absolute http(s) URL, `http://` only to loopback, no fragment.
+  std::string oauth_redirect_uri;
+  /// `--oauth-auto-consent` (no value): `GET /oauth/authorize` consents at once instead of showing
+  /// the consent page. For tests and benchmarks only.
+  bool oauth_auto_consent = false;
 };
 
 /// A bad command line: the option it is about (`--listen`) and what is wrong with it.

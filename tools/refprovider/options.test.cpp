@@ -34,13 +34,21 @@ TEST(refprovider_options, the_required_three_and_defaults) {
   EXPECT_EQ(o.slug, "ref");
   EXPECT_TRUE(o.existing_accounts.empty());
   EXPECT_FALSE(o.terms_version.empty());
+  EXPECT_EQ(o.oauth_client_id, "steward");
+  EXPECT_EQ(o.oauth_redirect_uri, "http://127.0.0.1:8080/oauth/callback");
+  EXPECT_FALSE(o.oauth_auto_consent);
 }
 
 TEST(refprovider_options, every_option) {
   options o;
   ASSERT_FALSE(parse(with({"--slug=acme-cloud", "--existing-accounts=Ada@Example.com,bob@x.org",
-                           "--terms-version=v7"}),
+                           "--terms-version=v7", "--oauth-client-id=my.client",
+                           "--oauth-redirect-uri=https://app.example.com/cb?x=1",
+                           "--oauth-auto-consent"}),
                      o));
+  EXPECT_EQ(o.oauth_client_id, "my.client");
+  EXPECT_EQ(o.oauth_redirect_uri, "https://app.example.com/cb?x=1");
+  EXPECT_TRUE(o.oauth_auto_consent);
   EXPECT_EQ(o.slug, "acme-cloud");
   EXPECT_EQ(o.existing_accounts, (std::vector<std::string>{"ada@example.com", "bob@x.org"}));
   EXPECT_EQ(o.terms_version, "v7");
@@ -81,6 +89,12 @@ TEST(refprovider_options, bad_values_name_their_option) {
          {"--terms-version=", "--terms-version"},
          {"--terms-version=has space", "--terms-version"},
          {"--colour=blue", "--colour"},
+         {"--oauth-client-id=", "--oauth-client-id"},
+         {"--oauth-client-id=a b", "--oauth-client-id"},
+         {"--oauth-redirect-uri=http://app.example.com/cb", "--oauth-redirect-uri"},
+         {"--oauth-redirect-uri=/oauth/callback", "--oauth-redirect-uri"},
+         {"--oauth-redirect-uri=https://app.example.com/cb#x", "--oauth-redirect-uri"},
+         {"--oauth-auto-consent=yes", "--oauth-auto-consent"},
          {"--slug", "--slug"},
          {"listen=1", "listen"},
        }) {

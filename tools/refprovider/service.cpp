@@ -10,6 +10,7 @@
 #include "net/problem_response.hpp"
 #include "tools/refprovider/catalog.hpp"
 #include "tools/refprovider/limits.hpp"
+#include "tools/refprovider/options.hpp"
 #include "tools/refprovider/query_string.hpp"
 #include "tools/refprovider/random_text.hpp"
 
@@ -38,6 +39,29 @@ net::http_response try_again(api_error code, std::string_view detail, std::strin
     core::problem(code, detail).member("reason", reason).retry_after(1));
 }
 
+/// An OAuth error as JSON (RFC 6749 5.2), never cached.
+net::http_response oauth_refusal(std::uint16_t status, const oauth_error& error) {
+  net::http_response response;
+  response.status = status;
+  core::json_writer w(response.body);
+  w.begin_object()
+    .member("error", error.error)
+    .member("error_description", error.description)
+    .end_object();
+  response.headers.emplace_back("Cache-Control", "no-store");
+  return response;
+}
+
+/// A 302 to `location`.
+net::http_response redirect_to(std::string location) {
+  net::http_response response;
+  response.status = 302;
+  response.content_type = "text/plain; charset=utf-8";
+  response.headers.emplace_back("Location", std::move(location));
+  response.headers.emplace_back("Cache-Control", "no-store");
+  return response;
+}
+
 constexpr std::string_view terms_text =
   "Reference provider terms of service.\n"
   "This provider exists to test steward. Domains are non-refundable once registered.\n";
@@ -53,7 +77,11 @@ service::service(service_config config, net::http_client& client, core::random_s
           limits::replay_entries_max, limits::jwks_waiters_max, limits::jwks_fetch_timeout_ms,
           config_.clock},
         client),
-      resources_(limits::resource_records_max) {
+      resources_(limits::resource_records_max),
+      oauth_client_{config_.oauth_client_id, config_.oauth_redirect_uri.empty()
+                                               ? config_.steward_url + "/oauth/callback"
+                                               : config_.oauth_redirect_uri},
+      codes_(limits::oauth_codes_max, limits::oauth_code_lifetime_s, random) {
   set_public_url({});
 }
 
@@ -102,6 +130,23 @@ net::route_table service::routes() {
   table.add(net::http_method::post, "/resources",
             [this](const net::http_request& request, const net::route_params&,
                    net::responder reply) { post_resources(request, reply); });
+  table.add(net::http_method::get, "/oauth/authorize",
+            [this](const net::http_request& request, const net::route_params&,
+                   net::responder reply) { reply.respond(authorize(request.query, false)); });
+  table.add(net::http_method::post, "/oauth/authorize",
+            [this](const net::http_request& request, const net::route_params&,
+                   net::responder reply) {
+              if (!is_form_content_type(request.header("Content-Type"))) {
+                reply.respond(oauth_refusal(400, {"invalid_request",
+                                                  "the consent form is sent as "
+                                                  "application/x-www-form-urlencoded"}));
+                return;
+              }
+              reply.respond(authorize(request.body, true));
+            });
+  table.add(net::http_method::post, "/oauth/token",
+            [this](const net::http_request& request, const net::route_params&,
+                   net::responder reply) { reply.respond(token(request)); });
   return table;
 }
 
@@ -188,9 +233,12 @@ net::http_response service::answer_accounts(const attestation_verdict& verdict) 
   case account_store::outcome::no_randomness:
     return net::problem_response(api_error::internal, "no randomness for a new account");
   case account_store::outcome::oauth_required: {
+    // See the file comment of service.hpp: the client appends its state and PKCE challenge.
     auto doc = current();
-    std::string url = doc->public_url + "/oauth/authorize?client_id=steward&login_hint=" +
-                      percent_encode(claims.email);
+    std::string url = doc->public_url + "/oauth/authorize?response_type=code&client_id=" +
+                      percent_encode(oauth_client_.client_id) +
+                      "&redirect_uri=" + percent_encode(oauth_client_.redirect_uri) +
+                      "&login_hint=" + percent_encode(lowercase(claims.email));
     w.begin_object()
       .member("outcome", "oauth_required")
       .member("authorize_url", url)
@@ -211,6 +259,87 @@ net::http_response service::answer_accounts(const attestation_verdict& verdict) 
     .end_object();
   return json_response(opened.what == account_store::outcome::created ? 201 : 200,
                        std::move(body));
+}
+
+net::http_response service::authorize(std::string_view params, bool consent_form) {
+  // Bad requests are answered here, never redirected: a redirect is only made to the registered
+  // URI, and only once the request is known to be well-formed (RFC 6749 4.1.2.1 allows this).
+  authorization_request request;
+  if (auto problem = read_authorization_request(params, oauth_client_, request))
+    return oauth_refusal(400, *problem);
+  if (!accounts_.is_existing(request.login_hint))
+    return oauth_refusal(400, {"invalid_request", "login_hint names no account at this provider"});
+  std::string state = "state=" + percent_encode(request.state);
+  if (consent_form) {
+    auto decision = read_parameter(params, "decision");
+    if (decision.what != oauth_parameter::state::present ||
+        (decision.value != "allow" && decision.value != "deny"))
+      return oauth_refusal(400, {"invalid_request", "decision must be allow or deny"});
+    if (decision.value == "deny")
+      return redirect_to(with_query(request.redirect_uri, "error=access_denied&" + state));
+  } else if (!config_.oauth_auto_consent) {
+    net::http_response page;
+    page.content_type = "text/html; charset=utf-8";
+    page.body = consent_page(request);
+    page.headers.emplace_back("Cache-Control", "no-store");
+    // The page must not be framed by another site (clickjacking the Allow button).
+    page.headers.emplace_back("X-Frame-Options", "DENY");
+    page.headers.emplace_back("Content-Security-Policy", "frame-ancestors 'none'");
+    return page;
+  }
+  auto code = codes_.issue({request.login_hint, request.client_id, request.redirect_uri,
+                            request.code_challenge},
+                           now());
+  if (!code)
+    return oauth_refusal(503, {"temporarily_unavailable", "too many pending authorizations"});
+  return redirect_to(
+    with_query(request.redirect_uri, "code=" + percent_encode(*code) + "&" + state));
+}
+
+net::http_response service::token(const net::http_request& request) {
+  if (!is_form_content_type(request.header("Content-Type")))
+    return oauth_refusal(400, {"invalid_request",
+                               "the body must be application/x-www-form-urlencoded"});
+  auto const params = request.body;
+  auto grant_type = read_parameter(params, "grant_type");
+  auto client_id = read_parameter(params, "client_id");
+  auto code = read_parameter(params, "code");
+  auto redirect_uri = read_parameter(params, "redirect_uri");
+  auto verifier = read_parameter(params, "code_verifier");
+  for (auto [name, p] : {std::pair{"grant_type", &grant_type}, std::pair{"client_id", &client_id},
+                         std::pair{"code", &code}, std::pair{"redirect_uri", &redirect_uri},
+                         std::pair{"code_verifier", &verifier}}) {
+    if (p->what == oauth_parameter::state::malformed)
+      return oauth_refusal(400,
+                           {"invalid_request", std::string(name) + " is malformed or repeated"});
+    if (p->what == oauth_parameter::state::absent || p->value.empty())
+      return oauth_refusal(400, {"invalid_request", std::string(name) + " is required"});
+  }
+  if (grant_type.value != "authorization_code")
+    return oauth_refusal(400, {"unsupported_grant_type", "grant_type must be authorization_code"});
+  if (client_id.value != oauth_client_.client_id)
+    return oauth_refusal(400, {"invalid_client", "unknown client_id"});
+  if (!is_code_verifier(verifier.value))
+    return oauth_refusal(
+      400, {"invalid_request", "code_verifier must be 43 to 128 characters of A-Z a-z 0-9 -._~"});
+  auto redeemed = codes_.redeem(code.value, client_id.value, redirect_uri.value, verifier.value,
+                                now());
+  if (redeemed.error != authorization_codes::redeem_error::none)
+    return oauth_refusal(400, {"invalid_grant", std::string(to_string(redeemed.error))});
+  auto linked = accounts_.link(redeemed.email);
+  if (!linked)
+    return oauth_refusal(500, {"server_error", "the account could not be linked"});
+  net::http_response response;
+  core::json_writer w(response.body);
+  w.begin_object()
+    .member("access_token", linked->token)
+    .member("account_id", linked->id)
+    .member("expires_in", limits::oauth_access_token_expires_in_s)
+    .member("token_type", "Bearer")
+    .end_object();
+  response.headers.emplace_back("Cache-Control", "no-store");
+  response.headers.emplace_back("Pragma", "no-cache");
+  return response;
 }
 
 namespace {

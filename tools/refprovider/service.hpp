@@ -9,6 +9,18 @@
 //     POST /resources                   bearer account token, Idempotency-Key; creates a resource
 //                                       and charges its fixed price to the payment token through
 //                                       steward's POST /v1/provider/charges, signed (DESIGN 4.3)
+//     GET  /oauth/authorize             OAuth consent for an existing account (oauth.hpp): the
+//                                       consent page, or with auto consent a 302 to redirect_uri
+//     POST /oauth/authorize             the consent form's decision -> 302 with a code or
+//                                       error=access_denied
+//     POST /oauth/token                 code + PKCE verifier -> the account's token
+//                                       (RFC 6749 4.1.3)
+//
+// The `authorize_url` of an `oauth_required` answer carries what the provider knows —
+// response_type, client_id, the registered redirect_uri and login_hint (the attested email) — and
+// not `state`, `code_challenge` and `code_challenge_method=S256`: those belong to the client, which
+// appends them (`&state=...&code_challenge=...&code_challenge_method=S256`), since only it knows
+// the verifier and checks the state on its callback.
 //
 // The logic lives in the types it wires (catalog.hpp, account_store.hpp,
 // attestation_verifier.hpp, resource_order.hpp, resource_store.hpp); the handlers only decode,
@@ -22,6 +34,7 @@
 #include "net/http_client.hpp"
 #include "tools/refprovider/account_store.hpp"
 #include "tools/refprovider/attestation_verifier.hpp"
+#include "tools/refprovider/oauth.hpp"
 #include "tools/refprovider/resource_order.hpp"
 #include "tools/refprovider/resource_store.hpp"
 
@@ -39,6 +52,10 @@ struct service_config {
   std::string secret;        ///< the HMAC secret steward shares with this provider
   std::vector<std::string> existing_accounts; ///< lower-cased emails
   std::function<std::int64_t()> clock;        ///< Unix seconds; the system clock when empty
+  std::string oauth_client_id = "steward";    ///< the one OAuth client
+  /// The client's registered redirect URI; `steward_url + "/oauth/callback"` when empty.
+  std::string oauth_redirect_uri;
+  bool oauth_auto_consent = false; ///< GET /oauth/authorize consents without a page (tests)
 };
 
 class service {
@@ -58,6 +75,7 @@ public:
   const attestation_verifier& verifier() const noexcept { return verifier_; }
   const account_store& accounts() const noexcept { return accounts_; }
   const resource_store& resources() const noexcept { return resources_; }
+  const authorization_codes& codes() const noexcept { return codes_; }
 
 private:
   struct published {
@@ -72,6 +90,8 @@ private:
   void post_accounts(const net::http_request& request, net::responder reply);
   net::http_response answer_accounts(const attestation_verdict& verdict);
   void post_resources(const net::http_request& request, net::responder reply);
+  net::http_response authorize(std::string_view params, bool consent_form);
+  net::http_response token(const net::http_request& request);
   std::int64_t now() const;
 
   /// The services of the catalog with their price and compiled configuration schema.
@@ -83,6 +103,8 @@ private:
   account_store accounts_;
   attestation_verifier verifier_;
   resource_store resources_;
+  oauth_client oauth_client_;
+  authorization_codes codes_;
   mutable std::mutex published_mutex_;
   std::shared_ptr<const published> published_;
 };

@@ -9,6 +9,8 @@
 #include "core/jws.hpp"
 #include "net/server.hpp"
 #include "tools/refprovider/catalog.hpp"
+#include "tools/refprovider/limits.hpp"
+#include "tools/refprovider/query_string.hpp"
 
 #include <gtest/gtest.h>
 
@@ -164,7 +166,8 @@ protected:
     config.terms_version = "v1";
     config.secret = secret;
     config.existing_accounts = {"linked@example.com"};
-    config.clock = [] { return now; };
+    config.clock = [clock = clock_] { return clock->load(); };
+    config.oauth_auto_consent = auto_consent_;
     service_ = std::make_unique<service>(std::move(config), provider_client_, random_);
     server_ = std::make_unique<net::server>(loopback_config(), service_->routes(), stats_);
     auto problem = server_->start();
@@ -234,6 +237,9 @@ protected:
     EXPECT_EQ(field(r.body, "reason"), reason) << r.body;
   }
 
+  std::shared_ptr<std::atomic<std::int64_t>> clock_ =
+    std::make_shared<std::atomic<std::int64_t>>(now);
+  bool auto_consent_ = false;
   core::openssl_random random_;
   core::jws_signing_key key_ = new_key("key-one");
   jwks_endpoint jwks_;
@@ -313,7 +319,8 @@ TEST_F(refprovider_service, an_existing_account_needs_oauth) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(field(r.body, "outcome"), "oauth_required");
   EXPECT_EQ(field(r.body, "authorize_url"),
-            base_ + "/oauth/authorize?client_id=steward&login_hint=linked%40example.com");
+            base_ + "/oauth/authorize?response_type=code&client_id=steward&redirect_uri=" +
+              percent_encode(jwks_.url() + "/oauth/callback") + "&login_hint=linked%40example.com");
   EXPECT_EQ(service_->accounts().size(), 0u);
 }
 
@@ -547,6 +554,191 @@ TEST_F(refprovider_resources, requests_that_cannot_be_served_change_nothing) {
   EXPECT_EQ(field(anonymous.body, "reason"), "account_token_missing");
   EXPECT_TRUE(jwks_.charges().empty());
   EXPECT_EQ(service_->resources().records(), 0u);
+}
+
+// --- OAuth for existing accounts -------------------------------------------------------------
+
+// RFC 7636 appendix B.
+constexpr std::string_view verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+constexpr std::string_view challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// The decoded value of `name` in the query of a URL.
+std::string query_of(std::string_view url, std::string_view name) {
+  auto mark = url.find('?');
+  if (mark == std::string_view::npos)
+    return {};
+  return query_parameter(url.substr(mark + 1), name).value_or("");
+}
+
+class refprovider_oauth : public refprovider_service {
+protected:
+  void SetUp() override {
+    refprovider_service::SetUp();
+    redirect_ = jwks_.url() + "/oauth/callback";
+    auto r = open_account(attestation("linked@example.com", key_));
+    ASSERT_EQ(field(r.body, "outcome"), "oauth_required") << r.body;
+    authorize_url_ = field(r.body, "authorize_url");
+  }
+
+  /// The authorize URL steward was given, with the client's own state and PKCE challenge.
+  std::string authorize_target(std::string_view state = "st-1") const {
+    return authorize_url_.substr(base_.size()) + "&state=" + percent_encode(state) +
+           "&code_challenge=" + std::string(challenge) + "&code_challenge_method=S256";
+  }
+
+  net::client_response form(std::string_view path, std::string body,
+                            std::string content_type = "application/x-www-form-urlencoded") {
+    return call(net::http_method::post, path, std::move(body), {{"Content-Type", content_type}});
+  }
+
+  std::string token_body(std::string_view code, std::string_view code_verifier = verifier) const {
+    return "grant_type=authorization_code&code=" + percent_encode(code) +
+           "&code_verifier=" + std::string(code_verifier) + "&redirect_uri=" +
+           percent_encode(redirect_) + "&client_id=steward";
+  }
+
+  static void expect_oauth_error(const net::client_response& r, std::string_view error) {
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(field(r.body, "error"), error) << r.body;
+    EXPECT_EQ(r.header("Cache-Control"), "no-store");
+  }
+
+  std::string redirect_;
+  std::string authorize_url_;
+};
+
+class refprovider_oauth_auto : public refprovider_oauth {
+protected:
+  refprovider_oauth_auto() { auto_consent_ = true; }
+
+  /// A fresh code through the auto-consented authorize URL.
+  std::string code() {
+    auto r = call(net::http_method::get, authorize_target());
+    EXPECT_EQ(r.status, 302) << r.body;
+    return query_of(r.header("Location"), "code");
+  }
+};
+
+TEST_F(refprovider_oauth_auto, the_code_buys_the_existing_accounts_token) {
+  auto r = call(net::http_method::get, authorize_target("a b&c"));
+  ASSERT_EQ(r.status, 302) << r.body;
+  std::string location(r.header("Location"));
+  EXPECT_EQ(location.substr(0, redirect_.size() + 10), redirect_ + "?code=rpa_") << location;
+  EXPECT_EQ(query_of(location, "state"), "a b&c") << location;
+  auto code = query_of(location, "code");
+  EXPECT_EQ(service_->codes().size(), 1u);
+
+  auto exchanged = form("/oauth/token", token_body(code));
+  ASSERT_EQ(exchanged.status, 200) << exchanged.body;
+  EXPECT_EQ(exchanged.header("Cache-Control"), "no-store");
+  EXPECT_EQ(field(exchanged.body, "token_type"), "Bearer");
+  EXPECT_NE(exchanged.body.find(R"("expires_in":)"), std::string::npos) << exchanged.body;
+  auto access = field(exchanged.body, "access_token");
+  auto account = service_->accounts().find_by_token(access);
+  ASSERT_TRUE(account);
+  EXPECT_EQ(account->email, "linked@example.com");
+  EXPECT_EQ(field(exchanged.body, "account_id"), account->id);
+
+  auto bought = call(net::http_method::post, "/resources", R"({"service":"kv:free"})",
+                     {{"Authorization", "Bearer " + access}, {"Idempotency-Key", "o1"}});
+  EXPECT_EQ(bought.status, 201) << bought.body;
+
+  // The code was single-use; a second link of the same account gives the same token.
+  expect_oauth_error(form("/oauth/token", token_body(code)), "invalid_grant");
+  auto again = form("/oauth/token", token_body(this->code()));
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(field(again.body, "access_token"), access);
+}
+
+TEST_F(refprovider_oauth_auto, every_token_error_is_an_rfc_6749_error) {
+  auto good = [&] { return token_body(code()); };
+  expect_oauth_error(form("/oauth/token", good(), "application/json"), "invalid_request");
+  expect_oauth_error(form("/oauth/token", "grant_type=password&code=x"), "invalid_request");
+  auto replace = [](std::string body, std::string_view from, std::string_view to) {
+    auto at = body.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return body.replace(at, from.size(), to);
+  };
+  expect_oauth_error(
+    form("/oauth/token", replace(good(), "grant_type=authorization_code", "grant_type=password")),
+    "unsupported_grant_type");
+  expect_oauth_error(form("/oauth/token", replace(good(), "client_id=steward", "client_id=other")),
+                     "invalid_client");
+  expect_oauth_error(form("/oauth/token", replace(good(), "&client_id=steward", "")),
+                     "invalid_request");
+  expect_oauth_error(form("/oauth/token", good() + "&code=again"), "invalid_request");
+  expect_oauth_error(form("/oauth/token", token_body(code(), "short")), "invalid_request");
+  expect_oauth_error(form("/oauth/token", token_body(code(), std::string(43, 'a'))),
+                     "invalid_grant");
+  expect_oauth_error(form("/oauth/token", token_body("rpa_unknown")), "invalid_grant");
+  expect_oauth_error(form("/oauth/token",
+                          replace(good(), percent_encode(redirect_),
+                                  percent_encode(redirect_ + "2"))),
+                     "invalid_grant");
+  // Expiry, on the injected clock.
+  auto old = code();
+  clock_->store(now + limits::oauth_code_lifetime_s);
+  expect_oauth_error(form("/oauth/token", token_body(old)), "invalid_grant");
+  EXPECT_EQ(service_->accounts().size(), 0u) << "no refused exchange linked the account";
+}
+
+TEST_F(refprovider_oauth_auto, a_bad_authorization_request_is_refused_not_redirected) {
+  struct bad {
+    std::string target;
+    std::string_view error;
+  };
+  auto target = authorize_target();
+  auto replace = [&](std::string_view from, std::string_view to) {
+    auto copy = target;
+    auto at = copy.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return copy.replace(at, from.size(), to);
+  };
+  for (auto& [bad_target, error] : std::vector<bad>{
+         {replace("code_challenge_method=S256", "code_challenge_method=plain"), "invalid_request"},
+         {replace("&code_challenge_method=S256", ""), "invalid_request"},
+         {replace("client_id=steward", "client_id=intruder"), "unauthorized_client"},
+         {replace("response_type=code", "response_type=token"), "unsupported_response_type"},
+         {replace("linked%40example.com", "ada%40example.com"), "invalid_request"},
+         {replace("&state=st-1", ""), "invalid_request"},
+         {replace(percent_encode(redirect_), "https%3A%2F%2Fevil.example%2Fcb"), "invalid_request"},
+         {"/oauth/authorize", "invalid_request"},
+       }) {
+    auto r = call(net::http_method::get, bad_target);
+    expect_oauth_error(r, error);
+    EXPECT_TRUE(r.header("Location").empty()) << bad_target;
+  }
+  EXPECT_EQ(service_->codes().size(), 0u);
+}
+
+TEST_F(refprovider_oauth, the_consent_page_escapes_and_its_form_decides) {
+  auto page = call(net::http_method::get, authorize_target("<b>\"x\"</b>"));
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_EQ(page.header("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_EQ(page.body.find("<b>"), std::string::npos) << page.body;
+  EXPECT_NE(page.body.find("value=\"&lt;b&gt;&quot;x&quot;&lt;/b&gt;\""), std::string::npos)
+    << page.body;
+  EXPECT_NE(page.body.find("linked@example.com"), std::string::npos);
+  EXPECT_EQ(service_->codes().size(), 0u) << "showing the page issues nothing";
+
+  // The form posts the same parameters back with the decision.
+  auto const params = authorize_target("<b>").substr(std::string_view("/oauth/authorize?").size());
+  auto denied = form("/oauth/authorize", params + "&decision=deny");
+  ASSERT_EQ(denied.status, 302) << denied.body;
+  EXPECT_EQ(denied.header("Location"), redirect_ + "?error=access_denied&state=%3Cb%3E");
+  EXPECT_EQ(service_->codes().size(), 0u);
+
+  expect_oauth_error(form("/oauth/authorize", params), "invalid_request");
+  expect_oauth_error(form("/oauth/authorize", params + "&decision=maybe"), "invalid_request");
+  expect_oauth_error(form("/oauth/authorize", params + "&decision=allow", "text/plain"),
+                     "invalid_request");
+
+  auto allowed = form("/oauth/authorize", params + "&decision=allow");
+  ASSERT_EQ(allowed.status, 302) << allowed.body;
+  std::string location(allowed.header("Location"));
+  EXPECT_EQ(query_of(location, "state"), "<b>");
+  auto exchanged = form("/oauth/token", token_body(query_of(location, "code")));
+  EXPECT_EQ(exchanged.status, 200) << exchanged.body;
 }
 
 } // namespace
