@@ -28,16 +28,6 @@
 
 namespace steward::actors::testing {
 
-class null_stats final : public net::listener_stats {
-public:
-  void connection_opened() noexcept override {}
-  void connection_closed() noexcept override {}
-  void connection_rejected() noexcept override {}
-  void request_done(std::uint32_t, std::uint16_t, std::uint64_t) noexcept override {}
-  void timed_out(net::timeout_kind) noexcept override {}
-  void late_reply() noexcept override {}
-};
-
 class capture_loop final : public net::io_loop {
 public:
   capture_loop() : io_loop(settings_, routes_, stats_) {}
@@ -70,7 +60,7 @@ protected:
 private:
   static inline net::connection_settings settings_{};
   static inline net::route_table routes_{};
-  static inline null_stats stats_{};
+  static inline net::no_listener_stats stats_{};
 };
 
 class inbox {

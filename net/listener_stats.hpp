@@ -27,4 +27,15 @@ public:
   static constexpr std::uint32_t unmatched_route = 0xffff'ffff;
 };
 
+/// Counts nothing: for a listener without metrics (the reference provider, tests).
+class no_listener_stats final : public listener_stats {
+public:
+  void connection_opened() noexcept override {}
+  void connection_closed() noexcept override {}
+  void connection_rejected() noexcept override {}
+  void request_done(std::uint32_t, std::uint16_t, std::uint64_t) noexcept override {}
+  void timed_out(timeout_kind) noexcept override {}
+  void late_reply() noexcept override {}
+};
+
 } // namespace steward::net

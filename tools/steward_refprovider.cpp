@@ -23,17 +23,6 @@ namespace {
 constexpr int exit_bad_option = 2;
 constexpr int exit_start_failed = 1;
 
-/// Counts nothing: the reference provider has no metrics endpoint yet.
-class no_stats final : public net::listener_stats {
-public:
-  void connection_opened() noexcept override {}
-  void connection_closed() noexcept override {}
-  void connection_rejected() noexcept override {}
-  void request_done(std::uint32_t, std::uint16_t, std::uint64_t) noexcept override {}
-  void timed_out(net::timeout_kind) noexcept override {}
-  void late_reply() noexcept override {}
-};
-
 net::server_config listener_config(const refprovider::options& opts) {
   net::server_config config;
   config.name = "refprovider";
@@ -91,7 +80,7 @@ int main(int argc, char** argv) {
   service_config.oauth_auto_consent = opts.oauth_auto_consent;
   refprovider::service provider(std::move(service_config), client, random);
 
-  no_stats stats;
+  net::no_listener_stats stats;
   net::server server(listener_config(opts), provider.routes(), stats);
   if (auto problem = server.start()) {
     std::cerr << "steward-refprovider: --listen: " << *problem << "\n";

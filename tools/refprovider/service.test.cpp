@@ -25,16 +25,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class no_stats final : public net::listener_stats {
-public:
-  void connection_opened() noexcept override {}
-  void connection_closed() noexcept override {}
-  void connection_rejected() noexcept override {}
-  void request_done(std::uint32_t, std::uint16_t, std::uint64_t) noexcept override {}
-  void timed_out(net::timeout_kind) noexcept override {}
-  void late_reply() noexcept override {}
-};
-
 net::server_config loopback_config() {
   net::server_config config;
   config.host = "127.0.0.1";
@@ -142,7 +132,7 @@ public:
   }
 
 private:
-  no_stats stats_;
+  net::no_listener_stats stats_;
   std::unique_ptr<net::server> server_;
   std::mutex mutex_;
   std::string document_ = R"({"keys":[]})";
@@ -250,7 +240,7 @@ protected:
     options.retries_max = 0;
     return options;
   }()};
-  no_stats stats_;
+  net::no_listener_stats stats_;
   std::unique_ptr<service> service_;
   std::unique_ptr<net::server> server_;
   std::string base_;
