@@ -1,5 +1,7 @@
 #include "core/sealed_box.hpp"
 
+#include "core/hex.hpp"
+
 #include "core/assert.hpp"
 #include "core/limits.hpp"
 #include "core/sha256.hpp"
@@ -63,14 +65,7 @@ std::span<const std::uint8_t> as_bytes(std::string_view text) {
 // --- Keys ----------------------------------------------------------------------------------------
 
 std::string to_hex(const vault_key_id& id) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(id.size() * 2);
-  for (std::uint8_t byte : id) {
-    hex += digits[byte >> 4];
-    hex += digits[byte & 0x0F];
-  }
-  return hex;
+  return core::to_hex(std::span<const std::uint8_t>(id.data(), id.size()));
 }
 
 vault_key_id derive_key_id(std::span<const std::uint8_t, vault_key_bytes> key) noexcept {

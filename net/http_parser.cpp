@@ -1,6 +1,7 @@
 #include "net/http_parser.hpp"
 
 #include "core/assert.hpp"
+#include "core/hex.hpp"
 
 #include <algorithm>
 #include <array>
@@ -10,6 +11,8 @@
 namespace steward::net {
 
 namespace {
+
+using core::hex_value;
 
 // One table lookup per byte classifies it for every grammar rule the parser checks.
 enum char_class : std::uint8_t {
@@ -56,16 +59,6 @@ constexpr auto char_classes = make_char_classes();
 
 constexpr bool has_class(char c, char_class wanted) noexcept {
   return (char_classes[static_cast<unsigned char>(c)] & wanted) != 0;
-}
-
-constexpr int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
 }
 
 constexpr bool is_whitespace(char c) noexcept {

@@ -2,11 +2,15 @@
 
 #include "net/http_message.hpp"
 
+#include "core/hex.hpp"
+
 #include <algorithm>
 
 namespace steward::net {
 
 namespace {
+
+using core::hex_value;
 
 constexpr bool is_tchar(char c) noexcept {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
@@ -36,16 +40,6 @@ std::string_view trim(std::string_view text) noexcept {
   while (!text.empty() && is_whitespace(text.back()))
     text.remove_suffix(1);
   return text;
-}
-
-constexpr int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
 }
 
 /// Calls `visit` with each trimmed element of a comma-separated list; empty elements are skipped

@@ -1,6 +1,7 @@
 #include "storage/vault_keys.hpp"
 
 #include "core/base64url.hpp"
+#include "core/hex.hpp"
 
 #include "core/assert.hpp"
 #include "core/limits.hpp"
@@ -44,18 +45,11 @@ struct fd_guard {
   }
 };
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 
 bool parse_hex(std::string_view text, key_bytes& out) {
   for (std::size_t i = 0; i < out.size(); ++i) {
-    const int high = hex_value(text[2 * i]);
-    const int low = hex_value(text[2 * i + 1]);
+    const int high = core::hex_value(text[2 * i]);
+    const int low = core::hex_value(text[2 * i + 1]);
     if (high < 0 || low < 0) return false;
     out[i] = static_cast<std::uint8_t>(high * 16 + low);
   }

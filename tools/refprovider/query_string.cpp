@@ -1,20 +1,8 @@
 #include "tools/refprovider/query_string.hpp"
 
+#include "core/hex.hpp"
+
 namespace steward::refprovider {
-
-namespace {
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-} // namespace
 
 std::optional<std::string> percent_decode(std::string_view text) {
   std::string out;
@@ -26,8 +14,8 @@ std::optional<std::string> percent_decode(std::string_view text) {
     } else if (c == '%') {
       if (i + 2 >= text.size())
         return std::nullopt;
-      int high = hex_value(text[i + 1]);
-      int low = hex_value(text[i + 2]);
+      int high = core::hex_value(text[i + 1]);
+      int low = core::hex_value(text[i + 2]);
       if (high < 0 || low < 0)
         return std::nullopt;
       out += static_cast<char>(high * 16 + low);
