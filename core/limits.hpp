@@ -342,4 +342,8 @@ static_assert(breaker_cooldown_ms_default <= breaker_cooldown_ms_max);
 static_assert(breaker_probes_default >= 1 && breaker_probes_default <= breaker_probes_max);
 static_assert(breaker_failure_percent_default >= 1 && breaker_failure_percent_default <= 100);
 
+// --- Provisioning ledger (core/ledger_provisioning.hpp) -----------------------------------------
+
+// --- Catalog and provider actors (core/catalog.hpp, actors/provider.hpp) -------------------------
+
 } // namespace steward::core::limits

@@ -1,0 +1,1 @@
+// Placeholder: filled by the change that introduces ledger_provisioning.
