@@ -345,5 +345,28 @@ static_assert(breaker_failure_percent_default >= 1 && breaker_failure_percent_de
 // --- Provisioning ledger (core/ledger_provisioning.hpp) -----------------------------------------
 
 // --- Catalog and provider actors (core/catalog.hpp, actors/provider.hpp) -------------------------
+/// Services of one provider's catalog; a document with more is refused whole.
+inline constexpr std::size_t catalog_services_max = 512;
+/// A service id (`registrar:domain`), a category or a metered unit, in bytes.
+inline constexpr std::size_t catalog_service_id_bytes_max = 64;
+inline constexpr std::size_t catalog_category_bytes_max = 64;
+inline constexpr std::size_t catalog_categories_max = 16;
+inline constexpr std::size_t catalog_name_bytes_max = 200;
+inline constexpr std::size_t catalog_description_bytes_max = 2000;
+/// The terms URL of a catalog (and any URL steward shows agents from it).
+inline constexpr std::size_t catalog_url_bytes_max = 2048;
+inline constexpr std::size_t catalog_terms_version_bytes_max = 64;
+/// Services per page of `GET /v1/catalog`: the default and the most a `limit` may ask for.
+inline constexpr std::size_t catalog_page_default = 20;
+inline constexpr std::size_t catalog_page_max = 100;
+/// How often a provider actor revalidates its catalog (If-None-Match), and how long it waits
+/// after a failed fetch: from the first value, doubling up to the second.
+inline constexpr std::uint32_t catalog_refresh_ms_default = 300'000;
+inline constexpr std::uint32_t catalog_retry_ms_min = 1'000;
+inline constexpr std::uint32_t catalog_retry_ms_max = 60'000;
+/// The deadline of one catalog fetch.
+inline constexpr std::uint32_t catalog_fetch_timeout_ms = 10'000;
+/// A catalog body larger than this is refused (the JSON limits apply too).
+inline constexpr std::size_t catalog_body_bytes_max = 4u << 20;
 
 } // namespace steward::core::limits
