@@ -138,6 +138,9 @@ public:
                                                                     std::uint32_t limit) override {
     return inner_.read_aliases(after_key, limit);
   }
+  storage::journal_result<std::optional<std::string>> read_sealed(std::string_view ref) override {
+    return inner_.read_sealed(ref);
+  }
   storage::journal_result<std::vector<storage::outbox_entry>> read_outbox(std::uint64_t after_n,
                                                                           std::uint32_t limit) override {
     return inner_.read_outbox(after_n, limit);

@@ -304,6 +304,9 @@ public:
   storage::journal_result<std::vector<storage::alias>> read_aliases(std::string_view, std::uint32_t) override {
     return storage::journal_error::invalid_request;
   }
+  storage::journal_result<std::optional<std::string>> read_sealed(std::string_view) override {
+    return storage::journal_error::invalid_request;
+  }
   storage::journal_result<storage::stream_verification> verify_stream(std::string_view) override {
     return storage::journal_error::invalid_request;
   }

@@ -200,9 +200,40 @@ struct outbox_entry {
   friend bool operator==(const outbox_entry&, const outbox_entry&) = default;
 };
 
+/// Longest vault reference, in bytes; references are 1 to this many bytes.
+inline constexpr std::size_t sealed_ref_bytes_max = 64;
+/// Largest sealed blob, in bytes: the largest plaintext the vault seals plus the blob's header and
+/// tag (core/sealed_box.hpp: `sealed_overhead_bytes`, 37).
+inline constexpr std::size_t sealed_blob_bytes_max = core::limits::sealed_plaintext_bytes_max + 64;
+/// Blobs sealed, and references unsealed, per batch at most.
+inline constexpr std::uint32_t journal_batch_sealed_max = 16;
+inline constexpr std::uint32_t journal_batch_unsealed_max = 16;
+
+static_assert(core::limits::journal_batch_outbox_max *
+                    (outbox_id_bytes_max + outbox_type_bytes_max + outbox_payload_bytes_max) +
+                  journal_batch_sealed_max * (sealed_ref_bytes_max + sealed_blob_bytes_max) <
+                core::limits::journal_batch_bytes_max,
+              "a batch full of the largest webhooks and blobs must leave room for its events");
+
+/// A credential sealed by the vault (DESIGN 6: "credentials are AES-256-GCM sealed in the vault
+/// ..., events hold only the vault reference"). It is written in the same batch as the event that
+/// holds its `ref`, so the reference and the blob become durable together and neither exists
+/// without the other.
+struct sealed_entry {
+  /// The vault reference the events hold, minted by the caller: 1 to `sealed_ref_bytes_max` bytes,
+  /// opaque to the journal, unique among the stored blobs.
+  std::string ref;
+  /// The stream that owns the credential, non-empty; need not be the batch's stream.
+  std::string stream;
+  /// The sealed bytes (core::seal's output), 1 to `sealed_blob_bytes_max` bytes, opaque to the
+  /// journal and stored exactly as given (any byte, NUL included).
+  std::string blob;
+  friend bool operator==(const sealed_entry&, const sealed_entry&) = default;
+};
+
 /// What one actor makes durable at once: its new events, the idempotency records they answer,
-/// the aliases they mint, the webhooks they cause, and optionally a snapshot. All of it is stored
-/// in one transaction, or none of it.
+/// the aliases they mint, the webhooks they cause, the blobs it seals and unseals, and optionally a
+/// snapshot. All of it is stored in one transaction, or none of it.
 struct append_batch {
   std::string stream;
   /// The hash the first event chains from: the hash of event `first seq - 1`, or
@@ -219,6 +250,13 @@ struct append_batch {
   /// Webhooks to deliver once the batch is durable; at most `limits::journal_batch_outbox_max`.
   /// An id already in the outbox (or twice in this batch) fails the whole batch with `conflict`.
   std::vector<outbox_entry> outbox;
+  /// Blobs to store in the vault; at most `journal_batch_sealed_max`. A ref already stored (or
+  /// twice in this batch) fails the whole batch with `conflict`.
+  std::vector<sealed_entry> sealed;
+  /// Vault references whose blobs to delete, each 1 to `sealed_ref_bytes_max` bytes; at most
+  /// `journal_batch_unsealed_max`. A ref not stored is ignored. Applied after `sealed`, so a batch
+  /// that seals and unseals the same ref leaves it unsealed.
+  std::vector<std::string> unsealed;
   /// Replaces the stream's snapshot if its seq is newer than the stored one. Its seq must be an
   /// event of this batch or one already stored.
   std::optional<storage::snapshot> snapshot;
@@ -282,6 +320,11 @@ public:
   /// shorter than the limit asked for is the last. Each page is its own read: aliases stored
   /// meanwhile may or may not appear in later pages.
   virtual journal_result<std::vector<alias>> read_aliases(std::string_view after_key, std::uint32_t limit) = 0;
+
+  /// The sealed blob stored under vault reference `ref`, exactly as appended, if stored (and not
+  /// unsealed since). A ref outside 1..`sealed_ref_bytes_max` bytes cannot be stored and is
+  /// answered "none" without a lookup.
+  virtual journal_result<std::optional<std::string>> read_sealed(std::string_view ref) = 0;
 
   /// Pending outbox entries with n > `after_n`, in ascending n, at most `limit` (capped by
   /// `limits::journal_read_outbox_max`). Start with 0 and continue with the last n returned; a

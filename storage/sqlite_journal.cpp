@@ -3,6 +3,7 @@
 #include "storage/sqlite_statement.hpp"
 
 #include "core/assert.hpp"
+#include "core/sealed_box.hpp"
 
 #include <sqlite3.h>
 
@@ -80,11 +81,22 @@ constexpr migration migrations[] = {
       created_at INTEGER NOT NULL
     );
   )sql"},
+  // The vault's sealed blobs: ref -> AES-256-GCM blob, written in the batch whose event holds the
+  // ref. A rowid table, not WITHOUT ROWID: a blob of up to 64 KiB would bloat a clustered B-tree.
+  {4, R"sql(
+    CREATE TABLE vault (
+      ref    TEXT NOT NULL PRIMARY KEY CHECK (ref <> ''),
+      stream TEXT NOT NULL CHECK (stream <> ''),
+      blob   BLOB NOT NULL CHECK (length(blob) > 0)
+    );
+  )sql"},
 };
 
 static_assert(std::size(migrations) > 0 &&
                 migrations[std::size(migrations) - 1].version == sqlite_journal::schema_version,
               "the last migration must be the schema version this binary writes");
+static_assert(sealed_blob_bytes_max >= core::limits::sealed_plaintext_bytes_max + core::sealed_overhead_bytes,
+              "the vault must store the largest blob core::seal produces");
 
 /// Page cache of the writer connection. Appends of many users touch many B-tree pages; with
 /// SQLite's default 2 MiB cache, 10 000 active streams would re-read pages from the OS each commit.
@@ -176,10 +188,11 @@ std::optional<journal_error> check_batch(const append_batch& batch, std::size_t&
   if (batch.stream.empty() || batch.events.size() > limits::journal_batch_events_max ||
       batch.idempotency.size() > limits::journal_batch_idempotency_max ||
       batch.aliases.size() > limits::journal_batch_aliases_max ||
-      batch.outbox.size() > limits::journal_batch_outbox_max)
+      batch.outbox.size() > limits::journal_batch_outbox_max || batch.sealed.size() > journal_batch_sealed_max ||
+      batch.unsealed.size() > journal_batch_unsealed_max)
     return journal_error::invalid_request;
   if (batch.events.empty() && batch.idempotency.empty() && batch.aliases.empty() && batch.outbox.empty() &&
-      !batch.snapshot)
+      batch.sealed.empty() && batch.unsealed.empty() && !batch.snapshot)
     return journal_error::invalid_request;
   constexpr auto seq_max = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
   if (!batch.events.empty()) {
@@ -219,6 +232,17 @@ std::optional<journal_error> check_batch(const append_batch& batch, std::size_t&
       return journal_error::invalid_request;
     bytes += entry.id.size() + entry.stream.size() + entry.type.size() + entry.payload.size() + sizeof(outbox_entry);
   }
+  for (auto const& entry : batch.sealed) {
+    if (entry.ref.empty() || entry.ref.size() > sealed_ref_bytes_max || entry.stream.empty() || entry.blob.empty() ||
+        entry.blob.size() > sealed_blob_bytes_max)
+      return journal_error::invalid_request;
+    bytes += entry.ref.size() + entry.stream.size() + entry.blob.size() + sizeof(sealed_entry);
+  }
+  for (auto const& ref : batch.unsealed) {
+    if (ref.empty() || ref.size() > sealed_ref_bytes_max)
+      return journal_error::invalid_request;
+    bytes += ref.size() + sizeof(std::string);
+  }
   if (batch.snapshot) {
     if (batch.snapshot->stream != batch.stream || batch.snapshot->seq == 0 || batch.snapshot->seq > seq_max)
       return journal_error::invalid_request;
@@ -243,9 +267,9 @@ std::optional<journal_error> check_completion(const std::vector<std::string>& id
   return std::nullopt;
 }
 
-/// A primary-key or unique clash: another writer holds the seq (or the idempotency key) already, or
-/// the outbox holds the webhook id. (A taken alias key is not a clash by itself: the writer
-/// compares the stored stream.)
+/// A primary-key or unique clash: another writer holds the seq (or the idempotency key) already,
+/// the outbox holds the webhook id, or the vault holds the ref. (A taken alias key is not a clash
+/// by itself: the writer compares the stored stream.)
 bool is_conflict(int rc) noexcept {
   return rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE;
 }
@@ -515,6 +539,24 @@ public:
     return page;
   }
 
+  journal_result<std::optional<std::string>> read_sealed(std::string_view ref) {
+    // No stored ref is empty or longer than the maximum (check_batch refuses them), and `ref` may
+    // come from an event or a client: answer "none" rather than call it a programmer error.
+    if (ref.empty() || ref.size() > sealed_ref_bytes_max)
+      return std::optional<std::string>{};
+    std::lock_guard lock(reader_mutex_);
+    auto& s = read_sealed_;
+    reset_guard guard(s);
+    s.bind(1, ref);
+    auto const rc = s.step();
+    if (rc == SQLITE_DONE)
+      return std::optional<std::string>{};
+    if (rc != SQLITE_ROW)
+      return journal_error::io_error;
+    // column_bytes reads the value as a blob: every byte, NULs included.
+    return std::optional<std::string>{std::string(s.column_bytes(0))};
+  }
+
   journal_result<std::vector<outbox_entry>> read_outbox(std::uint64_t after_n, std::uint32_t limit) {
     limit = std::min(limit, limits::journal_read_outbox_max);
     std::vector<outbox_entry> page;
@@ -607,6 +649,8 @@ private:
       {&write_alias_, "SELECT stream FROM aliases WHERE key = ?1"},
       {&insert_outbox_, "INSERT INTO outbox (id, stream, type, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5)"},
       {&delete_outbox_, "DELETE FROM outbox WHERE id = ?1"},
+      {&insert_sealed_, "INSERT INTO vault (ref, stream, blob) VALUES (?1, ?2, ?3)"},
+      {&delete_sealed_, "DELETE FROM vault WHERE ref = ?1"},
       {&purge_, "DELETE FROM idempotency WHERE scope_key IN "
                 "(SELECT scope_key FROM idempotency WHERE created_at < ?1 LIMIT ?2)"},
     };
@@ -635,6 +679,7 @@ private:
       {&read_alias_, "SELECT stream FROM aliases WHERE key = ?1"},
       {&read_aliases_, "SELECT key, stream FROM aliases WHERE key > ?1 ORDER BY key LIMIT ?2"},
       {&read_outbox_, "SELECT n, id, stream, type, payload, created_at FROM outbox WHERE n > ?1 ORDER BY n LIMIT ?2"},
+      {&read_sealed_, "SELECT blob FROM vault WHERE ref = ?1"},
     };
     for (auto const& item : list)
       if (item.target->prepare(db, item.sql) != SQLITE_OK) {
@@ -958,6 +1003,23 @@ private:
       if (auto const rc = run(s); rc != SQLITE_OK)
         return classify(rc);
     }
+    for (auto const& entry : batch.sealed) {
+      // A ref already in the vault is a primary-key clash: refs are minted unique by the caller,
+      // so a clash is never overwritten.
+      auto& s = insert_sealed_;
+      s.bind(1, entry.ref);
+      s.bind(2, entry.stream);
+      s.bind_blob(3, std::string_view(entry.blob));
+      if (auto const rc = run(s); rc != SQLITE_OK)
+        return classify(rc);
+    }
+    // After the inserts, so that sealing and unsealing one ref in a batch leaves it unsealed. A ref
+    // not in the vault deletes nothing.
+    for (auto const& ref : batch.unsealed) {
+      delete_sealed_.bind(1, ref);
+      if (auto const rc = run(delete_sealed_); rc != SQLITE_OK)
+        return classify(rc);
+    }
     if (batch.snapshot) {
       auto const& snap = *batch.snapshot;
       // The snapshot must sit on the chain: its seq stored (by this batch or earlier) with its hash.
@@ -988,12 +1050,12 @@ private:
   // Writer connection, used only by the writer thread (and by `open` before it starts).
   statement begin_, commit_, rollback_, savepoint_, rollback_to_, release_;
   statement write_head_, insert_event_, insert_idempotency_, insert_alias_, write_alias_, insert_outbox_, delete_outbox_,
-    upsert_snapshot_, purge_;
+    insert_sealed_, delete_sealed_, upsert_snapshot_, purge_;
 
   // Reader connection, used only under `reader_mutex_`.
   std::mutex reader_mutex_;
   statement begin_read_, end_read_, read_head_, read_events_, read_snapshot_, read_idempotency_, read_alias_,
-    read_aliases_, read_outbox_;
+    read_aliases_, read_outbox_, read_sealed_;
 
   // The bounded queue: a ring allocated at open, guarded by `queue_mutex_`.
   std::mutex queue_mutex_;
@@ -1072,6 +1134,10 @@ journal_result<std::optional<std::string>> sqlite_journal::find_alias(std::strin
 
 journal_result<std::vector<alias>> sqlite_journal::read_aliases(std::string_view after_key, std::uint32_t limit) {
   return impl_->read_aliases(after_key, limit);
+}
+
+journal_result<std::optional<std::string>> sqlite_journal::read_sealed(std::string_view ref) {
+  return impl_->read_sealed(ref);
 }
 
 journal_result<std::vector<outbox_entry>> sqlite_journal::read_outbox(std::uint64_t after_n, std::uint32_t limit) {

@@ -49,7 +49,7 @@ struct sqlite_journal_options {
 class sqlite_journal final : public journal {
 public:
   /// The schema version this binary writes; a file with a newer one is refused at open.
-  static constexpr int schema_version = 3;
+  static constexpr int schema_version = 4;
 
   /// Opens (creating if missing) and migrates the database, then starts the writer thread. On
   /// failure returns null and sets `error` to a sentence naming the file and the cause, for the
@@ -67,6 +67,7 @@ public:
   journal_result<std::optional<idempotency_record>> find_idempotency(std::string_view scope_key) override;
   journal_result<std::optional<std::string>> find_alias(std::string_view key) override;
   journal_result<std::vector<alias>> read_aliases(std::string_view after_key, std::uint32_t limit) override;
+  journal_result<std::optional<std::string>> read_sealed(std::string_view ref) override;
   journal_result<std::vector<outbox_entry>> read_outbox(std::uint64_t after_n, std::uint32_t limit) override;
   void complete_outbox(std::vector<std::string> ids, append_callback on_completed) override;
   journal_result<stream_verification> verify_stream(std::string_view stream) override;
@@ -82,8 +83,8 @@ public:
   std::uint64_t commits() const noexcept;
   /// Checkpoints completed by the checkpointer thread (the WAL copied back into the file).
   std::uint64_t checkpoints() const noexcept;
-  /// Batches refused with `conflict` (a taken seq, idempotency key or outbox id, or an alias key
-  /// naming another stream).
+  /// Batches refused with `conflict` (a taken seq, idempotency key, outbox id or vault ref, or an
+  /// alias key naming another stream).
   std::uint64_t conflicts() const noexcept;
   /// Appends refused with `overloaded`.
   std::uint64_t overloads() const noexcept;
