@@ -1,6 +1,7 @@
 #include "core/api_messages.hpp"
 
 #include "core/card_number.hpp"
+#include "core/hex.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -439,15 +440,6 @@ json_error decode_approval_decision_request(std::string_view body,
 }
 
 // --- Pagination ---------------------------------------------------------------------------------
-
-namespace {
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-} // namespace
 
 bool percent_decode(std::string_view text, std::string& out, bool plus_is_space) {
   out.clear();

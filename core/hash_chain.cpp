@@ -3,6 +3,7 @@
 #include "core/sha256.hpp"
 
 #include "core/assert.hpp"
+#include "core/hex.hpp"
 
 #include <openssl/evp.h>
 
@@ -52,16 +53,6 @@ struct digest_context {
 
 void update(EVP_MD_CTX* ctx, const void* data, std::size_t size) noexcept {
   STEWARD_ASSERT(EVP_DigestUpdate(ctx, data, size) == 1);
-}
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
 }
 
 } // namespace
@@ -124,13 +115,7 @@ chain_verdict verify_chain(std::span<const chain_link> links, const chain_hash& 
 }
 
 std::string chain_hash_to_hex(const chain_hash& hash) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out(hash.size() * 2, '\0');
-  for (std::size_t i = 0; i < hash.size(); ++i) {
-    out[2 * i] = digits[hash[i] >> 4];
-    out[2 * i + 1] = digits[hash[i] & 0x0f];
-  }
-  return out;
+  return core::to_hex(std::span<const std::uint8_t>(hash));
 }
 
 std::optional<chain_hash> chain_hash_from_hex(std::string_view hex) noexcept {

@@ -1,6 +1,7 @@
 #include "core/hmac_signature.hpp"
 
 #include "core/assert.hpp"
+#include "core/hex.hpp"
 #include "core/limits.hpp"
 
 #include <openssl/core_names.h>
@@ -67,21 +68,11 @@ mac_bytes compute_mac(std::string_view secret, std::string_view t_text,
   return out;
 }
 
-std::string to_hex(const mac_bytes& bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(hex_digits);
-  for (unsigned char byte : bytes) {
-    hex += digits[byte >> 4];
-    hex += digits[byte & 0x0F];
-  }
-  return hex;
-}
-
+// The signature format allows lowercase digits only (see the header), so an uppercase digit,
+// which core::hex_value would accept, is refused here.
 int lower_hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
+  if (c >= 'A' && c <= 'F') return -1;
+  return hex_value(c);
 }
 
 // 64 lowercase hex digits into 32 bytes; false on anything else.
@@ -159,7 +150,8 @@ api_error to_api_error(signature_error error) noexcept {
 std::string signature_hex(std::string_view secret, std::int64_t t, const signed_request& request) {
   STEWARD_ASSERT(!secret.empty() && t >= 0);
   const std::string t_text = std::to_string(t);
-  return to_hex(compute_mac(secret, t_text, request));
+  auto const mac = compute_mac(secret, t_text, request);
+  return core::to_hex(std::span<const std::uint8_t>(mac));
 }
 
 std::string sign(std::string_view secret, std::int64_t t, const signed_request& request) {

@@ -3,6 +3,7 @@
 #include "core/sha256.hpp"
 
 #include "core/assert.hpp"
+#include "core/hex.hpp"
 #include "core/limits.hpp"
 
 #include <openssl/evp.h>
@@ -73,14 +74,9 @@ fingerprint_result fingerprint_body(std::string_view body) {
 }
 
 std::string to_hex(const idempotency_fingerprint& fingerprint) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(fingerprint.size() * 2);
-  for (std::uint8_t byte : fingerprint) {
-    hex += digits[byte >> 4];
-    hex += digits[byte & 0x0F];
-  }
-  return hex;
+  // The span overload, named by its parameter type: a plain `to_hex(fingerprint)` here would call
+  // this function again.
+  return core::to_hex(std::span<const std::uint8_t>(fingerprint));
 }
 
 idempotency_decision decide(const idempotency_record* stored,

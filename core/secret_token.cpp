@@ -1,6 +1,7 @@
 #include "core/secret_token.hpp"
 
 #include "core/base64url.hpp"
+#include "core/hex.hpp"
 
 #include "core/sha256.hpp"
 
@@ -24,17 +25,6 @@ bool is_base64url_char(char c) { return base64url_value(c) >= 0; }
 
 bool is_token68_char(char c) {
   return is_base64url_char(c) || c == '.' || c == '~' || c == '+' || c == '/';
-}
-
-std::string to_hex(const digest& bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(token_hash_chars);
-  for (std::uint8_t byte : bytes) {
-    hex += digits[byte >> 4];
-    hex += digits[byte & 0x0F];
-  }
-  return hex;
 }
 
 char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
@@ -80,7 +70,11 @@ bool is_session_token(std::string_view text) noexcept {
   return (position & 0x03) == 0;
 }
 
-std::string hash_token(std::string_view token) { return to_hex(sha256(token)); }
+std::string hash_token(std::string_view token) {
+  auto const hash = sha256(token);
+  // The span-taking encoder, named explicitly: core has array overloads of `to_hex` too.
+  return core::to_hex(std::span<const std::uint8_t>(hash));
+}
 
 bool verify_token(std::string_view presented, std::string_view stored_hash) {
   if (stored_hash.size() != token_hash_chars) return false;
