@@ -36,6 +36,8 @@ enum class api_error : std::uint8_t {
   method_not_allowed,
   request_timeout, ///< the client was too slow to send its request
   idempotency_in_flight,
+  approval_not_pending,    ///< an approval decided, used or expired was to be decided or used
+  resource_state_conflict, ///< a resource status change its lifecycle does not allow
   // 413, 422, 429, 431
   payload_too_large,
   idempotency_conflict,

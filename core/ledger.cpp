@@ -405,6 +405,7 @@ std::optional<std::string> check_invariants(const ledger_state& state) {
     metadata += metadata_bytes(session.label, session.intent_domains);
   }
   if (metadata > limits::ledger_session_metadata_bytes_max) return "session metadata exceeds its limit";
+  if (auto violation = check_provisioning_invariants(state)) return violation;
   if (state.profile) {
     const user_profile& profile = *state.profile;
     if (!is_valid_platform_ref(profile.platform_ref)) return "profile platform_ref";
@@ -464,11 +465,24 @@ std::string_view event_type(const ledger_event& event) noexcept {
       [](const charge_created&) -> std::string_view { return "charge.created"; },
       [](const refund_created&) -> std::string_view { return "refund.created"; },
       [](const retired& e) -> std::string_view {
-        return e.kind == retired::what::token ? "token.retired" : "session.retired";
+        switch (e.kind) {
+        case retired::what::token: return "token.retired";
+        case retired::what::session: return "session.retired";
+        case retired::what::approval: return "approval.retired";
+        case retired::what::resource: return "resource.retired";
+        }
+        return "token.retired";
       },
       [](const user_upserted&) -> std::string_view { return "user.upserted"; },
       [](const kill_set&) -> std::string_view { return "kill.set"; },
       [](const payment_method_set&) -> std::string_view { return "payment_method.set"; },
+      [](const terms_accepted&) -> std::string_view { return "terms.accepted"; },
+      [](const approval_opened&) -> std::string_view { return "approval.opened"; },
+      [](const approval_decided&) -> std::string_view { return "approval.decided"; },
+      [](const approval_used&) -> std::string_view { return "approval.used"; },
+      [](const link_created&) -> std::string_view { return "link.created"; },
+      [](const resource_requested&) -> std::string_view { return "resource.requested"; },
+      [](const resource_updated&) -> std::string_view { return "resource.updated"; },
     },
     event);
 }
@@ -564,12 +578,25 @@ void apply_event(ledger_state& state, const ledger_event& event) {
         }
       },
       [&](const retired& e) {
-        if (e.kind == retired::what::token) {
+        switch (e.kind) {
+        case retired::what::token:
           STEWARD_ASSERT(must_find(state.tokens, e.id).held == 0);
           state.tokens.erase(e.id);
-        } else {
+          break;
+        case retired::what::session:
           STEWARD_ASSERT(must_find(state.sessions, e.id).held == 0);
           state.sessions.erase(e.id);
+          break;
+        case retired::what::approval: {
+          auto erased = state.approvals.erase(e.id);
+          STEWARD_ASSERT(erased == 1);
+          break;
+        }
+        case retired::what::resource: {
+          auto erased = state.resources.erase(e.id);
+          STEWARD_ASSERT(erased == 1);
+          break;
+        }
         }
       },
       [&](const user_upserted& e) {
@@ -587,6 +614,8 @@ void apply_event(ledger_state& state, const ledger_event& event) {
       [&](const payment_method_set& e) {
         state.payment = payment_method{e.psp, e.reference, e.last4, e.brand, e.at};
       },
+      // The provisioning events (core/ledger_provisioning.cpp).
+      [&](const auto& e) { apply_provisioning(state, e); },
     },
     event);
 }
@@ -598,6 +627,7 @@ decision decide_set_currency(const ledger_state& state, const set_currency_comma
   // Without exchange rates, amounts already in the ledger could not be re-expressed; so the
   // currency is chosen before the first token, session, hold, charge or cap.
   if (!state.sessions.empty() || !state.tokens.empty() || !state.holds.empty() ||
+      !state.approvals.empty() || !state.resources.empty() ||
       !state.charges.empty() || !state.providers.empty() || state.global_cap ||
       state.global_spent != 0)
     return refuse(api_error::invalid_field,
@@ -878,6 +908,9 @@ std::vector<ledger_event> decide_expire(const ledger_state& state, std::int64_t 
     if (token_refers) continue;
     events.push_back(retired{retired::what::session, id, now});
   }
+  std::vector<retired> closed;
+  decide_retire_provisioning(state, now, closed);
+  events.insert(events.end(), closed.begin(), closed.end());
   return events;
 }
 

@@ -23,6 +23,7 @@
 #include "core/api_error.hpp"
 #include "core/json_reader.hpp"
 #include "core/json_writer.hpp"
+#include "core/ledger_provisioning.hpp"
 #include "core/limits.hpp"
 #include "core/money.hpp"
 
@@ -205,6 +206,11 @@ struct ledger_state {
   /// Empty until the first payment_method.set (and in snapshots written before payment methods
   /// existed).
   std::optional<payment_method> payment{};
+  // Provisioning (core/ledger_provisioning.hpp); empty in snapshots written before it existed.
+  ledger_map<terms_state> terms{};         ///< by provider slug
+  ledger_map<approval_state> approvals{};  ///< by `apr_` id
+  ledger_map<link_state> links{};          ///< by provider slug
+  ledger_map<resource_state> resources{};  ///< by `res_` id
 
   friend bool operator==(const ledger_state&, const ledger_state&) = default;
 };
@@ -317,9 +323,11 @@ struct refund_created {
   friend bool operator==(const refund_created&, const refund_created&) = default;
 };
 
-/// An expired token or session dropped from the ledger after `limits::ledger_retire_after_seconds`.
+/// An object dropped from the ledger `limits::ledger_retire_after_seconds` after it expired or
+/// closed: a token or session ("token.retired", "session.retired"), an approval or a resource
+/// ("approval.retired", "resource.retired"; core/ledger_provisioning.hpp says when).
 struct retired {
-  enum class what : std::uint8_t { token, session };
+  enum class what : std::uint8_t { token, session, approval, resource };
   what kind = what::token;
   std::string id;
   std::int64_t at = 0;
@@ -362,7 +370,9 @@ struct payment_method_set {
 using ledger_event =
   std::variant<currency_set, cap_set, session_opened, session_budget_set, token_created,
                token_revoked, hold_placed, hold_released, charge_created, refund_created, retired,
-               user_upserted, kill_set, payment_method_set>;
+               user_upserted, kill_set, payment_method_set, terms_accepted, approval_opened,
+               approval_decided, approval_used, link_created, resource_requested,
+               resource_updated>;
 
 /// The `type` member of an event's JSON, e.g. "charge.created".
 std::string_view event_type(const ledger_event& event) noexcept;
@@ -521,7 +531,8 @@ decision decide_set_payment_method(const ledger_state& state,
 /// The events that tidy the ledger at `now`: every hold past its expiry is released (so it stops
 /// counting against budgets), and tokens and sessions expired for longer than
 /// `limits::ledger_retire_after_seconds` are retired (a session only once no open hold and no
-/// token refers to it). Empty when there is nothing to do.
+/// token refers to it), and so are closed approvals and failed or removed resources
+/// (`decide_retire_provisioning`). Empty when there is nothing to do.
 std::vector<ledger_event> decide_expire(const ledger_state& state, std::int64_t now);
 
 // --- JSON ----------------------------------------------------------------------------------------
@@ -537,7 +548,8 @@ json_error decode_event(std::string_view json, ledger_event& out);
 
 /// Appends the whole state as one JSON object (a snapshot). Members added after snapshots were
 /// first written (`killed`, `profile`, `payment`, a session's `label`, `intents`, `created`,
-/// `killed`) appear only when they differ from their default, and are optional on decode.
+/// `killed`, and the provisioning maps `terms`, `approvals`, `links`, `resources`) appear only when
+/// they differ from their default, and are optional on decode.
 void encode_snapshot(const ledger_state& state, std::string& out);
 
 /// Reads a snapshot; rejects one that breaks `check_invariants` as `invalid_field`.

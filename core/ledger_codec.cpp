@@ -52,13 +52,30 @@ constexpr std::size_t snapshot_profile_bytes_max =
 constexpr std::size_t snapshot_payment_bytes_max =
   200 + json_escape_factor_max *
           (psp_bytes_max + payment_reference_bytes_max + 4 + card_brand_bytes_max);
+/// The provisioning maps: per object, its JSON without its text members (member names, ids, slugs,
+/// enums, money, times at their longest; ledger_provisioning.test.cpp measures them), and the
+/// text members together, bounded by `ledger_provisioning_text_bytes_max`. Their text is UTF-8
+/// without control characters (`is_provisioning_text`) or ASCII, so escaping at most doubles it
+/// (`"` and `\`).
+constexpr std::size_t snapshot_terms_bytes_max = 160;
+constexpr std::size_t snapshot_link_bytes_max = 200;
+constexpr std::size_t snapshot_approval_bytes_max = 560;
+constexpr std::size_t snapshot_resource_bytes_max = 560;
+constexpr std::size_t provisioning_escape_factor_max = 2;
+constexpr std::size_t snapshot_provisioning_bytes_max =
+  100 + limits::ledger_terms_max * snapshot_terms_bytes_max +
+  limits::ledger_links_max * snapshot_link_bytes_max +
+  limits::ledger_approvals_max * snapshot_approval_bytes_max +
+  limits::ledger_resources_max * snapshot_resource_bytes_max +
+  provisioning_escape_factor_max * limits::ledger_provisioning_text_bytes_max;
 static_assert(snapshot_base_bytes_max +
                   limits::ledger_sessions_max * snapshot_session_extra_bytes +
                   json_escape_factor_max * limits::ledger_session_metadata_bytes_max +
-                  snapshot_profile_bytes_max + snapshot_payment_bytes_max <=
+                  snapshot_profile_bytes_max + snapshot_payment_bytes_max +
+                  snapshot_provisioning_bytes_max <=
                 limits::body_bytes_max,
-              "a ledger snapshot with session metadata, a profile and a payment method must stay "
-              "decodable");
+              "a ledger snapshot with session metadata, a profile, a payment method and the "
+              "provisioning maps must stay decodable");
 
 void write_optional(json_writer& w, std::string_view key, const std::optional<std::string>& v) {
   if (v) w.member(key, *v);
@@ -97,57 +114,80 @@ json_error field_error(api_error code, std::string pointer, std::string detail) 
 // Every member any event may carry. An event is decoded into all of them, then the members of its
 // type are taken and any other member present is an unknown_field: the reader's own check cannot
 // do that, because it must declare the same members for every object.
-enum member_bit : std::uint32_t {
-  m_id = 1u << 0,
-  m_provider = 1u << 1,
-  m_session = 1u << 2,
-  m_token = 1u << 3,
-  m_hold = 1u << 4,
-  m_charge = 1u << 5,
-  m_description = 1u << 6,
-  m_currency = 1u << 7,
-  m_kind = 1u << 8,
-  m_amount = 1u << 9,
-  m_max_amount = 1u << 10,
-  m_run_budget = 1u << 11,
-  m_cap = 1u << 12,
-  m_expires_at = 1u << 13,
-  m_single_use = 1u << 14,
-  m_at = 1u << 15,
-  m_label = 1u << 16,
-  m_intents = 1u << 17,
-  m_platform_ref = 1u << 18,
-  m_email = 1u << 19,
-  m_email_verified = 1u << 20,
-  m_name = 1u << 21,
-  m_active = 1u << 22,
-  m_psp = 1u << 23,
-  m_reference = 1u << 24,
-  m_last4 = 1u << 25,
-  m_brand = 1u << 26,
+enum member_bit : std::uint64_t {
+  m_id = 1ull << 0,
+  m_provider = 1ull << 1,
+  m_session = 1ull << 2,
+  m_token = 1ull << 3,
+  m_hold = 1ull << 4,
+  m_charge = 1ull << 5,
+  m_description = 1ull << 6,
+  m_currency = 1ull << 7,
+  m_kind = 1ull << 8,
+  m_amount = 1ull << 9,
+  m_max_amount = 1ull << 10,
+  m_run_budget = 1ull << 11,
+  m_cap = 1ull << 12,
+  m_expires_at = 1ull << 13,
+  m_single_use = 1ull << 14,
+  m_at = 1ull << 15,
+  m_label = 1ull << 16,
+  m_intents = 1ull << 17,
+  m_platform_ref = 1ull << 18,
+  m_email = 1ull << 19,
+  m_email_verified = 1ull << 20,
+  m_name = 1ull << 21,
+  m_active = 1ull << 22,
+  m_psp = 1ull << 23,
+  m_reference = 1ull << 24,
+  m_last4 = 1ull << 25,
+  m_brand = 1ull << 26,
+  m_version = 1ull << 27,
+  m_accepted_by = 1ull << 28,
+  m_service = 1ull << 29,
+  m_value = 1ull << 30,
+  m_message = 1ull << 31,
+  m_url = 1ull << 32,
+  m_approved = 1ull << 33,
+  m_decided_by = 1ull << 34,
+  m_note = 1ull << 35,
+  m_resource = 1ull << 36,
+  m_account_id = 1ull << 37,
+  m_outcome = 1ull << 38,
+  m_vault_ref = 1ull << 39,
+  m_provider_key = 1ull << 40,
+  m_status = 1ull << 41,
+  m_provider_id = 1ull << 42,
+  m_price = 1ull << 43,
+  m_failure_code = 1ull << 44,
 };
 
-constexpr std::array<std::string_view, 27> member_names{
+constexpr std::array<std::string_view, 45> member_names{
   "id",     "provider",   "session",    "token", "hold",       "charge",     "description", "currency",
   "kind",   "amount",     "max_amount", "run_budget", "cap",   "expires_at", "single_use",  "at",
   "label",  "intents",    "platform_ref", "email", "email_verified", "name",   "active",
   "psp",    "reference",  "last4",      "brand",
+  "version", "accepted_by", "service", "value", "message", "url", "approved", "decided_by", "note",
+  "resource", "account_id", "outcome", "vault_ref", "provider_key", "status", "provider_id",
+  "price", "failure_code",
 };
 
 struct event_fields {
   std::string type;
   std::optional<std::string> id, provider, session, token, hold, charge, description, currency,
-    kind, label, platform_ref, email, name, psp, reference, last4, brand;
-  std::optional<money_field> amount, max_amount, run_budget, cap;
+    kind, label, platform_ref, email, name, psp, reference, last4, brand, version, accepted_by,
+    service, value, message, url, decided_by, note, resource, account_id, outcome, vault_ref,
+    provider_key, status, provider_id, failure_code;
+  std::optional<money_field> amount, max_amount, run_budget, cap, price;
   std::optional<std::int64_t> expires_at, at;
-  std::optional<bool> single_use, email_verified, active;
+  std::optional<bool> single_use, email_verified, active, approved;
   /// `intents` is an object (`{"domains":[...]}`, as in the API), so its presence is recorded by
   /// its declaration callback rather than by an optional.
   bool intents = false;
   std::vector<std::string> intent_domains;
 
-  std::uint32_t present() const noexcept {
-    std::uint32_t bits = 0;
+  std::uint64_t present() const noexcept {
+    std::uint64_t bits = 0;
     auto mark = [&](bool has, member_bit bit) {
       if (has) bits |= bit;
     };
@@ -178,19 +218,37 @@ struct event_fields {
     mark(reference.has_value(), m_reference);
     mark(last4.has_value(), m_last4);
     mark(brand.has_value(), m_brand);
+    mark(version.has_value(), m_version);
+    mark(accepted_by.has_value(), m_accepted_by);
+    mark(service.has_value(), m_service);
+    mark(value.has_value(), m_value);
+    mark(message.has_value(), m_message);
+    mark(url.has_value(), m_url);
+    mark(approved.has_value(), m_approved);
+    mark(decided_by.has_value(), m_decided_by);
+    mark(note.has_value(), m_note);
+    mark(resource.has_value(), m_resource);
+    mark(account_id.has_value(), m_account_id);
+    mark(outcome.has_value(), m_outcome);
+    mark(vault_ref.has_value(), m_vault_ref);
+    mark(provider_key.has_value(), m_provider_key);
+    mark(status.has_value(), m_status);
+    mark(provider_id.has_value(), m_provider_id);
+    mark(price.has_value(), m_price);
+    mark(failure_code.has_value(), m_failure_code);
     return bits;
   }
 };
 
 struct event_shape {
   std::string_view type;
-  std::uint32_t required;
-  std::uint32_t optional;
+  std::uint64_t required;
+  std::uint64_t optional;
 };
 
 // Members added after the first journals were written (a session's label and intents) are optional,
 // so that those journals still decode.
-constexpr std::array<event_shape, 16> event_shapes{{
+constexpr std::array<event_shape, 25> event_shapes{{
   {"currency.set", m_currency | m_at, 0},
   {"cap.set", m_kind | m_at, m_provider | m_cap},
   {"session.opened", m_id | m_run_budget | m_expires_at | m_at, m_label | m_intents},
@@ -209,6 +267,20 @@ constexpr std::array<event_shape, 16> event_shapes{{
   {"user.upserted", m_platform_ref | m_email | m_email_verified | m_at, m_name},
   {"kill.set", m_active | m_at, m_session},
   {"payment_method.set", m_psp | m_reference | m_at, m_last4 | m_brand},
+  // Provisioning (core/ledger_provisioning.hpp).
+  {"terms.accepted", m_provider | m_version | m_accepted_by | m_at, 0},
+  {"approval.opened",
+   m_id | m_kind | m_provider | m_service | m_value | m_message | m_expires_at | m_at,
+   m_session | m_amount | m_url},
+  {"approval.decided", m_id | m_approved | m_decided_by | m_at, m_note},
+  {"approval.used", m_id | m_resource | m_at, 0},
+  {"approval.retired", m_id | m_at, 0},
+  {"link.created", m_id | m_provider | m_account_id | m_outcome | m_vault_ref | m_at, 0},
+  {"resource.requested", m_id | m_provider | m_service | m_name | m_provider_key | m_at,
+   m_session | m_hold | m_token},
+  {"resource.updated", m_id | m_status | m_at,
+   m_provider_id | m_price | m_vault_ref | m_failure_code},
+  {"resource.retired", m_id | m_at, 0},
 }};
 
 /// Checks an id member against its kind.
@@ -328,10 +400,114 @@ void encode_event(const ledger_event& event, std::string& out) {
         write_optional(w, "last4", e.last4);
         write_optional(w, "brand", e.brand);
       },
+      [&](const terms_accepted& e) {
+        w.member("provider", e.provider)
+          .member("version", e.version)
+          .member("accepted_by", e.accepted_by);
+      },
+      [&](const approval_opened& e) {
+        w.member("id", e.id).member("kind", to_string(e.kind));
+        write_optional(w, "session", e.session);
+        w.member("provider", e.provider).member("service", e.service).member("value", e.value);
+        if (e.amount) write_money_member(w, "amount", *e.amount);
+        w.member("message", e.message);
+        write_optional(w, "url", e.url);
+        w.member("expires_at", e.expires_at);
+      },
+      [&](const approval_decided& e) {
+        w.member("id", e.id).member("approved", e.approved).member("decided_by", e.decided_by);
+        write_optional(w, "note", e.note);
+      },
+      [&](const approval_used& e) { w.member("id", e.id).member("resource", e.resource); },
+      [&](const link_created& e) {
+        w.member("id", e.id)
+          .member("provider", e.provider)
+          .member("account_id", e.account_id)
+          .member("outcome", to_string(e.outcome))
+          .member("vault_ref", e.vault_ref);
+      },
+      [&](const resource_requested& e) {
+        w.member("id", e.id)
+          .member("provider", e.provider)
+          .member("service", e.service)
+          .member("name", e.name);
+        write_optional(w, "session", e.session);
+        write_optional(w, "hold", e.hold);
+        write_optional(w, "token", e.token);
+        w.member("provider_key", e.provider_key);
+      },
+      [&](const resource_updated& e) {
+        w.member("id", e.id).member("status", to_string(e.status));
+        write_optional(w, "provider_id", e.provider_id);
+        if (e.price) write_money_member(w, "price", *e.price);
+        write_optional(w, "vault_ref", e.vault_ref);
+        write_optional(w, "failure_code", e.failure_code);
+      },
     },
     event);
   w.member("at", event_time(event)).end_object();
 }
+
+namespace {
+
+/// Refuses a provisioning event whose members break the rules its decision enforces.
+template <class Event>
+json_error take_provisioning(Event event, ledger_event& out) {
+  if (auto member = provisioning_event_syntax(event))
+    return field_error(api_error::invalid_field, "/" + std::string(*member),
+                       "breaks the rule of " + std::string(*member));
+  out = std::move(event);
+  return {};
+}
+
+/// The events decode_event did not build itself: the provisioning events and the retirements.
+/// Members are present as the event's shape requires.
+json_error decode_provisioning_event(event_fields& f, std::string_view type, money amount,
+                                     money price, std::int64_t at, ledger_event& out) {
+  if (type == "terms.accepted")
+    return take_provisioning(terms_accepted{*f.provider, *f.version, *f.accepted_by, at}, out);
+  if (type == "approval.opened") {
+    auto kind = parse_approval_kind(*f.kind);
+    if (!kind) return field_error(api_error::invalid_field, "/kind", "unknown approval kind");
+    return take_provisioning(
+      approval_opened{*f.id, *kind, f.session, *f.provider, *f.service, *f.value,
+                      f.amount ? std::optional(amount) : std::nullopt, *f.message, f.url,
+                      *f.expires_at, at},
+      out);
+  }
+  if (type == "approval.decided")
+    return take_provisioning(approval_decided{*f.id, *f.approved, *f.decided_by, f.note, at}, out);
+  if (type == "approval.used") {
+    out = approval_used{*f.id, *f.resource, at};
+    return {};
+  }
+  if (type == "link.created") {
+    auto outcome = parse_link_outcome(*f.outcome);
+    if (!outcome) return field_error(api_error::invalid_field, "/outcome", "unknown link outcome");
+    return take_provisioning(
+      link_created{*f.id, *f.provider, *f.account_id, *outcome, *f.vault_ref, at}, out);
+  }
+  if (type == "resource.requested")
+    return take_provisioning(resource_requested{*f.id, *f.provider, *f.service, *f.name,
+                                                f.session, f.hold, f.token, *f.provider_key, at},
+                             out);
+  if (type == "resource.updated") {
+    auto status = parse_resource_status(*f.status);
+    if (!status) return field_error(api_error::invalid_field, "/status", "unknown resource status");
+    return take_provisioning(resource_updated{*f.id, *status, f.provider_id,
+                                              f.price ? std::optional(price) : std::nullopt,
+                                              f.vault_ref, f.failure_code, at},
+                             out);
+  }
+  retired::what what = retired::what::token;
+  if (type == "session.retired") what = retired::what::session;
+  if (type == "approval.retired") what = retired::what::approval;
+  if (type == "resource.retired") what = retired::what::resource;
+  out = retired{what, *f.id, at};
+  return {};
+}
+
+} // namespace
 
 json_error decode_event(std::string_view json, ledger_event& out) {
   event_fields f;
@@ -361,12 +537,30 @@ json_error decode_event(std::string_view json, ledger_event& out) {
     o.optional("platform_ref", f.platform_ref, platform_ref_bytes_max);
     o.optional("email", f.email, email_bytes_max);
     o.optional("email_verified", f.email_verified);
-    o.optional("name", f.name, user_name_bytes_max);
+    o.optional("name", f.name, std::max(user_name_bytes_max, limits::resource_name_bytes_max));
     o.optional("active", f.active);
     o.optional("psp", f.psp, psp_bytes_max);
     o.optional("reference", f.reference, payment_reference_bytes_max);
     o.optional("last4", f.last4, 4);
     o.optional("brand", f.brand, card_brand_bytes_max);
+    o.optional("version", f.version, limits::terms_version_bytes_max);
+    o.optional("accepted_by", f.accepted_by, limits::accepted_by_bytes_max);
+    o.optional("service", f.service, limits::service_id_bytes_max);
+    o.optional("value", f.value, limits::approval_value_bytes_max);
+    o.optional("message", f.message, limits::approval_message_bytes_max);
+    o.optional("url", f.url, limits::approval_url_bytes_max);
+    o.optional("approved", f.approved);
+    o.optional("decided_by", f.decided_by, decided_by_bytes_max);
+    o.optional("note", f.note, approval_note_bytes_max);
+    o.optional("resource", f.resource, id_bytes);
+    o.optional("account_id", f.account_id, limits::provider_object_id_bytes_max);
+    o.optional("outcome", f.outcome, 32);
+    o.optional("vault_ref", f.vault_ref, limits::vault_ref_bytes_max);
+    o.optional("provider_key", f.provider_key, limits::idempotency_key_bytes_max);
+    o.optional("status", f.status, 32);
+    o.optional("provider_id", f.provider_id, limits::provider_object_id_bytes_max);
+    o.optional("price", f.price, money_member);
+    o.optional("failure_code", f.failure_code, limits::failure_code_bytes_max);
   });
   if (error) return error;
 
@@ -375,9 +569,9 @@ json_error decode_event(std::string_view json, ledger_event& out) {
     if (candidate.type == f.type) shape = &candidate;
   if (shape == nullptr)
     return field_error(api_error::invalid_field, "/type", "unknown event type");
-  std::uint32_t present = f.present();
+  std::uint64_t present = f.present();
   for (std::size_t bit = 0; bit < member_names.size(); ++bit) {
-    std::uint32_t mask = 1u << bit;
+    std::uint64_t mask = 1ull << bit;
     if ((present & mask) && !((shape->required | shape->optional) & mask))
       return field_error(api_error::unknown_field, "/" + std::string(member_names[bit]),
                          "not a member of " + std::string(f.type));
@@ -393,22 +587,27 @@ json_error decode_event(std::string_view json, ledger_event& out) {
   if (f.type.starts_with("hold.")) id_of_type = id_kind::hold;
   if (f.type.starts_with("charge.")) id_of_type = id_kind::charge;
   if (f.type.starts_with("refund.")) id_of_type = id_kind::refund;
+  if (f.type.starts_with("approval.")) id_of_type = id_kind::approval;
+  if (f.type.starts_with("link.")) id_of_type = id_kind::link;
+  if (f.type.starts_with("resource.")) id_of_type = id_kind::resource;
   if (json_error e = check_id(f.id, id_of_type, "id")) return e;
   if (json_error e = check_id(f.session, id_kind::session, "session")) return e;
   if (json_error e = check_id(f.token, id_kind::payment_token, "token")) return e;
   if (json_error e = check_id(f.hold, id_kind::hold, "hold")) return e;
   if (json_error e = check_id(f.charge, id_kind::charge, "charge")) return e;
+  if (json_error e = check_id(f.resource, id_kind::resource, "resource")) return e;
   if (json_error e = check_intent_domains(f.intent_domains, "")) return e;
   if (f.platform_ref && !is_valid_platform_ref(*f.platform_ref))
     return field_error(api_error::invalid_field, "/platform_ref", "invalid platform_ref");
   if (f.email && !is_valid_email(*f.email))
     return field_error(api_error::invalid_field, "/email", "must be an email address");
 
-  money amount, max_amount, run_budget, cap;
+  money amount, max_amount, run_budget, cap, price;
   if (json_error e = take_money(f.amount, "amount", 1, amount)) return e;
   if (json_error e = take_money(f.max_amount, "max_amount", 1, max_amount)) return e;
   if (json_error e = take_money(f.run_budget, "run_budget", 0, run_budget)) return e;
   if (json_error e = take_money(f.cap, "cap", 0, cap)) return e;
+  if (json_error e = take_money(f.price, "price", 0, price)) return e;
 
   const std::int64_t at = *f.at;
   const std::string_view type = f.type;
@@ -441,6 +640,10 @@ json_error decode_event(std::string_view json, ledger_event& out) {
   } else if (type == "refund.created") {
     out = refund_created{*f.id, *f.charge, amount, at};
   } else if (type == "user.upserted") {
+    // `name` is read up to a resource name's bound; a user's is shorter.
+    if (f.name && f.name->size() > user_name_bytes_max)
+      return field_error(api_error::invalid_field, "/name",
+                         "must be at most " + std::to_string(user_name_bytes_max) + " bytes");
     out = user_upserted{*f.platform_ref, *f.email, *f.email_verified, f.name, at};
   } else if (type == "kill.set") {
     out = kill_set{f.session.has_value(), f.session.value_or(""), *f.active, at};
@@ -449,14 +652,88 @@ json_error decode_event(std::string_view json, ledger_event& out) {
       return field_error(api_error::invalid_field, "/" + std::string(*member),
                          "breaks the syntax of a payment method");
     out = payment_method_set{*f.psp, *f.reference, f.last4, f.brand, at};
-  } else {
-    out = retired{type == "token.retired" ? retired::what::token : retired::what::session, *f.id,
-                  at};
+  } else if (json_error e = decode_provisioning_event(f, type, amount, price, at, out)) {
+    return e;
   }
   return {};
 }
 
 // --- Snapshots -----------------------------------------------------------------------------------
+
+namespace {
+
+/// The provisioning maps of a snapshot, each only when it is not empty (so a ledger without them
+/// encodes as before they existed).
+void encode_provisioning(json_writer& w, const ledger_state& state) {
+  if (!state.terms.empty()) {
+    w.key("terms").begin_array();
+    for (const auto& [slug, t] : state.terms)
+      w.begin_object()
+        .member("provider", slug)
+        .member("version", t.version)
+        .member("accepted_by", t.accepted_by)
+        .member("at", t.at)
+        .end_object();
+    w.end_array();
+  }
+  if (!state.approvals.empty()) {
+    w.key("approvals").begin_array();
+    for (const auto& [id, a] : state.approvals) {
+      w.begin_object().member("id", id).member("kind", to_string(a.kind));
+      write_optional(w, "session", a.session);
+      w.member("provider", a.provider).member("service", a.service).member("value", a.value);
+      if (a.amount) write_money_member(w, "amount", *a.amount);
+      w.member("message", a.message);
+      write_optional(w, "url", a.url);
+      w.member("expires_at", a.expires_at).member("created", a.created);
+      if (a.approved) {
+        w.member("approved", *a.approved)
+          .member("decided_by", a.decided_by)
+          .member("decided_at", a.decided_at);
+        write_optional(w, "note", a.note);
+      }
+      if (a.used_by) w.member("used_by", *a.used_by).member("used_at", a.used_at);
+      w.end_object();
+    }
+    w.end_array();
+  }
+  if (!state.links.empty()) {
+    w.key("links").begin_array();
+    for (const auto& [slug, l] : state.links)
+      w.begin_object()
+        .member("provider", slug)
+        .member("id", l.id)
+        .member("account_id", l.account_id)
+        .member("outcome", to_string(l.outcome))
+        .member("vault_ref", l.vault_ref)
+        .member("at", l.at)
+        .end_object();
+    w.end_array();
+  }
+  if (!state.resources.empty()) {
+    w.key("resources").begin_array();
+    for (const auto& [id, r] : state.resources) {
+      w.begin_object()
+        .member("id", id)
+        .member("provider", r.provider)
+        .member("service", r.service)
+        .member("name", r.name);
+      write_optional(w, "session", r.session);
+      w.member("status", to_string(r.status));
+      write_optional(w, "provider_id", r.provider_id);
+      write_optional(w, "hold", r.hold);
+      write_optional(w, "token", r.token);
+      if (r.price) write_money_member(w, "price", *r.price);
+      write_optional(w, "vault_ref", r.vault_ref);
+      w.member("provider_key", r.provider_key);
+      write_optional(w, "failure_code", r.failure_code);
+      w.member("created", r.created).member("updated", r.updated).end_object();
+    }
+    w.end_array();
+  }
+}
+
+} // namespace
 
 void encode_snapshot(const ledger_state& state, std::string& out) {
   json_writer w(out);
@@ -545,6 +822,7 @@ void encode_snapshot(const ledger_state& state, std::string& out) {
       .end_object();
   }
   w.end_array();
+  encode_provisioning(w, state);
   w.end_object();
 }
 
@@ -584,6 +862,24 @@ struct charge_row {
   std::optional<std::string> session;
   std::int64_t amount = 0, refunded = 0, month = 0, at = 0;
 };
+struct terms_row {
+  std::string provider;
+  terms_state terms;
+};
+struct approval_row {
+  std::string id, kind;
+  approval_state approval;
+  std::optional<money_field> amount;
+};
+struct link_row {
+  std::string provider, outcome;
+  link_state link;
+};
+struct resource_row {
+  std::string id, status;
+  resource_state resource;
+  std::optional<money_field> price;
+};
 
 /// Resolves a money field of a snapshot row; the row's currency must be the ledger's.
 json_error snapshot_money(const money_field& field, std::string pointer, currency code,
@@ -602,6 +898,57 @@ json_error insert_unique(Map& map, const std::string& key, Value value, std::str
   return {};
 }
 
+/// Moves the decoded provisioning rows into `s`: enums parsed, money in the ledger currency, keys
+/// unique. Their syntax and bounds are left to check_invariants.
+json_error decode_provisioning_rows(std::vector<terms_row>& terms,
+                                    std::vector<approval_row>& approvals,
+                                    std::vector<link_row>& links,
+                                    std::vector<resource_row>& resources, currency code,
+                                    ledger_state& s) {
+  for (std::size_t i = 0; i < terms.size(); ++i)
+    if (json_error e = insert_unique(s.terms, terms[i].provider, std::move(terms[i].terms),
+                                     "/terms/" + std::to_string(i)))
+      return e;
+  for (std::size_t i = 0; i < approvals.size(); ++i) {
+    approval_row& row = approvals[i];
+    std::string pointer = "/approvals/" + std::to_string(i);
+    auto kind = parse_approval_kind(row.kind);
+    if (!kind) return field_error(api_error::invalid_field, pointer + "/kind", "unknown kind");
+    row.approval.kind = *kind;
+    if (row.amount) {
+      money amount;
+      if (json_error e = snapshot_money(*row.amount, pointer + "/amount", code, amount)) return e;
+      row.approval.amount = amount;
+    }
+    if (json_error e = insert_unique(s.approvals, row.id, std::move(row.approval), pointer))
+      return e;
+  }
+  for (std::size_t i = 0; i < links.size(); ++i) {
+    link_row& row = links[i];
+    std::string pointer = "/links/" + std::to_string(i);
+    auto outcome = parse_link_outcome(row.outcome);
+    if (!outcome)
+      return field_error(api_error::invalid_field, pointer + "/outcome", "unknown outcome");
+    row.link.outcome = *outcome;
+    if (json_error e = insert_unique(s.links, row.provider, std::move(row.link), pointer)) return e;
+  }
+  for (std::size_t i = 0; i < resources.size(); ++i) {
+    resource_row& row = resources[i];
+    std::string pointer = "/resources/" + std::to_string(i);
+    auto status = parse_resource_status(row.status);
+    if (!status) return field_error(api_error::invalid_field, pointer + "/status", "unknown status");
+    row.resource.status = *status;
+    if (row.price) {
+      money price;
+      if (json_error e = snapshot_money(*row.price, pointer + "/price", code, price)) return e;
+      row.resource.price = price;
+    }
+    if (json_error e = insert_unique(s.resources, row.id, std::move(row.resource), pointer))
+      return e;
+  }
+  return {};
+}
+
 } // namespace
 
 json_error decode_snapshot(std::string_view json, ledger_state& out) {
@@ -614,6 +961,10 @@ json_error decode_snapshot(std::string_view json, ledger_state& out) {
   std::vector<token_row> tokens;
   std::vector<hold_row> holds;
   std::vector<charge_row> charges;
+  std::vector<terms_row> terms;
+  std::vector<approval_row> approvals;
+  std::vector<link_row> links;
+  std::vector<resource_row> resources;
   auto money_member = [](object_reader& r, money_field& m) {
     declare_money(r, m, amount_sign::non_negative);
   };
@@ -691,6 +1042,60 @@ json_error decode_snapshot(std::string_view json, ledger_state& out) {
                  r.required("month", x.month, std::int64_t{0}, month_max);
                  r.required("at", x.at, std::int64_t{0}, unix_seconds_max);
                });
+    o.optional("terms", terms, limits::ledger_terms_max, [&](object_reader& r, terms_row& x) {
+      r.required("provider", x.provider, limits::provider_slug_bytes_max);
+      r.required("version", x.terms.version, limits::terms_version_bytes_max);
+      r.required("accepted_by", x.terms.accepted_by, limits::accepted_by_bytes_max);
+      r.required("at", x.terms.at, std::int64_t{0}, unix_seconds_max);
+    });
+    o.optional("approvals", approvals, limits::ledger_approvals_max,
+               [&](object_reader& r, approval_row& x) {
+                 approval_state& a = x.approval;
+                 r.required("id", x.id, id_bytes);
+                 r.required("kind", x.kind, 32);
+                 r.optional("session", a.session, id_bytes);
+                 r.required("provider", a.provider, limits::provider_slug_bytes_max);
+                 r.required("service", a.service, limits::service_id_bytes_max);
+                 r.required("value", a.value, limits::approval_value_bytes_max);
+                 r.optional("amount", x.amount, money_member);
+                 r.required("message", a.message, limits::approval_message_bytes_max);
+                 r.optional("url", a.url, limits::approval_url_bytes_max);
+                 r.required("expires_at", a.expires_at, std::int64_t{0}, unix_seconds_max);
+                 r.required("created", a.created, std::int64_t{0}, unix_seconds_max);
+                 r.optional("approved", a.approved);
+                 r.optional("decided_by", a.decided_by, decided_by_bytes_max);
+                 r.optional("decided_at", a.decided_at, std::int64_t{0}, unix_seconds_max);
+                 r.optional("note", a.note, approval_note_bytes_max);
+                 r.optional("used_by", a.used_by, id_bytes);
+                 r.optional("used_at", a.used_at, std::int64_t{0}, unix_seconds_max);
+               });
+    o.optional("links", links, limits::ledger_links_max, [&](object_reader& r, link_row& x) {
+      r.required("provider", x.provider, limits::provider_slug_bytes_max);
+      r.required("id", x.link.id, id_bytes);
+      r.required("account_id", x.link.account_id, limits::provider_object_id_bytes_max);
+      r.required("outcome", x.outcome, 32);
+      r.required("vault_ref", x.link.vault_ref, limits::vault_ref_bytes_max);
+      r.required("at", x.link.at, std::int64_t{0}, unix_seconds_max);
+    });
+    o.optional("resources", resources, limits::ledger_resources_max,
+               [&](object_reader& r, resource_row& x) {
+                 resource_state& res = x.resource;
+                 r.required("id", x.id, id_bytes);
+                 r.required("provider", res.provider, limits::provider_slug_bytes_max);
+                 r.required("service", res.service, limits::service_id_bytes_max);
+                 r.required("name", res.name, limits::resource_name_bytes_max);
+                 r.optional("session", res.session, id_bytes);
+                 r.required("status", x.status, 32);
+                 r.optional("provider_id", res.provider_id, limits::provider_object_id_bytes_max);
+                 r.optional("hold", res.hold, id_bytes);
+                 r.optional("token", res.token, id_bytes);
+                 r.optional("price", x.price, money_member);
+                 r.optional("vault_ref", res.vault_ref, limits::vault_ref_bytes_max);
+                 r.required("provider_key", res.provider_key, limits::idempotency_key_bytes_max);
+                 r.optional("failure_code", res.failure_code, limits::failure_code_bytes_max);
+                 r.required("created", res.created, std::int64_t{0}, unix_seconds_max);
+                 r.required("updated", res.updated, std::int64_t{0}, unix_seconds_max);
+               });
   });
   if (error) return error;
 
@@ -739,6 +1144,7 @@ json_error decode_snapshot(std::string_view json, ledger_state& out) {
       return e;
     s.charge_order.push_back(row.id);
   }
+  if (json_error e = decode_provisioning_rows(terms, approvals, links, resources, *code, s)) return e;
   // Ids of references (a charge's token, a token's session) are checked by check_invariants where
   // the referenced object must still exist; the rest only need to be well-formed.
   for (const auto& [id, c] : s.charges)

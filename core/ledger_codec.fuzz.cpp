@@ -68,6 +68,10 @@ constexpr std::string_view token_id = "ptk_1111111111111111111111";
 constexpr std::string_view hold_id = "hld_1111111111111111111111";
 constexpr std::string_view charge_id = "chg_1111111111111111111111";
 constexpr std::string_view refund_id = "rfd_1111111111111111111111";
+constexpr std::string_view approval_id = "apr_1111111111111111111111";
+constexpr std::string_view denied_approval_id = "apr_2222222222222222222222";
+constexpr std::string_view link_id = "lnk_1111111111111111111111";
+constexpr std::string_view resource_id = "res_1111111111111111111111";
 constexpr std::int64_t t0 = 1'780'000'000;
 
 /// A ledger built through decide/apply, so that the snapshot seed is a real one.
@@ -105,6 +109,34 @@ ledger_state sample_state(std::vector<ledger_event>& events) {
   take(decide_set_cap(state, {cap_kind::global, "", money{50000, currency::usd}}, t0 + 3));
   take(decide_set_payment_method(state, {"stripe", "pm_1Nabc", "4242", "visa"}, t0 + 4));
   take(decide_kill(state, std::string_view(session_id), true, t0 + 5));
+  // Provisioning: one of each event, with every optional member set somewhere.
+  take(decide_accept_terms(state, {"acme", "2026-01", "Ada Lovelace"}, t0 + 6));
+  take(decide_create_link(state, {std::string(link_id), "acme", "acct_42",
+                                  link_outcome::linked_existing, "vault:acme:1"},
+                          t0 + 7));
+  take(decide_open_approval(state,
+                            {std::string(approval_id), approval_kind::purchase_confirmation,
+                             std::string(session_id), "acme", "registrar:domain", "superseal.club",
+                             money{1299, currency::usd}, "Buy superseal.club?",
+                             "https://platform.example/a", t0 + 3600},
+                            t0 + 8));
+  take(decide_decide_approval(state, {std::string(approval_id), true, "ada", "go"}, t0 + 9));
+  take(decide_request_resource(state,
+                               {std::string(resource_id), "acme", "registrar:domain",
+                                "superseal.club", std::string(session_id), std::nullopt,
+                                std::string(token_id), "idem-1"},
+                               t0 + 10));
+  take(decide_use_approval(state, {std::string(approval_id), std::string(resource_id)}, t0 + 11));
+  take(decide_update_resource(state,
+                              {std::string(resource_id), resource_status::ready, "cf-1",
+                               money{1299, currency::usd}, "vault:res:1", std::nullopt},
+                              t0 + 12));
+  take(decide_open_approval(state,
+                            {std::string(denied_approval_id), approval_kind::account_link,
+                             std::nullopt, "acme", "", "", std::nullopt, "Link acme?",
+                             std::nullopt, t0 + 3600},
+                            t0 + 13));
+  take(decide_decide_approval(state, {std::string(denied_approval_id), false, "ada"}, t0 + 14));
   return state;
 }
 

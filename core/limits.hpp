@@ -343,6 +343,47 @@ static_assert(breaker_probes_default >= 1 && breaker_probes_default <= breaker_p
 static_assert(breaker_failure_percent_default >= 1 && breaker_failure_percent_default <= 100);
 
 // --- Provisioning ledger (core/ledger_provisioning.hpp) -----------------------------------------
+/// Providers whose terms one user accepted, and providers one user is linked to; past either a new
+/// provider is refused with 429 rate_limited (a re-acceptance or re-link of a known one is not).
+inline constexpr std::size_t ledger_terms_max = 64;
+inline constexpr std::size_t ledger_links_max = 64;
+/// Approvals of one user that are pending at once; past it a new one is 429 rate_limited.
+inline constexpr std::size_t ledger_approvals_pending_max = 16;
+/// Approvals one user's ledger keeps, whatever their status (decided, used and expired ones leave
+/// `ledger_retire_after_seconds` after they closed); past it a new one is 429 rate_limited.
+inline constexpr std::size_t ledger_approvals_max = 64;
+/// Resources of one user that are not failed or removed; past it a new one is 429 rate_limited.
+inline constexpr std::size_t ledger_resources_live_max = 64;
+/// Resources one user's ledger keeps, final ones included until they retire.
+inline constexpr std::size_t ledger_resources_max = 128;
+/// Longest an approval may wait for its human.
+inline constexpr std::int64_t approval_ttl_seconds_max = 7 * 86'400;
+/// Members of approvals: the human text, a URL (an OAuth authorize URL with its state and PKCE
+/// challenge is a few hundred bytes), the approved value (a domain at most).
+inline constexpr std::size_t approval_message_bytes_max = 500;
+inline constexpr std::size_t approval_url_bytes_max = 2048;
+inline constexpr std::size_t approval_value_bytes_max = 253;
+/// A provider's terms version, and who accepted them.
+inline constexpr std::size_t terms_version_bytes_max = 64;
+inline constexpr std::size_t accepted_by_bytes_max = 200;
+/// A catalog service id (without the provider) and a resource's name (a domain at most).
+inline constexpr std::size_t service_id_bytes_max = 128;
+inline constexpr std::size_t resource_name_bytes_max = 253;
+/// Ids and references the provider or the vault hands out: a provider's resource or account id,
+/// a vault reference; and a resource's failure code.
+inline constexpr std::size_t provider_object_id_bytes_max = 255;
+inline constexpr std::size_t vault_ref_bytes_max = 255;
+inline constexpr std::size_t failure_code_bytes_max = 64;
+/// Bytes of the text members (everything but ids, slugs, enums, numbers) of all provisioning
+/// objects of one user together. A new object is refused with 429 rate_limited when it would not
+/// fit counting each open object's members that may still be set (a pending approval's decision,
+/// a live resource's provider_id, vault_ref and failure_code) at their maximum, so a decision or
+/// an update never finds the budget full. It keeps the snapshot decodable: ledger_codec.cpp ties
+/// it to the snapshot's size with a static_assert.
+inline constexpr std::size_t ledger_provisioning_text_bytes_max = 48u << 10;
+
+static_assert(ledger_approvals_pending_max <= ledger_approvals_max);
+static_assert(ledger_resources_live_max <= ledger_resources_max);
 
 // --- Catalog and provider actors (core/catalog.hpp, actors/provider.hpp) -------------------------
 /// Services of one provider's catalog; a document with more is refused whole.

@@ -51,6 +51,8 @@ TEST(ApiError, StatusOfEveryCode) {
     {"method_not_allowed", 405},
     {"request_timeout", 408},
     {"idempotency_in_flight", 409},
+    {"approval_not_pending", 409},
+    {"resource_state_conflict", 409},
     {"payload_too_large", 413},
     {"idempotency_conflict", 422},
     {"intent_mismatch", 422},
