@@ -18,6 +18,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <thread>
 
 namespace steward::test_support {
 namespace {
@@ -108,6 +109,51 @@ protected:
 
   std::optional<http_response> open_account(api_client& c, const std::string& token) {
     return c.send("POST", "/accounts", {}, R"({"attestation":")" + token + "\"}");
+  }
+
+  /// A user `ada` at stewardd; its id.
+  std::string steward_user(api_client& steward) {
+    auto user = steward.bearer(platform_key(), "PUT", "/v1/users/ada",
+                               R"({"email":"ada@example.com","name":"Ada"})");
+    EXPECT_TRUE(user && user->status == 201) << (user ? user->body : "no response");
+    return user ? json_string(user->body, "id") : std::string();
+  }
+
+  /// A payment token for provider `ref`; `extra` is added to the request body (`,"session":...`).
+  std::string mint_payment_token(api_client& steward, const std::string& user_id,
+                                 std::int64_t max_amount, std::int64_t expires_at,
+                                 const std::string& key, const std::string& extra = {}) {
+    auto minted = steward.bearer(platform_key(), "POST", "/v1/users/" + user_id + "/payment_tokens",
+                                 R"({"provider":"ref","max_amount":{"amount":)" +
+                                   std::to_string(max_amount) +
+                                   R"(,"currency":"usd"},"expires_at":)" +
+                                   std::to_string(expires_at) + extra + "}",
+                                 key);
+    EXPECT_TRUE(minted && minted->status == 201) << (minted ? minted->body : "no response");
+    return minted ? json_string(minted->body, "id") : std::string();
+  }
+
+  /// The user's month-to-date spend with provider `ref` at stewardd.
+  std::int64_t spend_with_ref(api_client& steward, const std::string& user_id) {
+    auto r = steward.bearer(platform_key(), "GET", "/v1/users/" + user_id + "/spend");
+    EXPECT_TRUE(r && r->status == 200);
+    if (!r)
+      return -1;
+    auto at = r->body.find(R"("provider":"ref")");
+    if (at == std::string::npos)
+      return 0;
+    return json_integer(std::string_view(r->body).substr(at), "amount").value_or(-1);
+  }
+
+  std::string platform_key() { return read_secret(data_ / "platform.key"); }
+
+  /// A `POST /resources` body buying `service` with `payment_token`.
+  static std::string resource_body(std::string_view service, const std::string& payment_token,
+                                   std::int64_t max_amount, std::int64_t expires_at) {
+    return R"({"service":")" + std::string(service) +
+           R"(","config":{"region":"eu-west"},"payment_token":{"id":")" + payment_token +
+           R"(","max_amount":)" + std::to_string(max_amount) +
+           R"(,"currency":"usd","expires_at":)" + std::to_string(expires_at) + "}}";
   }
 
   std::string binary_;
@@ -328,6 +374,156 @@ TEST_F(refprovider_system, a_paid_resource_is_charged_to_stewards_payment_token_
   EXPECT_EQ(third->status, 402) << third->body;
   EXPECT_EQ(json_string(third->body, "code"), "budget_exceeded");
   EXPECT_EQ(spend(), 4000);
+}
+
+TEST_F(refprovider_system, rotation_and_deletion) {
+  ASSERT_TRUE(start_steward());
+  auto port = start_provider(steward_url_);
+  ASSERT_NE(port, 0);
+  api_client c(port);
+  auto account = open_account(c, attest("ada@example.com"));
+  ASSERT_TRUE(account && account->status == 201);
+  auto const bearer = json_string(account->body, "account_token");
+  auto made = c.bearer(bearer, "POST", "/resources", R"({"service":"kv:free"})", "make-1");
+  ASSERT_TRUE(made && made->status == 201) << (made ? made->body : "no response");
+  auto const id = json_string(made->body, "id");
+  auto const first_key = json_string(made->body, "api_key");
+
+  auto rotated = c.bearer(bearer, "POST", "/resources/" + id + "/rotate", {}, "rotate-1");
+  ASSERT_TRUE(rotated);
+  ASSERT_EQ(rotated->status, 200) << rotated->body;
+  auto const second_key = json_string(rotated->body, "api_key");
+  EXPECT_EQ(second_key.substr(0, 4), "rpk_");
+  EXPECT_NE(second_key, first_key);
+  auto replayed = c.bearer(bearer, "POST", "/resources/" + id + "/rotate", {}, "rotate-1");
+  ASSERT_TRUE(replayed);
+  EXPECT_EQ(replayed->body, rotated->body) << "the retry gets the same new credential";
+  EXPECT_EQ(replayed->header("Idempotent-Replayed"), "true");
+  auto no_key = c.bearer(bearer, "POST", "/resources/" + id + "/rotate");
+  ASSERT_TRUE(no_key);
+  EXPECT_EQ(json_string(no_key->body, "code"), "idempotency_key_required");
+
+  auto other = open_account(c, attest("bob@example.com"));
+  ASSERT_TRUE(other && other->status == 201);
+  auto foreign = c.bearer(json_string(other->body, "account_token"), "DELETE", "/resources/" + id,
+                          {}, "delete-0");
+  ASSERT_TRUE(foreign);
+  EXPECT_EQ(foreign->status, 404);
+
+  auto removed = c.bearer(bearer, "DELETE", "/resources/" + id, {}, "delete-1");
+  ASSERT_TRUE(removed);
+  ASSERT_EQ(removed->status, 200) << removed->body;
+  EXPECT_EQ(json_string(removed->body, "status"), "removed");
+  auto removed_again = c.bearer(bearer, "DELETE", "/resources/" + id, {}, "delete-2");
+  ASSERT_TRUE(removed_again);
+  EXPECT_EQ(removed_again->status, 200);
+  EXPECT_EQ(json_string(removed_again->body, "status"), "removed");
+  auto late_rotation = c.bearer(bearer, "POST", "/resources/" + id + "/rotate", {}, "rotate-2");
+  ASSERT_TRUE(late_rotation);
+  EXPECT_EQ(late_rotation->status, 404);
+  EXPECT_EQ(json_string(late_rotation->body, "reason"), "resource_removed");
+}
+
+TEST_F(refprovider_system, the_meter_charges_what_fits_in_the_run_budget_then_stops) {
+  ASSERT_TRUE(start_steward());
+  // 5 a tick (one vcpu_hour); a run budget of 23 fits four ticks, not five.
+  constexpr std::int64_t tick_price = 5, run_budget = 23;
+  auto port = start_provider(steward_url_, {"--meter-interval-ms=20", "--meter-units=1"});
+  ASSERT_NE(port, 0);
+  api_client steward(steward_->public_port());
+  auto const user_id = steward_user(steward);
+  auto session = steward.bearer(platform_key(), "POST", "/v1/users/" + user_id + "/sessions",
+                                R"({"run_budget":{"amount":)" + std::to_string(run_budget) +
+                                  R"(,"currency":"usd"},"ttl_seconds":3600,"label":"meter"})",
+                                "session-1");
+  ASSERT_TRUE(session && session->status == 201) << (session ? session->body : "no response");
+  auto const session_id = json_string(session->body, "id");
+  auto const session_token = json_string(session->body, "token");
+  auto const expires_at = unix_now() + 3600;
+  auto const payment_token = mint_payment_token(steward, user_id, 1000, expires_at, "mint-m",
+                                                R"(,"session":")" + session_id + "\"");
+  ASSERT_FALSE(payment_token.empty());
+
+  api_client c(port);
+  auto account = open_account(c, attest("ada@example.com"));
+  ASSERT_TRUE(account && account->status == 201);
+  auto const bearer = json_string(account->body, "account_token");
+  auto made = c.bearer(bearer, "POST", "/resources",
+                       resource_body("compute:metered", payment_token, 1000, expires_at),
+                       "metered-1");
+  ASSERT_TRUE(made && made->status == 201) << (made ? made->body : "no response");
+  auto const id = json_string(made->body, "id");
+
+  // The meter stops by itself once steward declines; the deadline only ends a hang.
+  std::optional<http_response> shown;
+  auto const until = deadline_in(30s);
+  while (clock::now() < until) {
+    shown = c.bearer(bearer, "GET", "/resources/" + id);
+    ASSERT_TRUE(shown && shown->status == 200);
+    if (json_string(shown->body, "status") != "ready")
+      break;
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_TRUE(shown);
+  EXPECT_EQ(json_string(shown->body, "status"), "suspended") << shown->body;
+  EXPECT_EQ(json_string(shown->body, "reason"), "budget_exceeded");
+  constexpr std::int64_t fits = run_budget / tick_price;
+  EXPECT_EQ(json_integer(shown->body, "ticks"), fits) << shown->body;
+  EXPECT_EQ(json_integer(shown->body, "charged_total"), fits * tick_price);
+
+  // steward agrees: exactly the ticks that fit, never above the run budget.
+  EXPECT_EQ(spend_with_ref(steward, user_id), fits * tick_price);
+  auto view = steward.bearer(session_token, "GET", "/v1/session");
+  ASSERT_TRUE(view && view->status == 200) << (view ? view->body : "no response");
+  auto const spent_at = view->body.find(R"("spent":)");
+  ASSERT_NE(spent_at, std::string::npos) << view->body;
+  auto const spent = json_integer(std::string_view(view->body).substr(spent_at), "amount");
+  EXPECT_EQ(spent, fits * tick_price) << view->body;
+  EXPECT_LE(spent.value_or(run_budget + 1), run_budget);
+}
+
+TEST_F(refprovider_system, a_charge_answered_too_late_is_retried_without_a_second_charge) {
+  ASSERT_TRUE(start_steward());
+  auto port = start_provider(steward_url_, {"--fault=after-charge-timeout:3000"});
+  ASSERT_NE(port, 0);
+  api_client steward(steward_->public_port());
+  auto const user_id = steward_user(steward);
+  auto const expires_at = unix_now() + 3600;
+  auto const payment_token = mint_payment_token(steward, user_id, 5000, expires_at, "mint-late");
+  api_client c(port);
+  auto account = open_account(c, attest("ada@example.com"));
+  ASSERT_TRUE(account && account->status == 201);
+  auto const bearer = json_string(account->body, "account_token");
+  auto const body = resource_body("hosting:pro", payment_token, 5000, expires_at);
+
+  // The caller gives up after 300 ms; the provider charges and stores, then answers at 3 s.
+  {
+    auto impatient = raw_client::connect(port, deadline_in(5s));
+    ASSERT_TRUE(impatient);
+    std::string request = "POST /resources HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
+                          bearer +
+                          "\r\nIdempotency-Key: late-1\r\nContent-Type: application/json\r\n"
+                          "Content-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n" + body;
+    ASSERT_TRUE(impatient->send_all(request, deadline_in(5s)));
+    EXPECT_FALSE(impatient->read_response(deadline_in(300ms))) << "answered before the deadline";
+  }
+
+  // The retry with the same key gets the stored resource (409 while the original still runs).
+  std::optional<http_response> retried;
+  auto const until = deadline_in(30s);
+  while (clock::now() < until) {
+    retried = c.bearer(bearer, "POST", "/resources", body, "late-1");
+    ASSERT_TRUE(retried);
+    if (retried->status != 409)
+      break;
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_TRUE(retried);
+  EXPECT_EQ(retried->status, 201) << retried->body;
+  EXPECT_EQ(retried->header("Idempotent-Replayed"), "true");
+  EXPECT_EQ(json_string(retried->body, "charge").substr(0, 4), "chg_");
+  EXPECT_EQ(spend_with_ref(steward, user_id), 2000) << "exactly one charge";
 }
 
 } // namespace

@@ -78,6 +78,10 @@ int main(int argc, char** argv) {
   service_config.oauth_client_id = opts.oauth_client_id;
   service_config.oauth_redirect_uri = opts.oauth_redirect_uri;
   service_config.oauth_auto_consent = opts.oauth_auto_consent;
+  service_config.meter_interval_ms = opts.meter_interval_ms;
+  service_config.meter_units = opts.meter_units;
+  service_config.faults = opts.faults;
+  service_config.faults_from_header = opts.faults_from_header;
   refprovider::service provider(std::move(service_config), client, random);
 
   net::no_listener_stats stats;
@@ -97,6 +101,9 @@ int main(int argc, char** argv) {
   std::cout << "steward-refprovider: " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
             << ", draining" << std::endl;
   server.drain();
+  // Delayed answers (injected faults) go out now and the meters stop, before the client stops
+  // under them.
+  provider.stop();
   // Outstanding JWKS fetches complete now (with `stopped`), answering their requests while the
   // server's loops still exist; then the loops finish draining.
   client.stop();

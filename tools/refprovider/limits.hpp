@@ -53,6 +53,32 @@ inline constexpr std::size_t resource_name_bytes_max = 200;
 /// A service id in a request (`registrar:domain`).
 inline constexpr std::size_t service_id_bytes_max = 64;
 
+/// Resources kept in memory (removed ones stay as tombstones, so that a repeated DELETE and a
+/// GET still find them); a new resource beyond this is answered 503.
+inline constexpr std::size_t resources_max = 100'000;
+/// `--meter-interval-ms`: the meter's period; 0 turns the meter off.
+inline constexpr std::uint32_t meter_interval_ms_default = 1000;
+inline constexpr std::uint32_t meter_interval_ms_max = 24u * 3600 * 1000;
+/// `--meter-units`: units charged per tick.
+inline constexpr std::int64_t meter_units_default = 1;
+inline constexpr std::int64_t meter_units_max = 1'000'000;
+
+/// Faults (fault.hpp): `--fault` options, a delay one may ask for, and `@EVERY`.
+inline constexpr std::size_t faults_max = 16;
+/// A delay stays below the listener's handler timeout, past which net::server answers 503 itself
+/// and the delayed answer would be dropped.
+inline constexpr std::uint32_t fault_delay_ms_max = 8000;
+inline constexpr std::uint32_t fault_every_max = 1'000'000;
+/// The `Refprovider-Fault` header.
+inline constexpr std::size_t fault_header_bytes_max = 64;
+
+/// Work waiting on the timer thread (timer_thread.hpp): at most one tick per metered resource, and
+/// one delayed answer per request the listener can hold.
+inline constexpr std::size_t timers_max =
+  resources_max + std::size_t{connections_max} * core::limits::pipeline_depth_default;
+static_assert(timers_max >= resources_max);
+static_assert(fault_delay_ms_max < handler_timeout_ms);
+
 /// OAuth (oauth.hpp): authorization codes alive at once, and how long one lives (RFC 6749 4.1.2
 /// recommends at most ten minutes; a browser redirect takes seconds).
 inline constexpr std::size_t oauth_codes_max = 4096;

@@ -86,6 +86,22 @@ std::optional<std::string> parse_existing_accounts(std::string_view text, option
   return std::nullopt;
 }
 
+/// A decimal number from `min` to `max`.
+std::optional<std::int64_t> parse_number(std::string_view text, std::int64_t min,
+                                         std::int64_t max) {
+  if (text.empty() || text.size() > 12)
+    return std::nullopt;
+  std::int64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9')
+      return std::nullopt;
+    value = value * 10 + (c - '0');
+  }
+  if (value < min || value > max)
+    return std::nullopt;
+  return value;
+}
+
 std::optional<std::string> parse_terms_version(std::string_view text, options& out) {
   if (text.empty() || text.size() > limits::terms_version_bytes_max)
     return "must be 1 to " + std::to_string(limits::terms_version_bytes_max) + " characters";
@@ -130,18 +146,29 @@ std::optional<option_error> parse_options(std::span<const std::string_view> args
     std::string name(arg.substr(0, equals));
     if (name.rfind("--", 0) != 0)
       return option_error{name, "not an option (options look like --name=value)"};
-    if (name == "--oauth-auto-consent") {
+    if (name == "--oauth-auto-consent" || name == "--faults-from-header") {
       // A switch: it takes no value.
       if (equals != std::string_view::npos)
         return option_error{name, "takes no value"};
       if (!given.insert(name).second)
         return option_error{name, "given twice"};
-      result.oauth_auto_consent = true;
+      (name == "--oauth-auto-consent" ? result.oauth_auto_consent : result.faults_from_header) =
+        true;
       continue;
     }
     if (equals == std::string_view::npos)
       return option_error{name, "needs a value (--name=value)"};
     auto const value = arg.substr(equals + 1);
+    if (name == "--fault") {
+      // The one repeatable option: each occurrence adds a fault.
+      if (result.faults.size() == limits::faults_max)
+        return option_error{name, "more than " + std::to_string(limits::faults_max) + " faults"};
+      fault parsed;
+      if (auto problem = parse_fault(value, true, parsed))
+        return option_error{name, *problem + ", got " + quoted(value)};
+      result.faults.push_back(parsed);
+      continue;
+    }
     if (!given.insert(name).second)
       return option_error{name, "given twice"};
     std::optional<std::string> problem;
@@ -168,6 +195,21 @@ std::optional<option_error> parse_options(std::span<const std::string_view> args
     } else if (name == "--oauth-redirect-uri") {
       problem = redirect_uri_problem(value);
       result.oauth_redirect_uri = std::string(value);
+    }
+    else if (name == "--meter-interval-ms") {
+      auto number = parse_number(value, 0, limits::meter_interval_ms_max);
+      if (!number)
+        problem = "must be milliseconds from 0 (off) to " +
+                  std::to_string(limits::meter_interval_ms_max) + ", got " + quoted(value);
+      else
+        result.meter_interval_ms = static_cast<std::uint32_t>(*number);
+    } else if (name == "--meter-units") {
+      auto number = parse_number(value, 1, limits::meter_units_max);
+      if (!number)
+        problem = "must be a number from 1 to " + std::to_string(limits::meter_units_max) +
+                  ", got " + quoted(value);
+      else
+        result.meter_units = *number;
     }
     else
       return option_error{name, "unknown option"};

@@ -5,9 +5,14 @@
 //     steward-refprovider --listen=HOST:PORT --steward-url=URL --secret-file=PATH [--slug=NAME]
 //                         [--existing-accounts=EMAIL,EMAIL...] [--terms-version=V]
 //                         [--oauth-client-id=ID] [--oauth-redirect-uri=URL] [--oauth-auto-consent]
+//                         [--meter-interval-ms=MS] [--meter-units=N]
+//                         [--fault=KIND[@EVERY]]... [--faults-from-header]
 //
 // Parsing is pure (no file is read): `load_secret` reads the secret file afterwards, so that both
 // can be tested apart and every error names the option it is about.
+
+#include "tools/refprovider/fault.hpp"
+#include "tools/refprovider/limits.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -35,6 +40,15 @@ struct options {
   /// `--oauth-auto-consent` (no value): `GET /oauth/authorize` consents at once instead of showing
   /// the consent page. For tests and benchmarks only.
   bool oauth_auto_consent = false;
+  /// `--meter-interval-ms`: how often a `compute:metered` resource is charged; 0 turns the meter
+  /// off. At most `limits::meter_interval_ms_max`.
+  std::uint32_t meter_interval_ms = limits::meter_interval_ms_default;
+  /// `--meter-units`: units charged per tick, 1 to `limits::meter_units_max`.
+  std::int64_t meter_units = limits::meter_units_default;
+  /// `--fault=KIND[@EVERY]`, repeatable (fault.hpp), at most `limits::faults_max`.
+  std::vector<fault> faults;
+  /// `--faults-from-header` (no value): honour the `Refprovider-Fault` request header.
+  bool faults_from_header = false;
 };
 
 /// A bad command line: the option it is about (`--listen`) and what is wrong with it.

@@ -112,6 +112,49 @@ TEST(refprovider_options, bad_values_name_their_option) {
   }
 }
 
+TEST(refprovider_options, meter_and_faults) {
+  options o;
+  ASSERT_FALSE(parse(required, o));
+  EXPECT_EQ(o.meter_interval_ms, 1000u);
+  EXPECT_EQ(o.meter_units, 1);
+  EXPECT_TRUE(o.faults.empty());
+  EXPECT_FALSE(o.faults_from_header);
+
+  ASSERT_FALSE(parse(with({"--meter-interval-ms=0", "--meter-units=7", "--fault=status:503@3",
+                           "--fault=latency:200", "--faults-from-header"}),
+                     o));
+  EXPECT_EQ(o.meter_interval_ms, 0u) << "0 turns the meter off";
+  EXPECT_EQ(o.meter_units, 7);
+  ASSERT_EQ(o.faults.size(), 2u) << "--fault is repeatable";
+  EXPECT_EQ(o.faults[0].kind, fault_kind::status);
+  EXPECT_EQ(o.faults[0].every, 3u);
+  EXPECT_EQ(o.faults[1].kind, fault_kind::latency);
+  EXPECT_TRUE(o.faults_from_header);
+
+  struct bad {
+    std::string_view arg, option;
+  };
+  for (auto [arg, option] : std::vector<bad>{
+         {"--meter-interval-ms=-1", "--meter-interval-ms"},
+         {"--meter-interval-ms=999999999999", "--meter-interval-ms"},
+         {"--meter-units=0", "--meter-units"},
+         {"--meter-units=lots", "--meter-units"},
+         {"--fault=drop", "--fault"},
+         {"--fault=status:404", "--fault"},
+         {"--faults-from-header=yes", "--faults-from-header"},
+       }) {
+    auto error = parse(with({arg}), o);
+    ASSERT_TRUE(error) << arg;
+    EXPECT_EQ(error->option, option) << arg;
+  }
+  std::vector<std::string_view> many = required;
+  for (std::size_t i = 0; i <= limits::faults_max; ++i)
+    many.push_back("--fault=latency:1");
+  auto error = parse(many, o);
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->option, "--fault");
+}
+
 TEST(refprovider_options, an_option_given_twice_is_refused) {
   options o;
   auto error = parse(with({"--slug=a", "--slug=b"}), o);

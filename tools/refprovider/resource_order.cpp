@@ -16,10 +16,10 @@ std::vector<offering> catalog_offerings() {
   // Both schemas are ours and tested (catalog.test.cpp): failing to compile them is a bug.
   STEWARD_ASSERT(domain && region);
   return {
-    {"registrar:domain", domain_price_amount, "one_time", domain.schema},
-    {"hosting:pro", hosting_price_amount, "month", region.schema},
-    {"kv:free", 0, {}, region.schema},
-    {"compute:metered", 0, {}, region.schema},
+    {"registrar:domain", domain_price_amount, "one_time", 0, domain.schema},
+    {"hosting:pro", hosting_price_amount, "month", 0, region.schema},
+    {"kv:free", 0, {}, 0, region.schema},
+    {"compute:metered", 0, {}, compute_price_amount, region.schema},
   };
 }
 
@@ -66,10 +66,11 @@ std::optional<core::problem> read_resource_order(std::string_view body,
       return core::problem(api_error::config_invalid, "not a domain the registrar sells")
         .member("field", "/config/name");
   }
-  if (out.offer->price == 0)
+  if (out.offer->price == 0 && out.offer->unit_price == 0)
     return std::nullopt;
   if (!out.payment_token)
-    return core::problem(api_error::invalid_field, "a paid service needs a payment_token")
+    return core::problem(api_error::invalid_field,
+                         "a paid or metered service needs a payment_token")
       .member("field", "/payment_token");
   auto const& token = *out.payment_token;
   if (token.currency != catalog_currency)

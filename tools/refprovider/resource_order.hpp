@@ -9,7 +9,8 @@
 //
 // Checks, each answered with its own problem: the service is in the catalog (400 invalid_field);
 // `config` satisfies the service's configuration schema (422 config_invalid); a domain is one the
-// registrar sells; a paid service names a payment token (400 invalid_field) in the catalog's
+// registrar sells; a paid or metered service names a payment token (400 invalid_field) — the meter
+// charges it later — in the catalog's
 // currency (400 unsupported_currency) that covers the price (402 budget_exceeded, scope `token`)
 // and has not expired (402 token_expired). Pure: no I/O, the clock is a parameter.
 
@@ -31,6 +32,7 @@ struct offering {
   std::string_view id;
   std::int64_t price = 0; ///< charged when the resource is created; 0 for free and metered
   std::string_view interval; ///< of the price; empty when nothing is charged up front
+  std::int64_t unit_price = 0; ///< metered services: charged per unit by the meter (meter.hpp)
   std::shared_ptr<const core::json_schema> schema;
 };
 

@@ -50,10 +50,17 @@ TEST(resource_order, a_domain_order_carries_the_domain) {
     << "name is required";
 }
 
-TEST(resource_order, free_and_metered_services_need_no_token) {
+TEST(resource_order, free_services_need_no_token_and_metered_ones_do) {
   resource_order order;
   EXPECT_EQ(read(R"({"service":"kv:free"})", order), "ok");
-  EXPECT_EQ(read(R"({"service":"compute:metered","config":{"region":"us-east"}})", order), "ok");
+  // The meter charges the token later, so it is needed up front though nothing is charged now.
+  EXPECT_EQ(read(R"({"service":"compute:metered","config":{"region":"us-east"}})", order),
+            "invalid_field");
+  EXPECT_EQ(read(R"({"service":"compute:metered",)" + token(10) + "}", order), "ok");
+  EXPECT_EQ(order.offer->price, 0);
+  EXPECT_EQ(order.offer->unit_price, compute_price_amount);
+  EXPECT_EQ(read(R"({"service":"compute:metered",)" + token(10, "usd", now) + "}", order),
+            "token_expired");
 }
 
 TEST(resource_order, each_refusal_has_its_code) {

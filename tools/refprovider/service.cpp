@@ -10,6 +10,7 @@
 #include "net/problem_response.hpp"
 #include "tools/refprovider/catalog.hpp"
 #include "tools/refprovider/limits.hpp"
+#include "tools/refprovider/meter.hpp"
 #include "tools/refprovider/options.hpp"
 #include "tools/refprovider/query_string.hpp"
 #include "tools/refprovider/random_text.hpp"
@@ -62,6 +63,62 @@ net::http_response redirect_to(std::string location) {
   return response;
 }
 
+/// A resource as this provider shows it (Stripe style: `id`, `object`, then its members). The
+/// credential only when it is handed over: at creation and rotation.
+std::string resource_body(const resource& r, bool with_credentials) {
+  std::string out;
+  core::json_writer w(out);
+  w.begin_object()
+    .member("id", r.id)
+    .member("object", "resource")
+    .member("service", r.service)
+    .member("status", to_string(r.status));
+  if (!r.reason.empty())
+    w.member("reason", r.reason);
+  if (!r.name.empty())
+    w.member("name", r.name);
+  if (!r.domain.empty())
+    w.member("domain", r.domain);
+  if (with_credentials)
+    w.key("credentials").begin_object().member("api_key", r.api_key).end_object();
+  w.key("price").begin_object().member("amount", r.price).member("currency", catalog_currency);
+  if (!r.interval.empty())
+    w.member("interval", r.interval);
+  w.end_object();
+  if (!r.charge_id.empty())
+    w.member("charge", r.charge_id);
+  if (r.metered) {
+    w.member("ticks", static_cast<std::int64_t>(r.ticks))
+      .member("charged_total", r.charged_total);
+  }
+  w.end_object();
+  return out;
+}
+
+/// The answer of an injected `status` fault (fault.hpp).
+net::http_response injected_failure(std::uint16_t status) {
+  auto const code = status == 502   ? api_error::provider_error
+                    : status == 503 ? api_error::provider_unavailable
+                                    : api_error::internal;
+  core::problem problem(code, "an injected fault");
+  problem.member("reason", "injected_fault");
+  if (status == 503)
+    problem.retry_after(1);
+  return net::problem_response(std::move(problem));
+}
+
+net::http_response replayed(std::uint16_t status, std::string body) {
+  auto replay = json_response(status, std::move(body));
+  if (status >= 400)
+    replay.content_type = core::problem_content_type;
+  replay.headers.emplace_back("Idempotent-Replayed", "true");
+  return replay;
+}
+
+constexpr std::string_view charges_path = "/v1/provider/charges";
+
+constexpr std::string_view fault_header = "Refprovider-Fault";
+
 constexpr std::string_view terms_text =
   "Reference provider terms of service.\n"
   "This provider exists to test steward. Domains are non-refundable once registered.\n";
@@ -77,15 +134,23 @@ service::service(service_config config, net::http_client& client, core::random_s
           limits::replay_entries_max, limits::jwks_waiters_max, limits::jwks_fetch_timeout_ms,
           config_.clock},
         client),
-      resources_(limits::resource_records_max),
+      resources_(limits::resource_records_max, limits::resources_max),
       oauth_client_{config_.oauth_client_id, config_.oauth_redirect_uri.empty()
                                                ? config_.steward_url + "/oauth/callback"
                                                : config_.oauth_redirect_uri},
-      codes_(limits::oauth_codes_max, limits::oauth_code_lifetime_s, random) {
+      codes_(limits::oauth_codes_max, limits::oauth_code_lifetime_s, random),
+      faults_(config_.faults), timers_(limits::timers_max) {
   set_public_url({});
 }
 
-service::~service() = default;
+service::~service() {
+  stop();
+}
+
+void service::stop() {
+  stopped_.store(true);
+  timers_.stop();
+}
 
 std::int64_t service::now() const {
   if (config_.clock)
@@ -109,33 +174,94 @@ std::shared_ptr<const service::published> service::current() const {
   return published_;
 }
 
+net::handler service::with_faults(request_class what, routed handler) {
+  return [this, what, handler = std::move(handler)](const net::http_request& request,
+                                                    const net::route_params& params,
+                                                    net::responder reply) {
+    auto effect = faults_.empty() ? fault_effect{} : faults_.next(what);
+    if (config_.faults_from_header) {
+      auto const asked = request.header(fault_header);
+      if (!asked.empty()) {
+        fault extra;
+        std::optional<std::string> problem;
+        if (asked.size() > limits::fault_header_bytes_max)
+          problem = "too long";
+        else
+          problem = parse_fault(asked, false, extra);
+        if (problem) {
+          reply.respond(net::problem_response(
+            core::problem(api_error::invalid_field, std::string(fault_header) + ": " + *problem)
+              .member("field", fault_header)));
+          return;
+        }
+        apply(extra, what, effect);
+      }
+    }
+    delayed_responder delayed(reply, &timers_, effect.latency_ms, effect.after_charge_ms);
+    // A status fault answers before any work, as a provider failing in front of its logic does.
+    if (effect.status != 0) {
+      delayed.respond(injected_failure(effect.status));
+      return;
+    }
+    handler(request, params, delayed);
+  };
+}
+
 net::route_table service::routes() {
+  using kind = request_class;
   net::route_table table;
   table.add(net::http_method::get, "/catalog",
-            [this](const net::http_request& request, const net::route_params&,
-                   net::responder reply) { get_catalog(request, reply); });
+            with_faults(kind::other, [this](const net::http_request& request,
+                                            const net::route_params&,
+                                            reply_to reply) { get_catalog(request, reply); }));
   table.add(net::http_method::get, "/terms",
-            [](const net::http_request&, const net::route_params&, net::responder reply) {
-              net::http_response response;
-              response.content_type = "text/plain; charset=utf-8";
-              response.body = std::string(terms_text);
-              reply.respond(std::move(response));
-            });
+            with_faults(kind::other,
+                        [](const net::http_request&, const net::route_params&, reply_to reply) {
+                          net::http_response response;
+                          response.content_type = "text/plain; charset=utf-8";
+                          response.body = std::string(terms_text);
+                          reply.respond(std::move(response));
+                        }));
   table.add(net::http_method::get, "/domains/availability",
-            [this](const net::http_request& request, const net::route_params&,
-                   net::responder reply) { get_availability(request, reply); });
+            with_faults(kind::other, [this](const net::http_request& request,
+                                            const net::route_params&, reply_to reply) {
+              get_availability(request, reply);
+            }));
   table.add(net::http_method::post, "/accounts",
-            [this](const net::http_request& request, const net::route_params&,
-                   net::responder reply) { post_accounts(request, reply); });
+            with_faults(kind::provisioning, [this](const net::http_request& request,
+                                                   const net::route_params&, reply_to reply) {
+              post_accounts(request, reply);
+            }));
   table.add(net::http_method::post, "/resources",
-            [this](const net::http_request& request, const net::route_params&,
-                   net::responder reply) { post_resources(request, reply); });
+            with_faults(kind::create, [this](const net::http_request& request,
+                                             const net::route_params&, reply_to reply) {
+              post_resources(request, reply);
+            }));
+  table.add(net::http_method::get, "/resources/{id}",
+            with_faults(kind::other, [this](const net::http_request& request,
+                                            const net::route_params& params, reply_to reply) {
+              get_resource(request, params.get("id"), reply);
+            }));
+  table.add(net::http_method::post, "/resources/{id}/rotate",
+            with_faults(kind::provisioning, [this](const net::http_request& request,
+                                                   const net::route_params& params,
+                                                   reply_to reply) {
+              rotate_resource(request, params.get("id"), reply);
+            }));
+  table.add(net::http_method::delete_, "/resources/{id}",
+            with_faults(kind::provisioning, [this](const net::http_request& request,
+                                                   const net::route_params& params,
+                                                   reply_to reply) {
+              delete_resource(request, params.get("id"), reply);
+            }));
   table.add(net::http_method::get, "/oauth/authorize",
-            [this](const net::http_request& request, const net::route_params&,
-                   net::responder reply) { reply.respond(authorize(request.query, false)); });
+            with_faults(kind::other, [this](const net::http_request& request,
+                                            const net::route_params&, reply_to reply) {
+              reply.respond(authorize(request.query, false));
+            }));
   table.add(net::http_method::post, "/oauth/authorize",
-            [this](const net::http_request& request, const net::route_params&,
-                   net::responder reply) {
+            with_faults(kind::other, [this](const net::http_request& request,
+                                            const net::route_params&, reply_to reply) {
               if (!is_form_content_type(request.header("Content-Type"))) {
                 reply.respond(oauth_refusal(400, {"invalid_request",
                                                   "the consent form is sent as "
@@ -143,14 +269,15 @@ net::route_table service::routes() {
                 return;
               }
               reply.respond(authorize(request.body, true));
-            });
+            }));
   table.add(net::http_method::post, "/oauth/token",
-            [this](const net::http_request& request, const net::route_params&,
-                   net::responder reply) { reply.respond(token(request)); });
+            with_faults(kind::other, [this](const net::http_request& request,
+                                            const net::route_params&,
+                                            reply_to reply) { reply.respond(token(request)); }));
   return table;
 }
 
-void service::get_catalog(const net::http_request& request, net::responder reply) {
+void service::get_catalog(const net::http_request& request, reply_to reply) {
   auto doc = current();
   net::http_response response;
   response.headers.emplace_back("ETag", doc->etag);
@@ -164,7 +291,7 @@ void service::get_catalog(const net::http_request& request, net::responder reply
   reply.respond(std::move(response));
 }
 
-void service::get_availability(const net::http_request& request, net::responder reply) {
+void service::get_availability(const net::http_request& request, reply_to reply) {
   bool present = false;
   auto name = query_parameter(request.query, "name", &present);
   if (!present) {
@@ -185,7 +312,7 @@ void service::get_availability(const net::http_request& request, net::responder 
     json_response(200, domain_availability(*name, resources_.domain_claimed(*name))));
 }
 
-void service::post_accounts(const net::http_request& request, net::responder reply) {
+void service::post_accounts(const net::http_request& request, reply_to reply) {
   std::string token;
   auto error = core::decode(request.body, core::padding_readable, [&](core::object_reader& o) {
     o.required("attestation", token, core::limits::jws_bytes_max);
@@ -194,7 +321,8 @@ void service::post_accounts(const net::http_request& request, net::responder rep
     reply.respond(net::problem_response(core::problem(error)));
     return;
   }
-  verifier_.verify(std::move(token), [this, reply](attestation_verdict verdict) {
+  verifier_.verify(std::move(token), [this, reply = delayed_responder(reply)](
+                                       attestation_verdict verdict) {
     reply.respond(answer_accounts(verdict));
   });
 }
@@ -357,17 +485,41 @@ std::string charge_id_of(std::string_view body) {
 
 } // namespace
 
-void service::post_resources(const net::http_request& request, net::responder reply) {
+std::optional<account> service::authenticate(const net::http_request& request,
+                                             net::http_response& refusal) const {
   auto bearer = core::parse_bearer(request.header("Authorization"));
   if (!bearer) {
-    reply.respond(refused(api_error::unauthorized, "an account token is required",
-                          "account_token_missing"));
-    return;
+    refusal = refused(api_error::unauthorized, "an account token is required",
+                      "account_token_missing");
+    return std::nullopt;
   }
   auto account = accounts_.find_by_token(bearer.token);
+  if (!account)
+    refusal = refused(api_error::unauthorized, "unknown account token", "account_token_unknown");
+  return account;
+}
+
+net::client_request service::charge_request(const std::string& key, std::string body) const {
+  net::client_request call;
+  call.method = net::http_method::post;
+  call.url = config_.steward_url + std::string(charges_path);
+  call.idempotency_key = key;
+  call.timeout_ms = limits::charge_timeout_ms;
+  call.provider = "steward";
+  call.headers.emplace_back("Content-Type", "application/json");
+  call.headers.emplace_back("Steward-Provider", config_.slug);
+  call.headers.emplace_back(std::string(core::signature_header_name),
+                            core::sign(config_.secret, now(),
+                                       core::signed_request{"POST", charges_path, key, body}));
+  call.body = std::move(body);
+  return call;
+}
+
+void service::post_resources(const net::http_request& request, reply_to reply) {
+  net::http_response refusal;
+  auto account = authenticate(request, refusal);
   if (!account) {
-    reply.respond(refused(api_error::unauthorized, "unknown account token",
-                          "account_token_unknown"));
+    reply.respond(std::move(refusal));
     return;
   }
   std::string key(request.header("Idempotency-Key"));
@@ -395,14 +547,9 @@ void service::post_resources(const net::http_request& request, net::responder re
   }
   auto begun = resources_.begin(account->id, key, fingerprint.value, std::move(*new_id));
   switch (begun.what) {
-  case resource_store::start::replay: {
-    auto replay = json_response(begun.status, std::move(begun.body));
-    if (begun.status >= 400)
-      replay.content_type = core::problem_content_type;
-    replay.headers.emplace_back("Idempotent-Replayed", "true");
-    reply.respond(std::move(replay));
+  case resource_store::start::replay:
+    reply.respond(replayed(begun.status, std::move(begun.body)));
     return;
-  }
   case resource_store::start::conflict:
     reply.respond(net::problem_response(
       api_error::idempotency_conflict, "this Idempotency-Key was used with another request body"));
@@ -420,13 +567,22 @@ void service::post_resources(const net::http_request& request, net::responder re
     break;
   }
 
-  // From here every answer ends the attempt: stored (2xx, 4xx) or dropped (5xx).
+  // From here every answer ends the attempt: stored (2xx, 4xx) or dropped (5xx). The answer is
+  // stored before it is sent, so an `after-charge-timeout` fault delays only the sending.
   auto const account_id = account->id;
   auto const resource_id = begun.resource_id;
-  auto finish = [this, account_id, key, reply](net::http_response response) {
+  auto finish = [this, account_id, key, reply = delayed_responder(reply)](
+                  net::http_response response) {
     resources_.finish(account_id, key, response.status, response.body);
-    reply.respond(std::move(response));
+    reply.respond_after_work(std::move(response));
   };
+  // Checked before anything is bought (a 503, not stored). Requests in flight may pass it
+  // together, so the store holds at most `resources_max` plus the requests the listener holds.
+  if (resources_.full()) {
+    finish(try_again(api_error::overloaded, "the provider takes no new resources now",
+                     "resources_full"));
+    return;
+  }
   if (!domain.empty() &&
       (is_domain_taken(domain) || !resources_.claim_domain(domain, resource_id))) {
     finish(refused(api_error::config_invalid, "the domain is already registered",
@@ -438,32 +594,32 @@ void service::post_resources(const net::http_request& request, net::responder re
     finish(net::problem_response(api_error::internal, "no randomness for credentials"));
     return;
   }
-  auto created = [service_id = std::string(offer->id), resource_id, name = order.name, domain,
-                  credential = *credential, price = offer->price,
-                  interval = std::string(offer->interval)](std::string_view charge_id) {
-    std::string out;
-    core::json_writer w(out);
-    w.begin_object()
-      .member("id", resource_id)
-      .member("object", "resource")
-      .member("service", service_id)
-      .member("status", "ready");
-    if (!name.empty())
-      w.member("name", name);
-    if (!domain.empty())
-      w.member("domain", domain);
-    w.key("credentials").begin_object().member("api_key", credential).end_object();
-    w.key("price").begin_object().member("amount", price).member("currency", catalog_currency);
-    if (!interval.empty())
-      w.member("interval", interval);
-    w.end_object();
-    if (!charge_id.empty())
-      w.member("charge", charge_id);
-    w.end_object();
-    return json_response(201, std::move(out));
+  resource made;
+  made.id = resource_id;
+  made.account_id = account_id;
+  made.service = std::string(offer->id);
+  made.name = order.name;
+  made.domain = domain;
+  made.api_key = std::move(*credential);
+  made.price = offer->price;
+  made.interval = std::string(offer->interval);
+  made.metered = offer->unit_price > 0;
+  if (order.payment_token)
+    made.payment_token = order.payment_token->id;
+  // Kept, then answered; a metered resource starts its meter once it exists.
+  auto created = [this](resource r) {
+    auto body = resource_body(r, true);
+    auto const id = r.id;
+    auto const metered = r.metered;
+    resources_.add(std::move(r));
+    if (metered && config_.meter_interval_ms != 0) {
+      meters_running_.fetch_add(1);
+      schedule_tick(id, 1);
+    }
+    return json_response(201, std::move(body));
   };
   if (offer->price == 0) {
-    finish(created({}));
+    finish(created(std::move(made)));
     return;
   }
 
@@ -480,25 +636,13 @@ void service::post_resources(const net::http_request& request, net::responder re
       .member("description", std::string(offer->id) + (domain.empty() ? "" : " " + domain))
       .end_object();
   }
-  constexpr std::string_view charges_path = "/v1/provider/charges";
-  net::client_request call;
-  call.method = net::http_method::post;
-  call.url = config_.steward_url + std::string(charges_path);
-  call.idempotency_key = resource_id;
-  call.timeout_ms = limits::charge_timeout_ms;
-  call.provider = "steward";
-  call.headers.emplace_back("Content-Type", "application/json");
-  call.headers.emplace_back("Steward-Provider", config_.slug);
-  call.headers.emplace_back(std::string(core::signature_header_name),
-                            core::sign(config_.secret, now(),
-                                       core::signed_request{"POST", charges_path, resource_id,
-                                                            charge}));
-  call.body = std::move(charge);
-  client_.request(std::move(call), [this, finish, created, domain,
-                                    resource_id](net::client_result result) {
+  client_.request(charge_request(resource_id, std::move(charge)),
+                  [this, finish, created, made = std::move(made), domain,
+                   resource_id](net::client_result result) mutable {
     auto* response = std::get_if<net::client_response>(&result);
     if (response && response->status == 201) {
-      finish(created(charge_id_of(response->body)));
+      made.charge_id = charge_id_of(response->body);
+      finish(created(std::move(made)));
       return;
     }
     if (response && (response->status == 400 || response->status == 402 ||
@@ -520,6 +664,196 @@ void service::post_resources(const net::http_request& request, net::responder re
                                       std::string(net::to_string(std::get<net::client_error>(result)));
     finish(net::problem_response(api_error::provider_error, detail));
   });
+}
+
+void service::get_resource(const net::http_request& request, std::string_view id,
+                           reply_to reply) {
+  net::http_response refusal;
+  auto account = authenticate(request, refusal);
+  if (!account) {
+    reply.respond(std::move(refusal));
+    return;
+  }
+  auto found = resources_.find(account->id, id);
+  if (!found) {
+    reply.respond(net::problem_response(api_error::not_found, "no such resource"));
+    return;
+  }
+  reply.respond(json_response(200, resource_body(*found, false)));
+}
+
+namespace {
+
+/// The start of an idempotent request on a resource (rotation, deletion): the key and the
+/// fingerprint, or the problem to answer.
+std::optional<net::http_response> check_idempotent(const net::http_request& request,
+                                                   core::idempotency_fingerprint& fingerprint) {
+  auto const key = request.header("Idempotency-Key");
+  if (auto key_error = core::validate_idempotency_key(key);
+      key_error != core::idempotency_key_error::none)
+    return net::problem_response(
+      core::to_api_error(key_error),
+      "Idempotency-Key must be 1 to 255 printable characters; it is required here");
+  auto printed = core::fingerprint_body(request.body);
+  if (!printed)
+    return net::problem_response(core::to_api_error(printed.error),
+                                 "the body must be empty or JSON");
+  fingerprint = printed.value;
+  return std::nullopt;
+}
+
+/// What a stored or refused start of an idempotent request answers; empty for `execute`.
+std::optional<net::http_response> answer_start(resource_store::begun& begun) {
+  switch (begun.what) {
+  case resource_store::start::replay:
+    return replayed(begun.status, std::move(begun.body));
+  case resource_store::start::conflict:
+    return net::problem_response(api_error::idempotency_conflict,
+                                 "this Idempotency-Key was used with another request body");
+  case resource_store::start::in_flight:
+    return net::problem_response(
+      core::problem(api_error::idempotency_in_flight, "the original request is still running")
+        .retry_after(core::idempotency_retry_after_seconds));
+  case resource_store::start::full:
+    return try_again(api_error::overloaded, "too many requests remembered; retry shortly",
+                     "overloaded");
+  case resource_store::start::execute:
+    break;
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
+void service::rotate_resource(const net::http_request& request, std::string_view id,
+                              reply_to reply) {
+  net::http_response refusal;
+  auto account = authenticate(request, refusal);
+  if (!account) {
+    reply.respond(std::move(refusal));
+    return;
+  }
+  core::idempotency_fingerprint fingerprint{};
+  if (auto problem = check_idempotent(request, fingerprint)) {
+    reply.respond(std::move(*problem));
+    return;
+  }
+  auto const scope = resource_store::scope_of(account->id, "POST", request.path,
+                                              request.header("Idempotency-Key"));
+  auto begun = resources_.begin_scope(scope, fingerprint, {});
+  if (auto answer = answer_start(begun)) {
+    reply.respond(std::move(*answer));
+    return;
+  }
+  auto finish = [&](net::http_response response) {
+    resources_.finish_scope(scope, response.status, response.body);
+    reply.respond(std::move(response));
+  };
+  auto credential = random_text<account_token_random_bytes>("rpk_", random_);
+  if (!credential) {
+    finish(net::problem_response(api_error::internal, "no randomness for credentials"));
+    return;
+  }
+  auto rotated = resources_.rotate(account->id, id, std::move(*credential));
+  switch (rotated.what) {
+  case resource_store::change::not_found:
+    finish(net::problem_response(api_error::not_found, "no such resource"));
+    return;
+  case resource_store::change::removed:
+    // A removed resource has no credentials to rotate: it is gone, as far as rotation goes.
+    finish(refused(api_error::not_found, "the resource was removed", "resource_removed"));
+    return;
+  case resource_store::change::done:
+    break;
+  }
+  finish(json_response(200, resource_body(rotated.now, true)));
+}
+
+void service::delete_resource(const net::http_request& request, std::string_view id,
+                              reply_to reply) {
+  net::http_response refusal;
+  auto account = authenticate(request, refusal);
+  if (!account) {
+    reply.respond(std::move(refusal));
+    return;
+  }
+  core::idempotency_fingerprint fingerprint{};
+  if (auto problem = check_idempotent(request, fingerprint)) {
+    reply.respond(std::move(*problem));
+    return;
+  }
+  auto const scope = resource_store::scope_of(account->id, "DELETE", request.path,
+                                              request.header("Idempotency-Key"));
+  auto begun = resources_.begin_scope(scope, fingerprint, {});
+  if (auto answer = answer_start(begun)) {
+    reply.respond(std::move(*answer));
+    return;
+  }
+  auto removed = resources_.remove(account->id, id);
+  net::http_response response =
+    removed.what == resource_store::change::not_found
+      ? net::problem_response(api_error::not_found, "no such resource")
+      : json_response(200, resource_body(removed.now, false));
+  resources_.finish_scope(scope, response.status, response.body);
+  reply.respond(std::move(response));
+}
+
+// --- The meter (meter.hpp) ---------------------------------------------------------------------
+
+void service::meter_ended() {
+  meters_running_.fetch_sub(1);
+}
+
+void service::schedule_tick(std::string resource_id, std::uint64_t tick) {
+  if (stopped_.load()) {
+    meter_ended();
+    return;
+  }
+  auto accepted = timers_.after(config_.meter_interval_ms,
+                                [this, resource_id, tick](bool fired) {
+                                  if (fired)
+                                    send_tick(resource_id, tick);
+                                  else
+                                    meter_ended();
+                                });
+  if (accepted)
+    return;
+  // The timer thread has room for one tick per resource (limits::timers_max): refusing means it
+  // is stopping, or a bug. Either way this meter cannot go on, and the resource says so.
+  if (!stopped_.load())
+    resources_.suspend(resource_id, "meter_unavailable");
+  meter_ended();
+}
+
+void service::send_tick(const std::string& resource_id, std::uint64_t tick) {
+  auto r = resources_.get(resource_id);
+  // Removed or suspended: the meter ends here, with no timer left behind.
+  if (!r || r->status != resource_status::ready) {
+    meter_ended();
+    return;
+  }
+  auto const amount = config_.meter_units * compute_price_amount;
+  auto body = tick_charge_body(r->payment_token, resource_id, config_.meter_units,
+                               compute_price_amount, compute_unit);
+  client_.request(charge_request(tick_key(resource_id, tick), std::move(body)),
+                  [this, resource_id, tick, amount](net::client_result result) {
+                    auto verdict = judge_tick(result);
+                    switch (verdict.what) {
+                    case tick_outcome::charged:
+                      if (resources_.record_tick(resource_id, tick, amount))
+                        schedule_tick(resource_id, tick + 1);
+                      else
+                        meter_ended();
+                      return;
+                    case tick_outcome::stopped:
+                      resources_.suspend(resource_id, std::move(verdict.reason));
+                      meter_ended();
+                      return;
+                    case tick_outcome::retry:
+                      schedule_tick(resource_id, tick);
+                      return;
+                    }
+                  });
 }
 
 } // namespace steward::refprovider

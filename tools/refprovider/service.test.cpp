@@ -17,8 +17,11 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <future>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 
 namespace steward::refprovider {
 namespace {
@@ -84,6 +87,12 @@ public:
                                      std::string(request.body)});
                  response.status = charge_status_;
                  response.body = charge_body_;
+                 if (!script_.empty()) {
+                   response.status = script_.front().first;
+                   response.body = script_.front().second;
+                   script_.erase(script_.begin());
+                 }
+                 charged_.notify_all();
                  reply.respond(std::move(response));
                });
     routes.add(net::http_method::get, "/.well-known/jwks.json",
@@ -131,6 +140,19 @@ public:
     return charges_;
   }
 
+  /// Answers the next charges with these, in order, before the `answer_charges` answer.
+  void script_charges(std::vector<std::pair<std::uint16_t, std::string>> answers) {
+    std::lock_guard<std::mutex> guard(mutex_);
+    script_ = std::move(answers);
+  }
+
+  /// Waits (up to 10 s) until `count` charges arrived; the charges then.
+  std::vector<received_charge> wait_for_charges(std::size_t count) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    charged_.wait_for(lock, std::chrono::seconds(10), [&] { return charges_.size() >= count; });
+    return charges_;
+  }
+
 private:
   net::no_listener_stats stats_;
   std::unique_ptr<net::server> server_;
@@ -141,6 +163,8 @@ private:
   std::uint16_t charge_status_ = 201;
   std::string charge_body_ = R"({"id":"chg_0000000000000000000042","object":"charge"})";
   std::vector<received_charge> charges_;
+  std::vector<std::pair<std::uint16_t, std::string>> script_;
+  std::condition_variable charged_;
 };
 
 class refprovider_service : public ::testing::Test {
@@ -158,6 +182,10 @@ protected:
     config.existing_accounts = {"linked@example.com"};
     config.clock = [clock = clock_] { return clock->load(); };
     config.oauth_auto_consent = auto_consent_;
+    config.meter_interval_ms = meter_interval_ms_;
+    config.meter_units = meter_units_;
+    config.faults = faults_;
+    config.faults_from_header = faults_from_header_;
     service_ = std::make_unique<service>(std::move(config), provider_client_, random_);
     server_ = std::make_unique<net::server>(loopback_config(), service_->routes(), stats_);
     auto problem = server_->start();
@@ -168,7 +196,9 @@ protected:
 
   void TearDown() override {
     server_->drain();
+    service_->stop();
     provider_client_.stop();
+    EXPECT_EQ(service_->meters_running(), 0) << "every meter ended";
     server_->wait();
     test_client_.stop();
   }
@@ -177,7 +207,18 @@ protected:
   net::client_response call(net::http_method method, std::string_view target,
                             std::string body = {},
                             std::vector<std::pair<std::string, std::string>> headers = {}) {
+    auto result = send(method, target, std::move(body), std::move(headers));
+    auto* response = std::get_if<net::client_response>(&result);
+    EXPECT_TRUE(response) << net::to_string(std::get<net::client_error>(result));
+    return response ? *response : net::client_response{};
+  }
+
+  /// One request with its own deadline (0: the client's); the response or the client's error.
+  net::client_result send(net::http_method method, std::string_view target, std::string body,
+                          std::vector<std::pair<std::string, std::string>> headers,
+                          std::uint32_t timeout_ms = 0) {
     net::client_request request;
+    request.timeout_ms = timeout_ms;
     request.method = method;
     request.url = base_ + std::string(target);
     request.body = std::move(body);
@@ -192,10 +233,7 @@ protected:
     test_client_.request(std::move(request),
                          [promise](net::client_result result) { promise->set_value(result); });
     EXPECT_EQ(future.wait_for(10s), std::future_status::ready);
-    auto result = future.get();
-    auto* response = std::get_if<net::client_response>(&result);
-    EXPECT_TRUE(response) << net::to_string(std::get<net::client_error>(result));
-    return response ? *response : net::client_response{};
+    return future.get();
   }
 
   std::string attestation(std::string_view email, const core::jws_signing_key& key,
@@ -230,6 +268,10 @@ protected:
   std::shared_ptr<std::atomic<std::int64_t>> clock_ =
     std::make_shared<std::atomic<std::int64_t>>(now);
   bool auto_consent_ = false;
+  std::uint32_t meter_interval_ms_ = 0;
+  std::int64_t meter_units_ = 1;
+  std::vector<fault> faults_;
+  bool faults_from_header_ = false;
   core::openssl_random random_;
   core::jws_signing_key key_ = new_key("key-one");
   jwks_endpoint jwks_;
@@ -409,6 +451,46 @@ protected:
     return call(net::http_method::post, "/resources", std::move(body), std::move(headers));
   }
 
+  /// `method` on `target` as the account of `bearer` (this fixture's account when empty).
+  net::client_response as_account(net::http_method method, std::string target, std::string key,
+                                  std::string bearer = {},
+                                  std::vector<std::pair<std::string, std::string>> extra = {}) {
+    std::vector<std::pair<std::string, std::string>> headers = std::move(extra);
+    headers.emplace_back("Authorization", "Bearer " + (bearer.empty() ? token_ : bearer));
+    if (!key.empty())
+      headers.emplace_back("Idempotency-Key", key);
+    return call(method, target, {}, std::move(headers));
+  }
+  net::client_response rotate(const std::string& id, std::string key, std::string bearer = {}) {
+    return as_account(net::http_method::post, "/resources/" + id + "/rotate", std::move(key),
+                      std::move(bearer));
+  }
+  net::client_response remove(const std::string& id, std::string key, std::string bearer = {}) {
+    return as_account(net::http_method::delete_, "/resources/" + id, std::move(key),
+                      std::move(bearer));
+  }
+  net::client_response get(const std::string& id, std::string bearer = {}) {
+    return as_account(net::http_method::get, "/resources/" + id, {}, std::move(bearer));
+  }
+  /// Another account's token.
+  std::string other_account() {
+    auto created = open_account(attestation("bob@example.com", key_));
+    EXPECT_EQ(created.status, 201);
+    return field(created.body, "account_token");
+  }
+
+  /// Polls `done` until it holds or 10 s passed; whether it held. For state that a background
+  /// thread (the meter) changes: the assertion is on the state, the deadline only ends a hang.
+  static bool eventually(const std::function<bool()>& done) {
+    auto const deadline = std::chrono::steady_clock::now() + 10s;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline)
+        return false;
+      std::this_thread::sleep_for(2ms);
+    }
+    return true;
+  }
+
   static std::string paid(std::string_view service, std::string config = "{}",
                           std::int64_t max_amount = 5000, std::int64_t expires_at = now + 3600) {
     return R"({"service":")" + std::string(service) + R"(","config":)" + config +
@@ -544,6 +626,283 @@ TEST_F(refprovider_resources, requests_that_cannot_be_served_change_nothing) {
   EXPECT_EQ(field(anonymous.body, "reason"), "account_token_missing");
   EXPECT_TRUE(jwks_.charges().empty());
   EXPECT_EQ(service_->resources().records(), 0u);
+}
+
+// --- Rotation and deletion ---------------------------------------------------------------------
+
+TEST_F(refprovider_resources, rotation_replaces_the_credential_once_per_key) {
+  auto made = provision(R"({"service":"kv:free"})", "r-make");
+  ASSERT_EQ(made.status, 201) << made.body;
+  auto const id = field(made.body, "id");
+  auto const original = field(made.body, "api_key");
+
+  auto rotated = rotate(id, "rot-1");
+  ASSERT_EQ(rotated.status, 200) << rotated.body;
+  EXPECT_EQ(field(rotated.body, "id"), id);
+  auto const fresh = field(rotated.body, "api_key");
+  EXPECT_EQ(fresh.substr(0, 4), "rpk_");
+  EXPECT_NE(fresh, original);
+  EXPECT_EQ(service_->resources().find(service_->accounts().find_by_token(token_)->id, id)->api_key,
+            fresh)
+    << "the old credential is no longer the resource's";
+
+  auto replay = rotate(id, "rot-1");
+  EXPECT_EQ(replay.status, 200);
+  EXPECT_EQ(replay.body, rotated.body) << "a retry gets the same new credential";
+  EXPECT_EQ(replay.header("Idempotent-Replayed"), "true");
+
+  auto again = rotate(id, "rot-2");
+  ASSERT_EQ(again.status, 200);
+  EXPECT_NE(field(again.body, "api_key"), fresh);
+
+  EXPECT_EQ(field(rotate(id, "").body, "code"), "idempotency_key_required");
+  auto foreign = rotate(id, "rot-3", other_account());
+  EXPECT_EQ(foreign.status, 404);
+  EXPECT_EQ(field(foreign.body, "code"), "not_found");
+  EXPECT_EQ(rotate("rsc_nothing", "rot-4").status, 404);
+  EXPECT_EQ(rotate(id, "rot-5", "rpt_unknown").status, 401);
+  // The credential is shown at creation and rotation, never by GET.
+  auto shown = get(id);
+  ASSERT_EQ(shown.status, 200);
+  EXPECT_EQ(shown.body.find("api_key"), std::string::npos) << shown.body;
+}
+
+TEST_F(refprovider_resources, deletion_is_idempotent_and_ends_rotation) {
+  auto made = provision(paid("hosting:pro"), "d-make");
+  ASSERT_EQ(made.status, 201) << made.body;
+  auto const id = field(made.body, "id");
+
+  auto foreign = remove(id, "del-0", other_account());
+  EXPECT_EQ(foreign.status, 404);
+  EXPECT_EQ(field(get(id).body, "status"), "ready") << "another account cannot remove it";
+
+  auto removed = remove(id, "del-1");
+  ASSERT_EQ(removed.status, 200) << removed.body;
+  EXPECT_EQ(field(removed.body, "id"), id);
+  EXPECT_EQ(field(removed.body, "status"), "removed");
+  auto replay = remove(id, "del-1");
+  EXPECT_EQ(replay.body, removed.body);
+  EXPECT_EQ(replay.header("Idempotent-Replayed"), "true");
+  auto again = remove(id, "del-2");
+  EXPECT_EQ(again.status, 200) << "removing a removed resource answers the same";
+  EXPECT_EQ(field(again.body, "status"), "removed");
+  EXPECT_EQ(field(remove(id, "").body, "code"), "idempotency_key_required");
+  EXPECT_EQ(remove("rsc_nothing", "del-3").status, 404);
+
+  auto rotated = rotate(id, "rot-after");
+  EXPECT_EQ(rotated.status, 404);
+  EXPECT_EQ(field(rotated.body, "reason"), "resource_removed");
+  EXPECT_EQ(field(get(id).body, "status"), "removed");
+  EXPECT_EQ(jwks_.charges().size(), 1u) << "removal neither charges nor refunds";
+}
+
+TEST_F(refprovider_resources, a_resource_is_read_by_its_owner_only) {
+  auto made = provision(R"({"service":"kv:free","name":"cache"})", "g-make");
+  ASSERT_EQ(made.status, 201);
+  auto const id = field(made.body, "id");
+  auto shown = get(id);
+  ASSERT_EQ(shown.status, 200) << shown.body;
+  EXPECT_EQ(field(shown.body, "name"), "cache");
+  EXPECT_EQ(field(shown.body, "status"), "ready");
+  EXPECT_EQ(get(id, other_account()).status, 404);
+  auto anonymous = call(net::http_method::get, "/resources/" + id);
+  EXPECT_EQ(anonymous.status, 401);
+}
+
+// --- The meter ----------------------------------------------------------------------------------
+
+class refprovider_meter : public refprovider_resources {
+protected:
+  refprovider_meter() { meter_interval_ms_ = 5; meter_units_ = 2; }
+
+  static std::string declined(std::string_view code, std::uint16_t status) {
+    return R"({"type":"urn:steward:problem:)" + std::string(code) + R"(","title":"T","status":)" +
+           std::to_string(status) + R"(,"detail":"d","code":")" + std::string(code) + "\"}";
+  }
+
+  std::string metered() {
+    auto made = provision(paid("compute:metered", "{}", 1000), "m-make");
+    EXPECT_EQ(made.status, 201) << made.body;
+    EXPECT_EQ(field(made.body, "status"), "ready");
+    return field(made.body, "id");
+  }
+
+  /// Waits until no meter can charge any more.
+  void wait_for_meters_to_end() {
+    EXPECT_TRUE(eventually([&] { return service_->meters_running() == 0; }));
+  }
+};
+
+TEST_F(refprovider_meter, charges_each_tick_under_its_own_key_until_steward_declines) {
+  jwks_.script_charges({{201, R"({"id":"chg_0000000000000000000051"})"},
+                        {201, R"({"id":"chg_0000000000000000000052"})"},
+                        {201, R"({"id":"chg_0000000000000000000053"})"}});
+  jwks_.answer_charges(402, declined("budget_exceeded", 402));
+  auto const id = metered();
+  wait_for_meters_to_end();
+
+  auto charges = jwks_.charges();
+  ASSERT_EQ(charges.size(), 4u) << "three taken, the fourth declined, then nothing";
+  for (std::size_t i = 0; i < charges.size(); ++i) {
+    EXPECT_EQ(charges[i].key, id + ".tick." + std::to_string(i + 1));
+    EXPECT_EQ(charges[i].provider, "ref");
+    EXPECT_EQ(charges[i].body,
+              R"({"payment_token":"ptk_0000000000000000000007","amount":10,"currency":"usd","description":"compute:metered )" +
+                id + R"(","usage":{"quantity":2,"unit":"vcpu_hour"}})");
+    EXPECT_EQ(core::verify(std::string(secret), charges[i].signature, now,
+                           core::signed_request{"POST", "/v1/provider/charges", charges[i].key,
+                                                charges[i].body}),
+              core::signature_error::none);
+  }
+  auto shown = get(id);
+  EXPECT_EQ(field(shown.body, "status"), "suspended") << shown.body;
+  EXPECT_EQ(field(shown.body, "reason"), "budget_exceeded");
+  EXPECT_NE(shown.body.find(R"("ticks":3,"charged_total":30)"), std::string::npos) << shown.body;
+}
+
+TEST_F(refprovider_meter, each_refusal_stops_it_with_its_code) {
+  for (auto [code, status] : std::vector<std::pair<std::string, std::uint16_t>>{
+         {"killed", 403}, {"token_revoked", 403}, {"token_expired", 402}, {"not_found", 404}}) {
+    jwks_.answer_charges(status, declined(code, status));
+    auto made = provision(paid("compute:metered", "{}", 1000), "m-" + code);
+    ASSERT_EQ(made.status, 201);
+    wait_for_meters_to_end();
+    auto shown = get(field(made.body, "id"));
+    EXPECT_EQ(field(shown.body, "status"), "suspended") << code;
+    EXPECT_EQ(field(shown.body, "reason"), code);
+    EXPECT_NE(shown.body.find(R"("ticks":0,"charged_total":0)"), std::string::npos) << shown.body;
+  }
+}
+
+TEST_F(refprovider_meter, a_failed_tick_is_sent_again_with_the_same_key) {
+  jwks_.script_charges({{500, "{}"}, {201, R"({"id":"chg_0000000000000000000061"})"}});
+  jwks_.answer_charges(402, declined("budget_exceeded", 402));
+  auto const id = metered();
+  wait_for_meters_to_end();
+  auto charges = jwks_.charges();
+  ASSERT_EQ(charges.size(), 3u);
+  EXPECT_EQ(charges[0].key, id + ".tick.1");
+  EXPECT_EQ(charges[1].key, id + ".tick.1") << "the retry of an open tick";
+  EXPECT_EQ(charges[1].body, charges[0].body);
+  EXPECT_EQ(charges[2].key, id + ".tick.2");
+  EXPECT_NE(get(id).body.find(R"("ticks":1,"charged_total":10)"), std::string::npos);
+}
+
+TEST_F(refprovider_meter, deletion_stops_it) {
+  auto const id = metered();
+  jwks_.wait_for_charges(2);
+  auto removed = remove(id, "m-del");
+  ASSERT_EQ(removed.status, 200);
+  wait_for_meters_to_end();
+  // No meter runs: nothing can be charged any more, and what was charged is counted.
+  auto const charged = jwks_.charges().size();
+  auto shown = get(id);
+  EXPECT_EQ(field(shown.body, "status"), "removed");
+  EXPECT_NE(shown.body.find(R"("ticks":)" + std::to_string(charged) + R"(,"charged_total":)" +
+                            std::to_string(charged * 10)),
+            std::string::npos)
+    << shown.body;
+}
+
+TEST_F(refprovider_meter, a_metered_service_needs_a_payment_token) {
+  auto r = provision(R"({"service":"compute:metered"})", "m-none");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(field(r.body, "field"), "/payment_token");
+  EXPECT_EQ(service_->meters_running(), 0);
+}
+
+// --- Faults -------------------------------------------------------------------------------------
+
+class refprovider_faults : public refprovider_resources {
+protected:
+  refprovider_faults() {
+    fault every_second;
+    EXPECT_FALSE(parse_fault("status:503@2", true, every_second));
+    faults_ = {every_second};
+    faults_from_header_ = true;
+  }
+
+  /// A client result's status, or 0 for a client error.
+  static std::uint16_t status_of(const net::client_result& r) {
+    auto* response = std::get_if<net::client_response>(&r);
+    return response ? response->status : 0;
+  }
+};
+
+TEST_F(refprovider_faults, a_status_fault_answers_before_any_work) {
+  // SetUp's POST /accounts was the first provisioning call; this is the second.
+  auto failed = provision(R"({"service":"kv:free"})", "f-1");
+  EXPECT_EQ(failed.status, 503);
+  EXPECT_EQ(field(failed.body, "code"), "provider_unavailable");
+  EXPECT_EQ(field(failed.body, "reason"), "injected_fault");
+  EXPECT_EQ(failed.header("Retry-After"), "1");
+  EXPECT_EQ(service_->resources().records(), 0u) << "nothing was started";
+  auto retried = provision(R"({"service":"kv:free"})", "f-1");
+  EXPECT_EQ(retried.status, 201) << "the third passes";
+  EXPECT_TRUE(retried.header("Idempotent-Replayed").empty()) << "the failure was not stored";
+  EXPECT_EQ(provision(R"({"service":"kv:free"})", "f-2").status, 503);
+  // Reads do not count and are not failed.
+  EXPECT_EQ(call(net::http_method::get, "/catalog").status, 200);
+  EXPECT_EQ(provision(R"({"service":"kv:free"})", "f-2").status, 201);
+}
+
+TEST_F(refprovider_faults, the_header_injects_one_fault_into_its_request) {
+  auto bad_gateway = call(net::http_method::get, "/catalog", {}, {{"Refprovider-Fault", "status:502"}});
+  EXPECT_EQ(bad_gateway.status, 200) << "status faults hit provisioning calls only";
+  auto made = provision(R"({"service":"kv:free"})", "h-0"); // the configured 503 takes this one
+  ASSERT_EQ(made.status, 503);
+  auto failed = as_account(net::http_method::post, "/resources/rsc_x/rotate", "h-1", {},
+                           {{"Refprovider-Fault", "status:502"}});
+  EXPECT_EQ(failed.status, 502);
+  EXPECT_EQ(field(failed.body, "code"), "provider_error");
+  for (std::string_view bad : {"drop", "status:404", "latency:1@2", "latency:99999"}) {
+    auto refused = call(net::http_method::get, "/catalog", {}, {{"Refprovider-Fault", std::string(bad)}});
+    EXPECT_EQ(refused.status, 400) << bad;
+    EXPECT_EQ(field(refused.body, "field"), "Refprovider-Fault") << bad;
+  }
+}
+
+TEST_F(refprovider_faults, latency_delays_the_answer_without_blocking_the_server) {
+  auto slow = send(net::http_method::get, "/catalog", {}, {{"Refprovider-Fault", "latency:5000"}},
+                   /*timeout_ms=*/200);
+  ASSERT_TRUE(std::holds_alternative<net::client_error>(slow));
+  EXPECT_EQ(std::get<net::client_error>(slow), net::client_error::timeout);
+  // While that answer waits on the timer thread, the io thread serves others.
+  EXPECT_EQ(status_of(send(net::http_method::get, "/catalog", {}, {}, 2000)), 200);
+  EXPECT_EQ(service_->timers().pending(), 1u) << "the delayed answer is still waiting";
+}
+
+TEST_F(refprovider_faults, after_charge_timeout_charges_once_and_the_retry_gets_the_resource) {
+  std::vector<std::pair<std::string, std::string>> headers = {
+    {"Authorization", "Bearer " + token_}, {"Idempotency-Key", "late-1"},
+    {"Refprovider-Fault", "after-charge-timeout:5000"}};
+  // The configured status fault takes the next provisioning call; let it.
+  ASSERT_EQ(provision(R"({"service":"kv:free"})", "burn").status, 503);
+  auto first = send(net::http_method::post, "/resources", paid("hosting:pro"), headers, 300);
+  ASSERT_TRUE(std::holds_alternative<net::client_error>(first)) << "the caller gave up";
+  ASSERT_EQ(jwks_.wait_for_charges(1).size(), 1u) << "but the provider charged";
+
+  // The retry (without the fault; and past the configured 503, every second call) replays the
+  // stored resource once the original attempt stored it.
+  net::client_response retried;
+  ASSERT_TRUE(eventually([&] {
+    retried = provision(paid("hosting:pro"), "late-1");
+    return retried.status != 503 && retried.status != 409;
+  }));
+  EXPECT_EQ(retried.status, 201) << retried.body;
+  EXPECT_EQ(retried.header("Idempotent-Replayed"), "true");
+  EXPECT_EQ(field(retried.body, "charge"), "chg_0000000000000000000042");
+  EXPECT_EQ(jwks_.charges().size(), 1u) << "charged exactly once";
+}
+
+TEST_F(refprovider_resources, the_fault_header_is_ignored_unless_enabled) {
+  auto r = as_account(net::http_method::get, "/resources/rsc_x", {}, {},
+                      {{"Refprovider-Fault", "status:502"}});
+  EXPECT_EQ(r.status, 404);
+  auto made = call(net::http_method::post, "/resources", R"({"service":"kv:free"})",
+                   {{"Authorization", "Bearer " + token_}, {"Idempotency-Key", "ignored"},
+                    {"Refprovider-Fault", "status:502"}});
+  EXPECT_EQ(made.status, 201);
 }
 
 // --- OAuth for existing accounts -------------------------------------------------------------
