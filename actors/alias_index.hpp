@@ -14,6 +14,8 @@
 //   sst:<token hash>     `<user id> <session id>` of the session whose bearer token hashes so
 //   chg:<charge id>      the charge's user; journaled only, never held here (one per charge
 //                        would grow without bound): a refund reads it from the journal
+//   apr:<approval id>    the approval's user (the platform's approve/deny and an agent's
+//                        long-poll name only the approval)
 //
 // `claim` is the one operation that writes before the journal: a platform ref's id is reserved
 // here first, so that concurrent first PUTs of one ref agree on a single user id. A reservation
@@ -41,6 +43,7 @@ inline constexpr std::string_view payment_token = "ptk:";
 inline constexpr std::string_view session = "ses:";
 inline constexpr std::string_view session_token = "sst:";
 inline constexpr std::string_view charge = "chg:";
+inline constexpr std::string_view approval = "apr:";
 } // namespace alias_key
 
 /// `prefix` followed by `name`.

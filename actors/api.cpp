@@ -1,6 +1,9 @@
 #include "actors/api.hpp"
 
 #include "core/api_messages.hpp"
+#include "core/catalog.hpp"
+#include "core/json_reader.hpp"
+#include "core/provisioning.hpp"
 #include "core/hmac_signature.hpp"
 #include "core/idempotency.hpp"
 #include "core/json_writer.hpp"
@@ -9,6 +12,7 @@
 #include "core/secret_token.hpp"
 #include "core/hash_chain.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <utility>
@@ -527,6 +531,242 @@ void agent_spend(const api_context& context, const http_request& request, const 
   context.users->send(spend_request{principal->first, reply, principal->second});
 }
 
+// --- Catalog (session token or platform key) ----------------------------------------------------
+
+/// Whether the request carries the platform key or a known session token; answers 401 when not.
+/// The catalog is the same for every principal, so who reads it does not matter beyond that.
+bool catalog_reader(const api_context& context, const http_request& request,
+                    const responder& reply) {
+  auto bearer = core::parse_bearer(request.header("Authorization"));
+  if (bearer && core::secrets_equal(bearer.token, context.platform_key))
+    return true;
+  if (bearer && core::is_session_token(bearer.token) &&
+      context.aliases->find(make_alias_key(alias_key::session_token, core::hash_token(bearer.token))))
+    return true;
+  refuse(reply, core::api_error::unauthorized, "a session token or the platform key is required");
+  return false;
+}
+
+/// Answers `body` with a strong ETag, or 304 when the client's If-None-Match has it already.
+void respond_cached(const http_request& request, const responder& reply, std::string body) {
+  auto etag = core::strong_etag(body);
+  http_response response;
+  if (core::if_none_match(request.header("If-None-Match"), etag))
+    response.status = 304;
+  else
+    response.body = std::move(body);
+  response.headers.emplace_back("ETag", std::move(etag));
+  // Catalogs change when providers change them (minutes); a minute of staleness is harmless, and
+  // revalidation is a 304.
+  response.headers.emplace_back("Cache-Control", "private, max-age=60");
+  reply.respond(std::move(response));
+}
+
+void catalog_list(const api_context& context, const http_request& request, const route_params&,
+                  responder reply) {
+  if (!catalog_reader(context, request, reply))
+    return;
+  core::catalog_query query;
+  if (auto error = core::parse_catalog_query(request.query, query)) {
+    reply.respond(problem_reply(core::problem(error)));
+    return;
+  }
+  auto view = context.catalog->current();
+  respond_cached(request, reply, core::catalog_list_json(view->catalogs, query));
+}
+
+void catalog_service(const api_context& context, const http_request& request,
+                     const route_params& params, responder reply) {
+  if (!catalog_reader(context, request, reply))
+    return;
+  std::string service;
+  auto view = context.catalog->current();
+  const auto* catalog = view->find(params.get("provider"));
+  const core::catalog_service* found = nullptr;
+  if (catalog && core::percent_decode(params.get("service"), service, false))
+    found = catalog->find(service);
+  if (!found) {
+    refuse(reply, core::api_error::not_found, "no such service in the catalog");
+    return;
+  }
+  std::string body;
+  core::json_writer w(body);
+  core::write_catalog_service(w, *catalog, *found, true);
+  respond_cached(request, reply, std::move(body));
+}
+
+// --- Provisioning: terms, approvals, resources ---------------------------------------------------
+
+void accept_terms(const api_context& context, const http_request& request,
+                  const route_params& params, responder reply) {
+  auto user = platform_user(context, request, params, reply);
+  if (!user)
+    return;
+  std::string provider(params.get("provider"));
+  if (!context.provider_secrets.contains(provider)) {
+    refuse(reply, core::api_error::not_found, "no such provider");
+    return;
+  }
+  accept_terms_request command;
+  auto error = core::decode(request.body, [&](core::object_reader& o) {
+    o.required("version", command.command.version, core::limits::terms_version_bytes_max);
+    o.required("accepted_by", command.command.accepted_by, core::limits::accepted_by_bytes_max);
+  });
+  if (error) {
+    reply.respond(problem_reply(core::problem(error)));
+    return;
+  }
+  command.user = std::move(*user);
+  command.command.provider = std::move(provider);
+  command.reply = reply;
+  context.users->send(std::move(command));
+}
+
+void list_approvals(const api_context& context, const http_request& request,
+                    const route_params& params, responder reply) {
+  auto user = platform_user(context, request, params, reply);
+  if (!user)
+    return;
+  list_approvals_request command;
+  if (auto error = core::parse_page_query(request.query, core::id_kind::approval, command.page)) {
+    reply.respond(problem_reply(core::problem(error)));
+    return;
+  }
+  // `status` (pending, approved, denied, expired, used); absent lists every approval.
+  std::string_view query = request.query;
+  std::string name;
+  std::string value;
+  while (!query.empty()) {
+    auto const end = query.find('&');
+    std::string_view pair = query.substr(0, end);
+    query = end == std::string_view::npos ? std::string_view() : query.substr(end + 1);
+    auto const equals = pair.find('=');
+    if (!core::percent_decode(pair.substr(0, equals), name, true) || name != "status")
+      continue;
+    bool known = false;
+    if (equals != std::string_view::npos &&
+        core::percent_decode(pair.substr(equals + 1), value, true))
+      for (auto status : {core::approval_status::pending, core::approval_status::approved,
+                          core::approval_status::denied, core::approval_status::expired,
+                          core::approval_status::used})
+        if (core::to_string(status) == value) {
+          command.status = status;
+          known = true;
+        }
+    if (!known) {
+      reply.respond(problem_reply(
+        core::problem(core::api_error::invalid_field,
+                      "status must be pending, approved, denied, expired or used")
+          .member("field", "/status")));
+      return;
+    }
+  }
+  command.user = std::move(*user);
+  command.reply = reply;
+  context.users->send(std::move(command));
+}
+
+/// The user of approval `{id}`; answers 404 when there is none.
+std::optional<std::string> approval_user(const api_context& context, const route_params& params,
+                                         const responder& reply) {
+  std::string_view id = params.get("id");
+  if (core::is_valid(core::id_kind::approval, id))
+    if (auto user = context.aliases->find(make_alias_key(alias_key::approval, id)))
+      return user;
+  refuse(reply, core::api_error::not_found, "no such approval");
+  return std::nullopt;
+}
+
+void decide_approval(const api_context& context, const http_request& request,
+                     const route_params& params, responder reply, bool approved) {
+  if (!platform_authorized(context, request, reply))
+    return;
+  auto user = approval_user(context, params, reply);
+  if (!user)
+    return;
+  core::approval_decision_request body;
+  if (!decode_body(request, reply, body, core::decode_approval_decision_request))
+    return;
+  decide_approval_request command;
+  command.user = std::move(*user);
+  command.command.id = std::string(params.get("id"));
+  command.command.approved = approved;
+  command.command.decided_by = std::move(body.decided_by);
+  if (!body.note.empty())
+    command.command.note = std::move(body.note);
+  command.reply = reply;
+  context.users->send(std::move(command));
+}
+
+void approve(const api_context& context, const http_request& request, const route_params& params,
+             responder reply) {
+  decide_approval(context, request, params, std::move(reply), true);
+}
+
+void deny(const api_context& context, const http_request& request, const route_params& params,
+          responder reply) {
+  decide_approval(context, request, params, std::move(reply), false);
+}
+
+void get_approval(const api_context& context, const http_request& request,
+                  const route_params& params, responder reply) {
+  // The platform sees every approval of the user; an agent only those of its own session.
+  get_approval_request command;
+  auto bearer = core::parse_bearer(request.header("Authorization"));
+  if (!(bearer && core::secrets_equal(bearer.token, context.platform_key))) {
+    auto principal = session_authorized(context, request, reply);
+    if (!principal)
+      return;
+    command.session = principal->second;
+  }
+  auto user = approval_user(context, params, reply);
+  if (!user)
+    return;
+  auto wait = core::query_number(request.query, "wait", 0, 3600);
+  if (!wait) {
+    refuse(reply, core::api_error::invalid_field, "wait must be a number of seconds");
+    return;
+  }
+  command.user = std::move(*user);
+  command.approval = std::string(params.get("id"));
+  command.wait_seconds = static_cast<std::uint32_t>(
+    std::min<std::uint64_t>(*wait, core::limits::approval_wait_seconds_max));
+  command.reply = reply;
+  context.users->send(std::move(command));
+}
+
+void provision(const api_context& context, const http_request& request, const route_params&,
+               responder reply) {
+  auto principal = session_authorized(context, request, reply);
+  if (!principal)
+    return;
+  auto key = idempotency_of("session:" + principal->second, request, reply);
+  if (!key)
+    return;
+  provision_resource_request command;
+  if (!decode_body(request, reply, command.request, core::decode_provision_request))
+    return;
+  auto ids = core::split_service_id(command.request.service);
+  auto view = context.catalog->current();
+  const core::provider_catalog* catalog = view->find(ids->first);
+  const core::catalog_service* service = catalog ? catalog->find(ids->second) : nullptr;
+  if (!service) {
+    refuse(reply, core::api_error::not_found, "no such service in the catalog (GET /v1/catalog)");
+    return;
+  }
+  auto approval = new_id(context, core::id_kind::approval, reply);
+  if (!approval)
+    return;
+  command.user = std::move(principal->first);
+  command.session = std::move(principal->second);
+  command.catalog = std::shared_ptr<const core::provider_catalog>(view, catalog);
+  command.service = service;
+  command.approval_id = std::move(*approval);
+  command.idempotency = std::move(*key);
+  command.reply = reply;
+  context.users->send(std::move(command));
+}
+
 } // namespace
 
 void add_api_routes(net::route_table& routes, const api_context& context) {
@@ -552,6 +792,16 @@ void add_api_routes(net::route_table& routes, const api_context& context) {
   add(http_method::post, "/v1/provider/charges/{id}/refunds", provider_refund);
   add(http_method::get, "/v1/session", agent_session);
   add(http_method::get, "/v1/spend", agent_spend);
+  add(http_method::post, "/v1/users/{id}/terms/{provider}", accept_terms);
+  add(http_method::get, "/v1/users/{id}/approvals", list_approvals);
+  add(http_method::post, "/v1/approvals/{id}/approve", approve);
+  add(http_method::post, "/v1/approvals/{id}/deny", deny);
+  add(http_method::get, "/v1/approvals/{id}", get_approval);
+  if (context.catalog) {
+    add(http_method::get, "/v1/catalog", catalog_list);
+    add(http_method::get, "/v1/catalog/{provider}/{service}", catalog_service);
+    add(http_method::post, "/v1/resources", provision);
+  }
 }
 
 } // namespace steward::actors

@@ -15,6 +15,7 @@
 #include "actors/directory.hpp"
 #include "actors/kill_switch.hpp"
 #include "actors/loader_pool.hpp"
+#include "actors/provider.hpp"
 #include "core/ids.hpp"
 #include "net/handler.hpp"
 #include "storage/journal.hpp"
@@ -36,6 +37,8 @@ struct api_context {
   std::unordered_map<std::string, std::string> provider_secrets; ///< slug -> HMAC secret
   std::function<std::int64_t()> clock; ///< unix seconds; the system clock when empty
   core::random_source* random = nullptr;
+  /// The providers' catalogs (`GET /v1/catalog`); without it those routes are not served.
+  const catalog_board* catalog = nullptr;
 };
 
 /// Adds the spend routes to `routes`. `context` and everything it points to must outlive the

@@ -1,5 +1,6 @@
 #include "actors/user.hpp"
 
+#include "actors/user_internal.hpp"
 #include "actors/webhook_events.hpp"
 
 #include "core/api_messages.hpp"
@@ -20,60 +21,6 @@
 namespace steward::actors {
 
 namespace {
-
-net::http_response problem_reply(core::problem&& problem) {
-  return net::problem_response(std::move(problem));
-}
-
-net::http_response overloaded_reply(std::string_view detail) {
-  return problem_reply(core::problem(core::api_error::overloaded, detail).retry_after(1));
-}
-
-net::http_response decline_reply(const core::decline& decline) {
-  core::problem problem(decline.code, decline.detail);
-  if (decline.scope)
-    problem.member("scope", core::to_string(*decline.scope));
-  return problem_reply(std::move(problem));
-}
-
-/// The response to an idempotency decision other than `execute`.
-net::http_response idempotency_reply(const core::idempotency_decision& decision) {
-  switch (decision.action) {
-    case core::idempotency_action::replay:
-      return replay_response(decision.status, decision.body);
-    case core::idempotency_action::conflict:
-      return problem_reply(core::problem(
-        core::api_error::idempotency_conflict,
-        "this Idempotency-Key was already used with a different request body"));
-    case core::idempotency_action::in_flight:
-      return problem_reply(
-        core::problem(core::api_error::idempotency_in_flight,
-                      "the original request with this Idempotency-Key is still running")
-          .retry_after(decision.retry_after_seconds));
-    case core::idempotency_action::execute: break;
-  }
-  return problem_reply(core::problem(core::api_error::internal, "unexpected idempotency state"));
-}
-
-net::http_response created(std::string body) {
-  net::http_response response;
-  response.status = 201;
-  response.body = std::move(body);
-  return response;
-}
-
-net::http_response ok(std::string body, std::uint16_t status = 200) {
-  net::http_response response;
-  response.status = status;
-  response.body = std::move(body);
-  return response;
-}
-
-/// A refusal that is not the request's outcome (a kill is lifted later): the idempotency key
-/// stays usable.
-net::http_response killed_reply(std::string_view detail) {
-  return problem_reply(core::problem(core::api_error::killed, detail));
-}
 
 std::string hold_body(const core::hold_placed& hold) {
   std::string body;
@@ -111,36 +58,6 @@ std::string charge_body(const core::charge_created& charge) {
   core::json_writer json(body);
   core::write_charge(json, view);
   return body;
-}
-
-const idempotency_key* key_of(const user_command& command) {
-  if (auto* charge = std::get_if<charge_request>(&command))
-    return &charge->idempotency;
-  if (auto* token = std::get_if<create_token_request>(&command))
-    return &token->idempotency;
-  if (auto* refund = std::get_if<refund_request>(&command))
-    return &refund->idempotency;
-  if (auto* hold = std::get_if<hold_request>(&command))
-    return &hold->idempotency;
-  return nullptr;
-}
-
-storage::alias make_alias(std::string_view prefix, std::string_view name, std::string value) {
-  return storage::alias{make_alias_key(prefix, name), std::move(value)};
-}
-
-net::responder reply_of(const user_command& command) {
-  return std::visit([](const auto& request) { return request.reply; }, command);
-}
-
-/// Sends `message` to `self` through the configured delivery (from a foreign thread).
-template <class... Ts>
-void deliver_to(const delivery& deliver, const user_actor& self, Ts... xs) {
-  auto send = [self, xs...] { caf::anon_send(self, xs...); };
-  if (deliver)
-    deliver(std::move(send));
-  else
-    send();
 }
 
 } // namespace
@@ -278,6 +195,14 @@ void user_state::handle(user_actor self, user_command command) {
     answer_session(*session);
     return;
   }
+  if (auto* approvals = std::get_if<list_approvals_request>(&command)) {
+    answer_approvals(*approvals);
+    return;
+  }
+  if (auto* approval = std::get_if<get_approval_request>(&command)) {
+    answer_approval(self, *approval);
+    return;
+  }
   if (const idempotency_key* key = key_of(command)) {
     idempotency_key copy = *key;
     begin_idempotent(self, std::move(command), copy);
@@ -352,6 +277,10 @@ void user_state::execute(user_actor self, user_command command) {
   const std::int64_t now = this->now();
   const idempotency_key key = *key_of(command);
   const net::responder reply = reply_of(command);
+  if (auto* provision = std::get_if<provision_resource_request>(&command)) {
+    execute_provision(self, *provision, key);
+    return;
+  }
   if (auto* charge = std::get_if<charge_request>(&command)) {
     // Kills are read again here, after every command queued before them: nothing decided after a
     // kill's ack is approved. The refusal is not the key's outcome (the kill may be lifted).
@@ -552,6 +481,14 @@ void user_state::execute_plain(user_actor self, user_command command) {
       json.null();
     json.member("updated", stored.updated).end_object();
     finish(self, "", reply, ok(std::move(body)), {std::move(std::get<core::accepted>(decision).event)});
+    return;
+  }
+  if (auto* terms = std::get_if<accept_terms_request>(&command)) {
+    execute_terms(self, *terms);
+    return;
+  }
+  if (auto* decided = std::get_if<decide_approval_request>(&command)) {
+    execute_decide_approval(self, *decided);
     return;
   }
   if (auto* release = std::get_if<release_hold_request>(&command)) {
@@ -794,7 +731,7 @@ void user_state::on_retire(user_actor self) {
 
 bool user_state::has_pending_work() const {
   if (!loaded || failing || !stash.empty() || !lookups.empty() || !in_flight.empty() ||
-      !ledger.holds.empty())
+      !ledger.holds.empty() || !waiters.empty())
     return true;
   // The velocity windows live in memory only: a fresh activation would start them empty, so a
   // user with a charge still counting is kept (whatever idle_timeout is configured).
@@ -903,6 +840,7 @@ user_actor::behavior_type user_behavior(user_actor::stateful_pointer<user_state>
     [self](retire_atom) { self->state.on_retire(caf::actor_cast<user_actor>(self)); },
     [self](expire_atom) { self->state.on_expire(caf::actor_cast<user_actor>(self)); },
     [self](idle_atom) { self->state.on_idle(caf::actor_cast<user_actor>(self)); },
+    [self](wait_over_atom, std::uint64_t waiter) { self->state.on_wait_over(waiter); },
   };
 }
 

@@ -44,8 +44,10 @@
 #include "actors/kill_switch.hpp"
 #include "actors/loader_pool.hpp"
 #include "core/api_messages.hpp"
+#include "core/catalog.hpp"
 #include "core/idempotency.hpp"
 #include "core/ledger.hpp"
+#include "core/provisioning.hpp"
 #include "core/velocity.hpp"
 #include "net/http_message.hpp"
 #include "net/responder.hpp"
@@ -183,12 +185,58 @@ struct kill_user_request {
   net::responder reply;
 };
 
+/// `POST /v1/users/{id}/terms/{provider}`: the human accepted the provider's terms.
+struct accept_terms_request {
+  std::string user;
+  core::accept_terms_command command;
+  net::responder reply;
+};
+
+/// `GET /v1/users/{id}/approvals?status=`: the user's approvals, by id.
+struct list_approvals_request {
+  std::string user;
+  std::optional<core::approval_status> status;
+  core::page_request page;
+  net::responder reply;
+};
+
+/// `POST /v1/approvals/{id}/approve` or `/deny`.
+struct decide_approval_request {
+  std::string user;
+  core::decide_approval_command command;
+  net::responder reply;
+};
+
+/// `GET /v1/approvals/{id}?wait=`: the approval, once it is no longer pending or after `wait`.
+/// `session` set: an agent asks, and only its own session's approvals are found.
+struct get_approval_request {
+  std::string user;
+  std::optional<std::string> session;
+  std::string approval;
+  std::uint32_t wait_seconds = 0;
+  net::responder reply;
+};
+
+/// `POST /v1/resources` (provisioning, docs/provisioning.md): the preflight, a gate or a purchase.
+/// The handler resolved the service in the catalog and minted the ids the actor may need.
+struct provision_resource_request {
+  std::string user;
+  std::string session;
+  core::provision_request request;
+  std::shared_ptr<const core::provider_catalog> catalog; ///< keeps `service` alive
+  const core::catalog_service* service = nullptr;        ///< within `catalog`
+  std::string approval_id; ///< for a gate the request opens
+  idempotency_key idempotency;
+  net::responder reply;
+};
+
 /// Every command of a user's API, as one message (the directory routes on `user_of`).
 using user_command =
   std::variant<charge_request, create_token_request, refund_request, hold_request,
                release_hold_request, spend_request, upsert_user_request, set_limits_request,
                set_payment_method_request, open_session_request, get_session_request,
-               kill_user_request>;
+               kill_user_request, accept_terms_request, list_approvals_request,
+               decide_approval_request, get_approval_request, provision_resource_request>;
 
 /// The user a command is for.
 const std::string& user_of(const user_command& command) noexcept;
@@ -226,6 +274,7 @@ using expire_atom = caf::atom_constant<caf::atom("expire")>;
 using user_failed_atom = caf::atom_constant<caf::atom("userfailed")>;
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
+using wait_over_atom = caf::atom_constant<caf::atom("waitover")>;
 
 /// The user actor's interface. `command` is its API; `loaded`, `idemlookup` and `durable` are its
 /// own results coming back from the loader pool and the journal; `retire` is its shard's
@@ -239,7 +288,8 @@ using user_actor = caf::typed_actor<
   caf::reacts_to<durable_atom, std::uint64_t, storage::append_outcome>,
   caf::reacts_to<retire_atom>,
   caf::reacts_to<expire_atom>,
-  caf::reacts_to<idle_atom>>;
+  caf::reacts_to<idle_atom>,
+  caf::reacts_to<wait_over_atom, std::uint64_t>>;
 
 /// Runs a function that delivers a message to an actor. The journal's callbacks and the loader
 /// pool call it from their threads; the default runs it at once (an `anon_send` is thread-safe).
@@ -327,6 +377,14 @@ struct user_state {
   /// The expiry timer is armed for this unix time (0: not armed).
   std::int64_t expiry_at = 0;
 
+  /// An agent waiting for an approval's decision (`GET /v1/approvals/{id}?wait=`).
+  struct approval_waiter {
+    std::string approval;
+    net::responder reply;
+  };
+  std::map<std::uint64_t, approval_waiter> waiters; ///< by waiter id
+  std::uint64_t next_waiter = 0;
+
   std::int64_t now() const;
 
   /// Starts reading the user's state on the loader pool; the result comes back as `loaded`.
@@ -348,6 +406,17 @@ struct user_state {
   void on_idle(user_actor self);
   /// Whether anything would be lost or left undone if the actor stopped now.
   bool has_pending_work() const;
+
+  // Provisioning (user_provisioning.cpp).
+  void execute_provision(user_actor self, provision_resource_request& request,
+                         const idempotency_key& key);
+  void execute_terms(user_actor self, accept_terms_request& request);
+  void answer_approvals(const list_approvals_request& request) const;
+  void execute_decide_approval(user_actor self, decide_approval_request& request);
+  void answer_approval(user_actor self, get_approval_request& request);
+  /// A waiter's time is up: answers it with the approval as it is.
+  void on_wait_over(std::uint64_t waiter);
+  std::string approval_body(const std::string& id) const;
 
   /// For tests and the spend endpoint.
   void answer_spend(const spend_request& request) const;

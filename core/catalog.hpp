@@ -22,6 +22,7 @@
 //
 // Pure: no I/O, no clock. The provider actor (actors/provider.hpp) fetches and publishes.
 
+#include "core/json_reader.hpp"
 #include "core/json_schema.hpp"
 #include "core/json_writer.hpp"
 #include "core/money.hpp"
@@ -97,6 +98,12 @@ struct catalog_query {
   std::size_t limit = 0; ///< 0: `limits::catalog_page_default`
   std::string starting_after{}; ///< a full id `provider/service`; empty: from the start
 };
+
+/// Reads the query string of `GET /v1/catalog` (without its `?`): `provider`, `category`, `q`,
+/// `limit` (1 to `limits::catalog_page_max`) and `starting_after`, each at most once and
+/// percent-decoded. Any other parameter is `unknown_field`, as in a body; a malformed value,
+/// an escape or a repeat is `invalid_field`, with the pointer `/<name>`.
+json_error parse_catalog_query(std::string_view query, catalog_query& out);
 
 /// Whether `service` of `catalog` matches the filters of `query` (not the paging).
 bool catalog_matches(const provider_catalog& catalog, const catalog_service& service,

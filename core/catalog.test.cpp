@@ -208,3 +208,38 @@ TEST(CatalogEtag, MatchesStrongAndWeakTagsAndStar) {
 
 } // namespace
 } // namespace steward::core
+
+namespace steward::core {
+namespace {
+
+TEST(CatalogQuery, ReadsEveryParameterDecoded) {
+  catalog_query query;
+  auto error = parse_catalog_query(
+    "provider=cloud&category=dns-hosting&q=fast%20things&limit=5&starting_after=cloud%2Fkv%3Afree",
+    query);
+  ASSERT_FALSE(error) << error.detail;
+  EXPECT_EQ(query.provider, "cloud");
+  EXPECT_EQ(query.category, "dns-hosting");
+  EXPECT_EQ(query.q, "fast things");
+  EXPECT_EQ(query.limit, 5u);
+  EXPECT_EQ(query.starting_after, "cloud/kv:free");
+  ASSERT_FALSE(parse_catalog_query("", query));
+  EXPECT_EQ(query.limit, 0u);
+}
+
+TEST(CatalogQuery, RefusesUnknownRepeatedAndMalformedParameters) {
+  catalog_query query;
+  auto unknown = parse_catalog_query("q=a&categroy=x", query);
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown.code, api_error::unknown_field);
+  EXPECT_EQ(unknown.pointer, "/categroy");
+  for (std::string_view bad : {"q=a&q=b", "limit=0", "limit=101", "limit=x", "provider=Big",
+                               "starting_after=kv", "category=a%2", "q=%zz"}) {
+    auto error = parse_catalog_query(bad, query);
+    ASSERT_TRUE(error) << bad;
+    EXPECT_EQ(error.code, api_error::invalid_field) << bad;
+  }
+}
+
+} // namespace
+} // namespace steward::core

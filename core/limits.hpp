@@ -409,5 +409,15 @@ inline constexpr std::uint32_t catalog_retry_ms_max = 60'000;
 inline constexpr std::uint32_t catalog_fetch_timeout_ms = 10'000;
 /// A catalog body larger than this is refused (the JSON limits apply too).
 inline constexpr std::size_t catalog_body_bytes_max = 4u << 20;
+/// A fixed price above this (minor units of the ledger currency) needs a human's
+/// purchase_confirmation even for a service that is not durable ($50).
+inline constexpr std::int64_t purchase_confirmation_above_default = 5'000;
+/// How long a gate's approval stays open for the human (one day).
+inline constexpr std::int64_t approval_ttl_seconds_default = 86'400;
+/// `GET /v1/approvals/{id}?wait=`: the longest wait, and how many requests may wait per user.
+/// The wait stays below the server's actor timeout (`actor_timeout_ms_default`, 10 s) less a
+/// second, so the long-poll answers before the connection gives up on it.
+inline constexpr std::uint32_t approval_wait_seconds_max = 9;
+inline constexpr std::size_t user_approval_waiters_max = 64;
 
 } // namespace steward::core::limits

@@ -8,6 +8,7 @@
 #include "actors/kill_switch.hpp"
 #include "actors/loader_pool.hpp"
 #include "actors/node.hpp"
+#include "actors/provider.hpp"
 #include "actors/webhook_sender.hpp"
 #include "core/assert.hpp"
 #include "core/attestation.hpp"
@@ -348,8 +349,43 @@ int main(int argc, char** argv) {
   directory_config.outbox_ready = outbox_ready;
   actors::directory users(*system, directory_config);
 
+  // Providers: one outbound client for every provider call (pools per origin, a breaker per
+  // provider), and one actor per provider that keeps its catalog on the board.
+  net::client_options client_options;
+  client_options.metrics = &metrics;
+  net::http_client provider_client(client_options);
+  actors::catalog_board catalog(slugs);
+  std::vector<std::unique_ptr<actors::provider_counters>> provider_counters;
+  std::vector<actors::provider_actor> providers;
+  for (const auto& provider : opts.providers) {
+    auto& counters = *provider_counters.emplace_back(std::make_unique<actors::provider_counters>());
+    core::metrics::label_set labels{{"provider", provider.slug}};
+    metrics.add_callback_counter("steward_catalog_fetches_total",
+                                 "Catalog versions fetched and published.", labels,
+                                 [&counters] { return counters.catalog_fetches.load(); });
+    metrics.add_callback_counter("steward_catalog_revalidations_total",
+                                 "Catalog refreshes answered 304 Not Modified.", labels,
+                                 [&counters] { return counters.catalog_revalidations.load(); });
+    metrics.add_callback_counter("steward_catalog_failures_total",
+                                 "Catalog fetches that failed; the previous catalog stayed.",
+                                 labels, [&counters] { return counters.catalog_failures.load(); });
+    metrics.add_callback_gauge("steward_catalog_services", "Services offered from the catalog.",
+                               labels, [&counters] { return counters.catalog_services.load(); });
+    metrics.add_callback_gauge("steward_catalog_hidden_services",
+                               "Services of the catalog steward cannot offer (see logs).", labels,
+                               [&counters] { return counters.catalog_hidden.load(); });
+    actors::provider_config provider_config;
+    provider_config.slug = provider.slug;
+    provider_config.base_url = provider.url;
+    provider_config.client = &provider_client;
+    provider_config.board = &catalog;
+    provider_config.counters = &counters;
+    providers.push_back(actors::spawn_provider(*system, std::move(provider_config)));
+  }
+
   core::openssl_random random;
   actors::api_context api;
+  api.catalog = &catalog;
   api.users = &users;
   api.aliases = &aliases;
   api.kills = &kills;
@@ -458,6 +494,9 @@ int main(int argc, char** argv) {
   // The loader's queued reads run before the actors go: their results are messages to them.
   if (webhooks)
     webhooks->stop();
+  provider_client.stop(); // its callbacks send to the provider actors
+  for (auto& provider : providers)
+    caf::anon_send_exit(provider, caf::exit_reason::user_shutdown);
   kill_register->stop(); // its callbacks append to the journal
   journal->stop();
   loader.stop();

@@ -161,43 +161,6 @@ std::string build_catalog(const catalog_config& config) {
   return out;
 }
 
-std::string strong_etag(std::string_view body) {
-  static constexpr char hex[] = "0123456789abcdef";
-  auto const digest = core::sha256(body);
-  std::string tag = "\"";
-  for (std::size_t i = 0; i < 16; ++i) {
-    tag += hex[digest[i] >> 4];
-    tag += hex[digest[i] & 15];
-  }
-  tag += '"';
-  return tag;
-}
-
-bool if_none_match(std::string_view value, std::string_view etag) noexcept {
-  auto trim = [](std::string_view text) {
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
-      text.remove_prefix(1);
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t'))
-      text.remove_suffix(1);
-    return text;
-  };
-  value = trim(value);
-  if (value == "*")
-    return true;
-  while (!value.empty()) {
-    auto const comma = value.find(',');
-    auto tag = trim(value.substr(0, comma));
-    if (tag.substr(0, 2) == "W/")
-      tag.remove_prefix(2);
-    if (tag.size() >= 2 && tag.front() == '"' && tag.back() == '"' && tag == etag)
-      return true;
-    if (comma == std::string_view::npos)
-      break;
-    value.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
 bool is_sellable_domain(std::string_view name) noexcept {
   if (name.empty() || name.size() > limits::domain_name_bytes_max)
     return false;

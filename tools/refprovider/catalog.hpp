@@ -16,6 +16,8 @@
 // well-known names is taken, and of the rest, the names whose SHA-256 starts with a byte below
 // `domain_taken_byte_below` (about one in eight) are taken too.
 
+#include "core/catalog.hpp"
+
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -54,12 +56,9 @@ std::string region_configuration_schema();
 /// The `GET /catalog` document.
 std::string build_catalog(const catalog_config& config);
 
-/// A strong entity tag of `body`: `"` + the first 128 bits of its SHA-256 in hex + `"`.
-std::string strong_etag(std::string_view body);
-
-/// Whether an `If-None-Match` field value matches `etag` (RFC 9110 13.1.2: `*`, or a list of tags
-/// compared weakly, so `W/"x"` matches `"x"`). An empty or malformed value matches nothing.
-bool if_none_match(std::string_view field_value, std::string_view etag) noexcept;
+/// The catalog's entity tag and its revalidation, as steward's own catalog answers them.
+using core::if_none_match;
+using core::strong_etag;
 
 /// Whether `name` is a domain the registrar can sell: lower-case LDH labels (letters, digits,
 /// inner hyphens) of 1 to 63 bytes, exactly two labels (`example.com`: no sub-domains), and a TLD

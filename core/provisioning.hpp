@@ -1,0 +1,113 @@
+#pragma once
+
+// The preflight of `POST /v1/resources` (DESIGN 4.1 and issue 4): every check a purchase must pass
+// before steward touches a provider or a budget, decided from the user's ledger and the provider's
+// catalog alone. A `dry_run` answers with the checks and changes nothing; a real request stops at
+// the first refusal (an error) or the first open gate (a human approval to ask for), in the order
+// below, and proceeds only when every check passes.
+//
+//   check            fails with                    when
+//   session          401 unauthorized / 403 killed the session is expired, unknown or killed, or
+//                                                  the user is killed
+//   config           422 config_invalid            the config breaks the service's JSON Schema
+//   terms            gate tos_acceptance           the user has not accepted the provider's
+//                                                  current terms version
+//   billing          gate billing_setup            the service is priced and the user has no
+//                                                  payment method
+//   intent           422 intent_mismatch           durable: the value resembles an intent of the
+//                                                  session without being it (`expected` names it)
+//   confirmation     gate purchase_confirmation    durable, or a fixed price above
+//                                                  `limits::purchase_confirmation_above_default`,
+//                                                  and no approved, unused approval of exactly
+//                                                  this provider, service, value (and session)
+//   max_amount       402 budget_exceeded (token)   the price is above the request's max_amount
+//   budget           402 budget_exceeded (scope)   a hold of the price would not fit a budget
+//   account          never fails                   informative: linked, or to be created or
+//                                                  linked at the provider
+//
+// Decisions (docs/provisioning.md, "Provisioning preflight"):
+//  - The value a durable purchase buys is the request's `name`, else the config's string member
+//    `name`; a durable service without one is config_invalid. It is compared in normalised form
+//    (core/intent_guard.hpp).
+//  - Durable purchases always need a purchase_confirmation approval naming the exact value, even
+//    when the session's intents name it: the issue lists durable purchases among the gates, and a
+//    non-refundable purchase is worth one human click. Intents screen lookalikes before any gate
+//    opens, so a human is never asked to approve `superseal.cc` when the run was about
+//    `superseal.club`.
+//  - Metered services place no hold (their price is per unit); the payment token they get is
+//    bounded by `max_amount` and the budgets at each charge.
+//
+// Pure: no I/O, no clock.
+
+#include "core/catalog.hpp"
+#include "core/json_reader.hpp"
+#include "core/json_writer.hpp"
+#include "core/ledger.hpp"
+#include "core/money.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace steward::core {
+
+/// `POST /v1/resources`.
+struct provision_request {
+  std::string service; ///< `provider/service`
+  std::optional<std::string> name;
+  raw_json config;     ///< a JSON object; `{}` when absent
+  std::optional<money> max_amount;
+  bool dry_run = false;
+};
+
+/// Decodes the body strictly (unknown members refused). `service` is required and must look like
+/// `provider/service`; `config`, when present, must be an object.
+json_error decode_provision_request(std::string_view body, provision_request& out);
+
+/// The provider slug and service id of a `provider/service` text, or nullopt.
+std::optional<std::pair<std::string, std::string>> split_service_id(std::string_view id);
+
+struct preflight_check {
+  std::string_view check; ///< "session", "config", "terms", ...
+  bool pass = true;
+  std::optional<api_error> code; ///< why it failed (for a gate: the kind's name is in `remedy`)
+  std::string detail;            ///< what was found, for the agent
+  std::string remedy;            ///< what a person or the agent can do, when it failed
+};
+
+/// A human gate the request must wait for.
+struct preflight_gate {
+  approval_kind kind = approval_kind::purchase_confirmation;
+  std::string value;
+  std::optional<money> amount;
+  std::string message;
+  std::optional<std::string> url;
+};
+
+struct preflight_result {
+  std::vector<preflight_check> checks;
+  /// The first refusal (an error answer), if any; `checks` stop growing after it.
+  std::optional<decline> refusal;
+  std::optional<std::string> expected; ///< intent_mismatch's `expected`
+  /// The first gate, if no refusal came first.
+  std::optional<preflight_gate> gate;
+  std::string value;                 ///< the normalised durable value; empty for others
+  std::optional<money> hold_amount;  ///< what to hold: the fixed price; none for free or metered
+  std::string approval;              ///< the purchase_confirmation approval it would consume
+
+  bool passed() const noexcept { return !refusal && !gate; }
+};
+
+/// Runs the checks above. `session` is the agent's session id (it must be in the ledger);
+/// `confirmation_above` is the fixed price above which a non-durable purchase is gated.
+preflight_result run_preflight(const ledger_state& ledger, std::string_view session,
+                               const provider_catalog& catalog, const catalog_service& service,
+                               const provision_request& request, std::int64_t now,
+                               std::int64_t confirmation_above);
+
+/// `{"object":"preflight","service","dry_run":true,"pass":bool,"checks":[{"check","pass","code",
+/// "detail","remedy"}]}`.
+void write_preflight(json_writer& w, std::string_view service_id, const preflight_result& result);
+
+} // namespace steward::core

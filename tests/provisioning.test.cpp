@@ -1,0 +1,422 @@
+// System tests of provisioning (DESIGN 4.1, 4.2): the real stewardd fetches the real
+// steward-refprovider's catalog over loopback through its provider actor and serves the catalog,
+// the preflight of `POST /v1/resources`, its human gates and the approvals API.
+//
+// The refprovider starts first (its port is only known once it listens); it shares an HMAC
+// secret that the test writes into stewardd's data dir before stewardd starts.
+//
+// Environment: `STEWARDD` and `STEWARD_REFPROVIDER`, the two binaries (tests skip when unset).
+
+#include "tests/support/api_client.hpp"
+#include "tests/support/process.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+namespace steward::test_support {
+namespace {
+
+using namespace std::chrono_literals;
+
+class provisioning_system : public stewardd_test {
+protected:
+  void SetUp() override {
+    stewardd_test::SetUp();
+    if (IsSkipped())
+      return;
+    const char* path = std::getenv("STEWARD_REFPROVIDER");
+    if (path == nullptr || *path == '\0')
+      GTEST_SKIP() << "STEWARD_REFPROVIDER is not set";
+    refprovider_ = path;
+  }
+
+  void TearDown() override {
+    provider_.reset();
+    stewardd_test::TearDown();
+  }
+
+  /// Starts the refprovider, then stewardd with it as provider `ref`.
+  bool start() {
+    run_dir_ = new_run_dir();
+    auto data = run_dir_ / "data";
+    std::filesystem::create_directories(data / "providers");
+    ::chmod(data.c_str(), 0700);
+    auto secret = data / "providers" / "ref.secret";
+    std::ofstream(secret) << "whsec_catalogtestsecretcatalogtestsecret0123\n";
+    ::chmod(secret.c_str(), 0600);
+
+    std::string error;
+    provider_ = child_process::spawn({refprovider_, "--listen=127.0.0.1:0",
+                                      "--steward-url=http://127.0.0.1:9",
+                                      "--secret-file=" + secret.string(), "--slug=ref",
+                                      "--terms-version=2026-11"},
+                                     new_run_dir(), error);
+    if (!provider_) {
+      ADD_FAILURE() << error;
+      return false;
+    }
+    auto line = provider_->read_first_line(deadline_in(10s));
+    if (!line || line->rfind("listening 127.0.0.1:", 0) != 0) {
+      ADD_FAILURE() << "no listening line; stderr: " << provider_->stderr_text();
+      return false;
+    }
+    auto provider_address = line->substr(std::string("listening ").size());
+    steward_ = start_stewardd_in(run_dir_, {"--provider=ref=http://" + provider_address});
+    if (steward_ == nullptr)
+      return false;
+    platform_key_ = read_secret(data / "platform.key");
+    return !platform_key_.empty();
+  }
+
+  std::optional<http_response> get(std::string_view target, std::string_view headers = {}) {
+    api_client c(steward_->public_port());
+    return c.send("GET", target,
+                  "Authorization: Bearer " + platform_key_ + "\r\n" + std::string(headers));
+  }
+
+  /// Waits until the provider actor has published the refprovider's catalog.
+  bool catalog_arrived() {
+    for (int i = 0; i < 500; ++i) {
+      auto r = get("/v1/catalog?provider=ref");
+      if (r && r->status == 200 && r->body.find("ref/registrar:domain") != std::string::npos)
+        return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
+
+  std::optional<http_response> platform(std::string_view method, std::string_view target,
+                                        std::string_view body = {}) {
+    api_client c(steward_->public_port());
+    return c.bearer(platform_key_, method, target, body);
+  }
+
+  /// A user with a session intending `superseal.club`; sets `user_` and `token_`.
+  void open_session(std::int64_t run_budget = 5000) {
+    auto user = platform("PUT", "/v1/users/ada", R"({"email":"ada@example.com","email_verified":true})");
+    ASSERT_TRUE(user);
+    ASSERT_EQ(user->status, 201) << user->body;
+    user_ = json_string(user->body, "id");
+    auto session = platform("POST", "/v1/users/" + user_ + "/sessions",
+                            R"({"run_budget":{"amount":)" + std::to_string(run_budget) +
+                              R"(,"currency":"usd"},"intents":{"domains":["superseal.club"]}})");
+    ASSERT_TRUE(session);
+    ASSERT_EQ(session->status, 201) << session->body;
+    token_ = json_string(session->body, "token");
+  }
+
+  std::optional<http_response> agent(std::string_view method, std::string_view target,
+                                     std::string_view body = {}, std::string_view key = {}) {
+    api_client c(steward_->public_port());
+    return c.bearer(token_, method, target, body, key);
+  }
+
+  static std::string buy_domain(std::string_view name, bool dry_run = false) {
+    return std::string(R"({"service":"ref/registrar:domain","config":{"name":")") +
+           std::string(name) + "\"}" + (dry_run ? R"(,"dry_run":true})" : "}");
+  }
+
+  /// The user's journaled event types, oldest first, joined by spaces.
+  std::string audit_types() {
+    auto r = platform("GET", "/v1/users/" + user_ + "/audit?limit=100");
+    EXPECT_TRUE(r && r->status == 200);
+    std::string types;
+    std::size_t at = 0;
+    while (r && (at = r->body.find(R"("object":"event","seq":)", at)) != std::string::npos) {
+      types += json_string(std::string_view(r->body).substr(at), "type") + " ";
+      ++at;
+    }
+    return types;
+  }
+
+  std::string refprovider_;
+  std::string user_;
+  std::string token_;
+  std::filesystem::path run_dir_;
+  std::unique_ptr<child_process> provider_;
+  stewardd_process* steward_ = nullptr;
+  std::string platform_key_;
+};
+
+TEST_F(provisioning_system, lists_searches_and_details_the_providers_services) {
+  ASSERT_TRUE(start());
+  ASSERT_TRUE(catalog_arrived()) << provider_->stderr_text();
+
+  auto all = get("/v1/catalog");
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->status, 200) << all->body;
+  for (std::string_view id :
+       {"ref/compute:metered", "ref/hosting:pro", "ref/kv:free", "ref/registrar:domain"})
+    EXPECT_NE(all->body.find(std::string(R"("id":")") + std::string(id) + "\""),
+              std::string::npos)
+      << id << " in " << all->body;
+  EXPECT_NE(all->body.find(R"("version":"2026-11")"), std::string::npos);
+  EXPECT_NE(all->body.find(R"("has_more":false)"), std::string::npos);
+
+  auto domains = get("/v1/catalog?category=domains");
+  ASSERT_TRUE(domains);
+  ASSERT_EQ(domains->status, 200);
+  EXPECT_NE(domains->body.find("ref/registrar:domain"), std::string::npos);
+  EXPECT_EQ(domains->body.find("ref/hosting:pro"), std::string::npos);
+
+  auto search = get("/v1/catalog?q=HOSTING");
+  ASSERT_TRUE(search);
+  EXPECT_NE(search->body.find("ref/hosting:pro"), std::string::npos);
+  EXPECT_EQ(search->body.find("ref/kv:free"), std::string::npos);
+
+  auto page = get("/v1/catalog?limit=1&starting_after=ref%2Fhosting%3Apro");
+  ASSERT_TRUE(page);
+  EXPECT_NE(page->body.find("ref/kv:free"), std::string::npos) << page->body;
+  EXPECT_NE(page->body.find(R"("has_more":true)"), std::string::npos);
+
+  auto detail = get("/v1/catalog/ref/registrar:domain");
+  ASSERT_TRUE(detail);
+  ASSERT_EQ(detail->status, 200) << detail->body;
+  EXPECT_NE(detail->body.find(R"("durable":true)"), std::string::npos);
+  EXPECT_NE(detail->body.find(R"("configuration_schema":{)"), std::string::npos);
+  EXPECT_NE(detail->body.find(R"("interval":"one_time")"), std::string::npos);
+  // A client that escapes the colon reaches the same service.
+  auto escaped = get("/v1/catalog/ref/registrar%3Adomain");
+  ASSERT_TRUE(escaped);
+  EXPECT_EQ(escaped->status, 200);
+  EXPECT_EQ(escaped->body, detail->body);
+
+  for (std::string_view missing : {"/v1/catalog/ref/registrar:nope", "/v1/catalog/nobody/kv:free"}) {
+    auto r = get(missing);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 404) << missing;
+    EXPECT_EQ(json_string(r->body, "code"), "not_found");
+  }
+}
+
+TEST_F(provisioning_system, revalidates_with_etags_and_refuses_bad_queries_and_strangers) {
+  ASSERT_TRUE(start());
+  ASSERT_TRUE(catalog_arrived()) << provider_->stderr_text();
+
+  auto first = get("/v1/catalog");
+  ASSERT_TRUE(first);
+  auto etag = first->header("ETag");
+  ASSERT_TRUE(etag);
+  auto again = get("/v1/catalog", "If-None-Match: " + *etag + "\r\n");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 304);
+  EXPECT_TRUE(again->body.empty());
+  // Another query is another body, hence another tag.
+  auto other = get("/v1/catalog?q=domain", "If-None-Match: " + *etag + "\r\n");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 200);
+
+  auto typo = get("/v1/catalog?categroy=domains");
+  ASSERT_TRUE(typo);
+  EXPECT_EQ(typo->status, 400);
+  EXPECT_EQ(json_string(typo->body, "code"), "unknown_field");
+  auto bad_limit = get("/v1/catalog?limit=1000");
+  ASSERT_TRUE(bad_limit);
+  EXPECT_EQ(bad_limit->status, 400);
+  EXPECT_EQ(json_string(bad_limit->body, "code"), "invalid_field");
+
+  api_client anonymous(steward_->public_port());
+  auto stranger = anonymous.send("GET", "/v1/catalog");
+  ASSERT_TRUE(stranger);
+  EXPECT_EQ(stranger->status, 401);
+  auto wrong = anonymous.bearer("sst_notarealtoken", "GET", "/v1/catalog");
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 401);
+
+  // An agent's session token reads the catalog too.
+  auto user = anonymous.bearer(platform_key_, "PUT", "/v1/users/ada", R"({"email":"ada@example.com"})");
+  ASSERT_TRUE(user);
+  ASSERT_EQ(user->status, 201) << user->body;
+  auto session = anonymous.bearer(platform_key_, "POST",
+                                  "/v1/users/" + json_string(user->body, "id") + "/sessions",
+                                  R"({"run_budget":{"amount":500,"currency":"usd"}})");
+  ASSERT_TRUE(session);
+  ASSERT_EQ(session->status, 201) << session->body;
+  auto agent = anonymous.bearer(json_string(session->body, "token"), "GET", "/v1/catalog?provider=ref");
+  ASSERT_TRUE(agent);
+  EXPECT_EQ(agent->status, 200);
+  EXPECT_NE(agent->body.find("ref/kv:free"), std::string::npos);
+
+  // The provider actor's figures are on the admin listener.
+  api_client admin(steward_->admin_port());
+  auto metrics = admin.send("GET", "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find(R"(steward_catalog_services{provider="ref"} 4)"), std::string::npos)
+    << metrics->body.substr(0, 2000);
+  EXPECT_NE(metrics->body.find(R"(steward_catalog_fetches_total{provider="ref"} 1)"),
+            std::string::npos);
+}
+
+TEST_F(provisioning_system, a_dry_run_reports_every_check_and_changes_nothing) {
+  ASSERT_TRUE(start());
+  ASSERT_TRUE(catalog_arrived());
+  open_session();
+  auto before = audit_types();
+  auto dry = agent("POST", "/v1/resources", buy_domain("superseal.club", true), "dry-1");
+  ASSERT_TRUE(dry);
+  ASSERT_EQ(dry->status, 200) << dry->body;
+  EXPECT_NE(dry->body.find(R"("object":"preflight")"), std::string::npos);
+  EXPECT_NE(dry->body.find(R"("pass":false)"), std::string::npos);
+  EXPECT_NE(dry->body.find(R"({"check":"terms","pass":false,"code":"tos_acceptance")"),
+            std::string::npos)
+    << dry->body;
+  EXPECT_NE(dry->body.find(R"({"check":"billing","pass":false,"code":"billing_setup")"),
+            std::string::npos);
+  EXPECT_NE(dry->body.find(R"({"check":"confirmation","pass":false,"code":"purchase_confirmation")"),
+            std::string::npos);
+  EXPECT_EQ(audit_types(), before); // nothing journaled
+  auto approvals = platform("GET", "/v1/users/" + user_ + "/approvals");
+  ASSERT_TRUE(approvals);
+  EXPECT_EQ(approvals->body, R"({"object":"list","data":[],"has_more":false})");
+  // Without a key, or for a service the catalog does not have, nothing runs.
+  auto keyless = agent("POST", "/v1/resources", buy_domain("superseal.club", true));
+  ASSERT_TRUE(keyless);
+  EXPECT_EQ(keyless->status, 400);
+  EXPECT_EQ(json_string(keyless->body, "code"), "idempotency_key_required");
+  auto unknown = agent("POST", "/v1/resources", R"({"service":"ref/nothing:here"})", "dry-2");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+}
+
+TEST_F(provisioning_system, gates_open_one_at_a_time_and_approvals_close_them) {
+  ASSERT_TRUE(start());
+  ASSERT_TRUE(catalog_arrived());
+  open_session();
+
+  // 1. Terms: a tos_acceptance approval with the terms URL; a retry reuses it.
+  auto first = agent("POST", "/v1/resources", buy_domain("superseal.club"), "buy-1");
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 202) << first->body;
+  EXPECT_EQ(json_string(first->body, "status"), "requires_human");
+  EXPECT_EQ(json_string(first->body, "kind"), "tos_acceptance");
+  auto tos = json_string(first->body, "id");
+  auto again = agent("POST", "/v1/resources", buy_domain("superseal.club"), "buy-1");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 202);
+  EXPECT_EQ(json_string(again->body, "id"), tos);
+  auto pending = platform("GET", "/v1/users/" + user_ + "/approvals?status=pending");
+  ASSERT_TRUE(pending);
+  EXPECT_NE(pending->body.find(tos), std::string::npos);
+  // Approving it is the human accepting the terms.
+  auto approved = platform("POST", "/v1/approvals/" + tos + "/approve", R"({"decided_by":"ada"})");
+  ASSERT_TRUE(approved);
+  ASSERT_EQ(approved->status, 200) << approved->body;
+  EXPECT_EQ(json_string(approved->body, "status"), "approved");
+  auto twice = platform("POST", "/v1/approvals/" + tos + "/deny", R"({"decided_by":"ada"})");
+  ASSERT_TRUE(twice);
+  EXPECT_EQ(twice->status, 409);
+  EXPECT_EQ(json_string(twice->body, "code"), "approval_not_pending");
+
+  // 2. Billing: no payment method yet.
+  auto second = agent("POST", "/v1/resources", buy_domain("superseal.club"), "buy-1");
+  ASSERT_TRUE(second);
+  ASSERT_EQ(second->status, 202) << second->body;
+  EXPECT_EQ(json_string(second->body, "kind"), "billing_setup");
+  auto method = platform("PUT", "/v1/users/" + user_ + "/payment_method",
+                         R"({"psp":"stripe","reference":"pm_card_ok","last4":"4242"})");
+  ASSERT_TRUE(method);
+  ASSERT_EQ(method->status, 200) << method->body;
+
+  // 3. The durable purchase needs the human to confirm its exact value and price.
+  auto third = agent("POST", "/v1/resources", buy_domain("superseal.club"), "buy-1");
+  ASSERT_TRUE(third);
+  ASSERT_EQ(third->status, 202) << third->body;
+  EXPECT_EQ(json_string(third->body, "kind"), "purchase_confirmation");
+  EXPECT_EQ(json_string(third->body, "value"), "superseal.club");
+  auto confirmation = json_string(third->body, "id");
+
+  // The agent long-polls while the human decides.
+  std::optional<http_response> waited;
+  std::thread poll([&] {
+    waited = agent("GET", "/v1/approvals/" + confirmation + "?wait=8");
+  });
+  std::this_thread::sleep_for(300ms);
+  auto confirm = platform("POST", "/v1/approvals/" + confirmation + "/approve",
+                          R"({"decided_by":"ada","note":"yes, that one"})");
+  poll.join();
+  ASSERT_TRUE(confirm);
+  ASSERT_EQ(confirm->status, 200) << confirm->body;
+  ASSERT_TRUE(waited);
+  ASSERT_EQ(waited->status, 200) << waited->body;
+  EXPECT_EQ(json_string(waited->body, "status"), "approved");
+
+  // Every gate is closed now.
+  auto ready = agent("POST", "/v1/resources", buy_domain("superseal.club", true), "dry-3");
+  ASSERT_TRUE(ready);
+  ASSERT_EQ(ready->status, 200);
+  EXPECT_NE(ready->body.find(R"("dry_run":true,"pass":true)"), std::string::npos) << ready->body;
+  auto types = audit_types();
+  EXPECT_NE(types.find("approval.opened approval.decided terms.accepted"), std::string::npos)
+    << types;
+}
+
+TEST_F(provisioning_system, a_lookalike_of_the_intent_is_refused_and_nothing_is_asked) {
+  ASSERT_TRUE(start());
+  ASSERT_TRUE(catalog_arrived());
+  open_session();
+  ASSERT_EQ(platform("POST", "/v1/users/" + user_ + "/terms/ref",
+                     R"({"version":"2026-11","accepted_by":"ada"})")
+              ->status,
+            200);
+  ASSERT_EQ(platform("PUT", "/v1/users/" + user_ + "/payment_method",
+                     R"({"psp":"stripe","reference":"pm_card_ok"})")
+              ->status,
+            200);
+  auto lookalike = agent("POST", "/v1/resources", buy_domain("superseal.cc"), "cc-1");
+  ASSERT_TRUE(lookalike);
+  ASSERT_EQ(lookalike->status, 422) << lookalike->body;
+  EXPECT_EQ(json_string(lookalike->body, "code"), "intent_mismatch");
+  EXPECT_EQ(json_string(lookalike->body, "expected"), "superseal.club");
+  auto replay = agent("POST", "/v1/resources", buy_domain("superseal.cc"), "cc-1");
+  ASSERT_TRUE(replay);
+  EXPECT_EQ(replay->status, 422);
+  EXPECT_EQ(replay->header("Idempotent-Replayed"), std::optional<std::string>("true"));
+  auto approvals = platform("GET", "/v1/users/" + user_ + "/approvals");
+  ASSERT_TRUE(approvals);
+  EXPECT_EQ(approvals->body, R"({"object":"list","data":[],"has_more":false})");
+  // A config the service's schema refuses is config_invalid.
+  auto bad = agent("POST", "/v1/resources",
+                   R"({"service":"ref/registrar:domain","config":{"name":"UPPER.club"}})", "bad-1");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 422);
+  EXPECT_EQ(json_string(bad->body, "code"), "config_invalid");
+}
+
+TEST_F(provisioning_system, approvals_are_found_only_by_their_owners) {
+  ASSERT_TRUE(start());
+  ASSERT_TRUE(catalog_arrived());
+  open_session();
+  auto gate = agent("POST", "/v1/resources", R"({"service":"ref/kv:free"})", "kv-1");
+  ASSERT_TRUE(gate);
+  ASSERT_EQ(gate->status, 202) << gate->body;
+  auto id = json_string(gate->body, "id");
+  auto mine = agent("GET", "/v1/approvals/" + id);
+  ASSERT_TRUE(mine);
+  EXPECT_EQ(mine->status, 200);
+  EXPECT_EQ(json_string(mine->body, "status"), "pending");
+  // Another session of the same user does not see it.
+  auto other = platform("POST", "/v1/users/" + user_ + "/sessions",
+                        R"({"run_budget":{"amount":100,"currency":"usd"}})");
+  ASSERT_TRUE(other);
+  api_client c(steward_->public_port());
+  auto foreign = c.bearer(json_string(other->body, "token"), "GET", "/v1/approvals/" + id);
+  ASSERT_TRUE(foreign);
+  EXPECT_EQ(foreign->status, 404);
+  auto made_up = platform("GET", "/v1/approvals/apr_0000000000000000000000001");
+  ASSERT_TRUE(made_up);
+  EXPECT_EQ(made_up->status, 404);
+  auto bad_status = platform("GET", "/v1/users/" + user_ + "/approvals?status=maybe");
+  ASSERT_TRUE(bad_status);
+  EXPECT_EQ(bad_status->status, 400);
+  // Only the platform decides.
+  auto self_approve = agent("POST", "/v1/approvals/" + id + "/approve", R"({"decided_by":"agent"})");
+  ASSERT_TRUE(self_approve);
+  EXPECT_EQ(self_approve->status, 401);
+}
+
+} // namespace
+} // namespace steward::test_support
