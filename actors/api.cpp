@@ -643,17 +643,10 @@ void list_approvals(const api_context& context, const http_request& request,
     auto const equals = pair.find('=');
     if (!core::percent_decode(pair.substr(0, equals), name, true) || name != "status")
       continue;
-    bool known = false;
     if (equals != std::string_view::npos &&
         core::percent_decode(pair.substr(equals + 1), value, true))
-      for (auto status : {core::approval_status::pending, core::approval_status::approved,
-                          core::approval_status::denied, core::approval_status::expired,
-                          core::approval_status::used})
-        if (core::to_string(status) == value) {
-          command.status = status;
-          known = true;
-        }
-    if (!known) {
+      command.status = core::parse_approval_status(value);
+    if (!command.status) {
       reply.respond(problem_reply(
         core::problem(core::api_error::invalid_field,
                       "status must be pending, approved, denied, expired or used")

@@ -327,6 +327,13 @@ std::string_view to_string(approval_status status) noexcept {
   return "pending";
 }
 
+std::optional<approval_status> parse_approval_status(std::string_view text) noexcept {
+  for (auto status : {approval_status::pending, approval_status::approved, approval_status::denied,
+                      approval_status::expired, approval_status::used})
+    if (to_string(status) == text) return status;
+  return std::nullopt;
+}
+
 approval_status status_at(const approval_state& approval, std::int64_t now) noexcept {
   if (approval.used_by) return approval_status::used;
   if (approval.approved && !*approval.approved) return approval_status::denied;

@@ -62,6 +62,7 @@ std::optional<approval_kind> parse_approval_kind(std::string_view text) noexcept
 enum class approval_status : std::uint8_t { pending, approved, denied, expired, used };
 
 std::string_view to_string(approval_status status) noexcept;
+std::optional<approval_status> parse_approval_status(std::string_view text) noexcept;
 
 /// A human gate (`apr_`). Single use: once a resource consumed it, `used_by` names the resource.
 struct approval_state {

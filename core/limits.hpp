@@ -414,6 +414,9 @@ inline constexpr std::size_t catalog_body_bytes_max = 4u << 20;
 inline constexpr std::int64_t purchase_confirmation_above_default = 5'000;
 /// How long a gate's approval stays open for the human (one day).
 inline constexpr std::int64_t approval_ttl_seconds_default = 86'400;
+/// The lifetime of the hold the preflight only decides (never places) to test the budgets: any
+/// value within `hold_ttl_seconds_max` decides the same.
+inline constexpr std::int64_t preflight_hold_probe_seconds = 60;
 /// `GET /v1/approvals/{id}?wait=`: the longest wait, and how many requests may wait per user.
 /// The wait stays below the server's actor timeout (`actor_timeout_ms_default`, 10 s) less a
 /// second, so the long-poll answers before the connection gives up on it.

@@ -94,17 +94,17 @@ preflight_result run_preflight(const ledger_state& ledger, std::string_view sess
                                std::int64_t confirmation_above) {
   preflight_result result;
   auto pass = [&](std::string_view check, std::string detail) {
-    result.checks.push_back({check, true, std::nullopt, std::move(detail), {}});
+    result.checks.push_back({check, true, std::nullopt, std::nullopt, std::move(detail), {}});
   };
   auto refuse = [&](std::string_view check, api_error code, std::string detail,
                     std::string remedy, std::optional<budget_scope> scope = std::nullopt) {
-    result.checks.push_back({check, false, code, detail, std::move(remedy)});
+    result.checks.push_back({check, false, code, std::nullopt, detail, std::move(remedy)});
     if (!result.refusal && !result.gate)
       result.refusal = decline{code, scope, std::move(detail)};
   };
   auto gate = [&](std::string_view check, approval_kind kind, std::string detail,
                   std::string remedy, preflight_gate open) {
-    result.checks.push_back({check, false, std::nullopt, std::move(detail), std::move(remedy)});
+    result.checks.push_back({check, false, std::nullopt, kind, std::move(detail), std::move(remedy)});
     open.kind = kind;
     if (!result.refusal && !result.gate)
       result.gate = std::move(open);
@@ -246,7 +246,7 @@ preflight_result run_preflight(const ledger_state& ledger, std::string_view sess
     probe.provider = provider;
     probe.session = std::string(session_id);
     probe.amount = *price;
-    probe.expires_at = now + 60;
+    probe.expires_at = now + limits::preflight_hold_probe_seconds;
     auto decision = decide_hold(ledger, probe, now);
     if (auto* declined = std::get_if<decline>(&decision)) {
       refuse("budget", declined->code, declined->detail,
@@ -283,14 +283,10 @@ void write_preflight(json_writer& w, std::string_view service_id, const prefligh
   for (const auto& check : result.checks) {
     w.begin_object().member("check", check.check).member("pass", check.pass);
     w.key("code");
-    if (!check.pass && check.code)
+    if (check.code)
       w.string(info(*check.code).code);
-    else if (!check.pass && check.check == "terms")
-      w.string("tos_acceptance");
-    else if (!check.pass && check.check == "billing")
-      w.string("billing_setup");
-    else if (!check.pass && check.check == "confirmation")
-      w.string("purchase_confirmation");
+    else if (check.gate)
+      w.string(to_string(*check.gate));
     else
       w.null();
     w.member("detail", check.detail);

@@ -71,7 +71,8 @@ std::optional<std::pair<std::string, std::string>> split_service_id(std::string_
 struct preflight_check {
   std::string_view check; ///< "session", "config", "terms", ...
   bool pass = true;
-  std::optional<api_error> code; ///< why it failed (for a gate: the kind's name is in `remedy`)
+  std::optional<api_error> code;      ///< why it failed, when it is a refusal
+  std::optional<approval_kind> gate;  ///< the gate it opens, when it is one
   std::string detail;            ///< what was found, for the agent
   std::string remedy;            ///< what a person or the agent can do, when it failed
 };

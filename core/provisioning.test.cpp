@@ -86,6 +86,9 @@ TEST_F(Preflight, GatesOpenInOrderTermsThenBillingThenConfirmation) {
                    R"({"service":"ref/registrar:domain","config":{"name":"superseal.club"}})");
   ASSERT_TRUE(first.gate);
   EXPECT_EQ(first.gate->kind, approval_kind::tos_acceptance);
+  // The failed check names the gate it opens, and no error code.
+  EXPECT_EQ(first.checks[2].gate, approval_kind::tos_acceptance);
+  EXPECT_FALSE(first.checks[2].code);
   EXPECT_EQ(first.gate->url, "https://ref.example/terms");
   EXPECT_FALSE(first.refusal);
 
@@ -216,6 +219,20 @@ TEST_F(Preflight, DryRunAnswerListsEveryCheck) {
   EXPECT_NE(out.find(R"("pass":false,"checks":[)"), std::string::npos) << out;
   EXPECT_NE(out.find(R"({"check":"terms","pass":false,"code":"tos_acceptance")"), std::string::npos)
     << out;
+}
+
+} // namespace
+} // namespace steward::core
+
+namespace steward::core {
+namespace {
+
+TEST(ApprovalStatusText, RoundTripsEveryStatusAndRefusesOthers) {
+  for (auto status : {approval_status::pending, approval_status::approved, approval_status::denied,
+                      approval_status::expired, approval_status::used})
+    EXPECT_EQ(parse_approval_status(to_string(status)), status);
+  EXPECT_FALSE(parse_approval_status("maybe"));
+  EXPECT_FALSE(parse_approval_status("Pending"));
 }
 
 } // namespace
