@@ -747,15 +747,148 @@ void provision(const api_context& context, const http_request& request, const ro
     refuse(reply, core::api_error::not_found, "no such service in the catalog (GET /v1/catalog)");
     return;
   }
-  auto approval = new_id(context, core::id_kind::approval, reply);
-  if (!approval)
-    return;
+  // The ids the actor may need: a gate's approval, or the purchase's objects.
+  std::optional<std::string> approval, resource, token, hold, link;
+  for (auto [kind, out] : {std::pair{core::id_kind::approval, &approval},
+                           std::pair{core::id_kind::resource, &resource},
+                           std::pair{core::id_kind::payment_token, &token},
+                           std::pair{core::id_kind::hold, &hold},
+                           std::pair{core::id_kind::link, &link}})
+    if (!(*out = new_id(context, kind, reply)))
+      return;
+  command.purchase = {std::move(*resource), std::move(*token), std::move(*hold)};
+  command.link_id = std::move(*link);
   command.user = std::move(principal->first);
   command.session = std::move(principal->second);
   command.catalog = std::shared_ptr<const core::provider_catalog>(view, catalog);
   command.service = service;
   command.approval_id = std::move(*approval);
   command.idempotency = std::move(*key);
+  command.reply = reply;
+  context.users->send(std::move(command));
+}
+
+/// `GET /v1/resources` and `GET /v1/resources/{id}`: the agent's user's resources.
+void list_resources(const api_context& context, const http_request& request,
+                    const route_params& params, responder reply) {
+  auto principal = session_authorized(context, request, reply);
+  if (!principal)
+    return;
+  list_resources_request command;
+  std::string_view id = params.get("id");
+  if (!id.empty()) {
+    if (!core::is_valid(core::id_kind::resource, id)) {
+      refuse(reply, core::api_error::not_found, "no such resource");
+      return;
+    }
+    command.resource = std::string(id);
+  } else if (auto error = core::parse_page_query(request.query, core::id_kind::resource,
+                                                 command.page)) {
+    reply.respond(problem_reply(core::problem(error)));
+    return;
+  }
+  command.user = std::move(principal->first);
+  command.reply = reply;
+  context.users->send(std::move(command));
+}
+
+/// The `{id}` (agent routes) or `{rid}` (export) path segment as a resource id; 404 otherwise.
+std::optional<std::string> resource_of(const route_params& params, std::string_view name,
+                                       const responder& reply) {
+  std::string_view id = params.get(name);
+  if (!core::is_valid(core::id_kind::resource, id)) {
+    refuse(reply, core::api_error::not_found, "no such resource");
+    return std::nullopt;
+  }
+  return std::string(id);
+}
+
+/// Reveal, rotate and delete, by the agent: rotate and delete need an Idempotency-Key.
+void agent_resource_action(const api_context& context, const http_request& request,
+                           const route_params& params, responder reply,
+                           resource_action_request::action what) {
+  auto principal = session_authorized(context, request, reply);
+  if (!principal)
+    return;
+  resource_action_request command;
+  command.what = what;
+  if (what != resource_action_request::action::reveal) {
+    auto key = idempotency_of("session:" + principal->second, request, reply);
+    if (!key)
+      return;
+    command.idempotency = std::move(*key);
+  }
+  auto resource = resource_of(params, "id", reply);
+  if (!resource)
+    return;
+  command.user = std::move(principal->first);
+  command.session = std::move(principal->second);
+  command.resource = std::move(*resource);
+  command.reply = reply;
+  context.users->send(std::move(command));
+}
+
+void reveal_resource(const api_context& context, const http_request& request,
+                     const route_params& params, responder reply) {
+  agent_resource_action(context, request, params, std::move(reply),
+                        resource_action_request::action::reveal);
+}
+
+void rotate_resource(const api_context& context, const http_request& request,
+                     const route_params& params, responder reply) {
+  agent_resource_action(context, request, params, std::move(reply),
+                        resource_action_request::action::rotate);
+}
+
+void delete_resource(const api_context& context, const http_request& request,
+                     const route_params& params, responder reply) {
+  agent_resource_action(context, request, params, std::move(reply),
+                        resource_action_request::action::remove);
+}
+
+/// `GET /v1/users/{id}/resources/{rid}/export` (platform): everything to claim it, audited.
+void export_resource(const api_context& context, const http_request& request,
+                     const route_params& params, responder reply) {
+  auto user = platform_user(context, request, params, reply);
+  if (!user)
+    return;
+  auto resource = resource_of(params, "rid", reply);
+  if (!resource)
+    return;
+  resource_action_request command;
+  command.what = resource_action_request::action::exported;
+  command.user = std::move(*user);
+  command.resource = std::move(*resource);
+  command.reply = reply;
+  context.users->send(std::move(command));
+}
+
+/// `GET /oauth/callback?code&state`: the human's browser back from a provider's consent page.
+/// No credentials: the state names the account_link approval, and only steward can finish the
+/// exchange (it alone knows the PKCE verifier). Answers are short plain-text pages.
+void oauth_callback(const api_context& context, const http_request& request, const route_params&,
+                    responder reply) {
+  auto callback = core::read_oauth_callback(request.query);
+  std::optional<std::string> user;
+  if (callback && core::is_valid(core::id_kind::approval, callback->state))
+    user = context.aliases->find(make_alias_key(alias_key::approval, callback->state));
+  if (!user) {
+    net::http_response page;
+    page.status = 400;
+    page.content_type = "text/plain; charset=utf-8";
+    page.body = "This link request is unknown to steward.\n";
+    reply.respond(std::move(page));
+    return;
+  }
+  auto link = new_id(context, core::id_kind::link, reply);
+  if (!link)
+    return;
+  oauth_callback_request command;
+  command.user = std::move(*user);
+  command.approval = std::move(callback->state);
+  command.code = std::move(callback->code);
+  command.error = std::move(callback->error);
+  command.link_id = std::move(*link);
   command.reply = reply;
   context.users->send(std::move(command));
 }
@@ -794,6 +927,13 @@ void add_api_routes(net::route_table& routes, const api_context& context) {
     add(http_method::get, "/v1/catalog", catalog_list);
     add(http_method::get, "/v1/catalog/{provider}/{service}", catalog_service);
     add(http_method::post, "/v1/resources", provision);
+    add(http_method::get, "/oauth/callback", oauth_callback);
+    add(http_method::get, "/v1/resources", list_resources);
+    add(http_method::get, "/v1/resources/{id}", list_resources);
+    add(http_method::post, "/v1/resources/{id}/credentials/reveal", reveal_resource);
+    add(http_method::post, "/v1/resources/{id}/rotate", rotate_resource);
+    add(http_method::delete_, "/v1/resources/{id}", delete_resource);
+    add(http_method::get, "/v1/users/{id}/resources/{rid}/export", export_resource);
   }
 }
 

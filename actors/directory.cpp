@@ -68,6 +68,7 @@ user_actor directory_shard_state::user_for(directory_shard::pointer self, const 
   user_cfg.aliases = config.aliases;
   user_cfg.kills = config.kills;
   user_cfg.outbox_ready = config.outbox_ready;
+  user_cfg.purchases = config.purchases;
   auto actor = spawn_user(self->system(), std::move(user_cfg));
   self->monitor(actor);
   users.emplace(user, actor);

@@ -60,6 +60,8 @@ struct directory_config {
   alias_index* aliases = nullptr;
   const kill_switch* kills = nullptr;
   std::function<void()> outbox_ready;
+  /// Providers to buy from (`user_config::purchases`); must outlive the directory.
+  const purchase_services* purchases = nullptr;
 };
 
 /// A passivated user actor that is not down yet, and the commands for its user that arrived since.

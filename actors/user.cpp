@@ -199,6 +199,10 @@ void user_state::handle(user_actor self, user_command command) {
     answer_approvals(*approvals);
     return;
   }
+  if (auto* resources = std::get_if<list_resources_request>(&command)) {
+    answer_resources(*resources);
+    return;
+  }
   if (auto* approval = std::get_if<get_approval_request>(&command)) {
     answer_approval(self, *approval);
     return;
@@ -279,6 +283,10 @@ void user_state::execute(user_actor self, user_command command) {
   const net::responder reply = reply_of(command);
   if (auto* provision = std::get_if<provision_resource_request>(&command)) {
     execute_provision(self, *provision, key);
+    return;
+  }
+  if (auto* action = std::get_if<resource_action_request>(&command)) {
+    execute_resource_action(self, *action);
     return;
   }
   if (auto* charge = std::get_if<charge_request>(&command)) {
@@ -487,6 +495,14 @@ void user_state::execute_plain(user_actor self, user_command command) {
     execute_terms(self, *terms);
     return;
   }
+  if (auto* action = std::get_if<resource_action_request>(&command)) {
+    execute_resource_action(self, *action);
+    return;
+  }
+  if (auto* callback = std::get_if<oauth_callback_request>(&command)) {
+    execute_oauth_callback(self, *callback);
+    return;
+  }
   if (auto* decided = std::get_if<decide_approval_request>(&command)) {
     execute_decide_approval(self, *decided);
     return;
@@ -587,9 +603,20 @@ void user_state::finish(user_actor self, const std::string& scope_key, net::resp
                         std::vector<storage::alias> aliases,
                         std::vector<storage::alias> journal_only_aliases,
                         std::vector<storage::outbox_entry> outbox) {
+  batch_extras extras;
+  extras.aliases = std::move(aliases);
+  extras.journal_only_aliases = std::move(journal_only_aliases);
+  extras.outbox = std::move(outbox);
+  append(self, scope_key, std::move(reply), std::move(response), std::move(events),
+         std::move(extras));
+}
+
+void user_state::append(user_actor self, const std::string& scope_key, net::responder reply,
+                        net::http_response response, std::vector<core::ledger_event> events,
+                        batch_extras extras) {
   // Only a command with an idempotency key has an outcome to store.
   const bool stored = !scope_key.empty() && core::is_stored_response(response.status);
-  if (events.empty() && !stored) {
+  if (events.empty() && !stored && extras.sealed.empty() && extras.unsealed.empty()) {
     // Not an outcome (429, 409...): the key stays usable, nothing to make durable.
     forget(scope_key);
     reply.respond(std::move(response));
@@ -626,18 +653,21 @@ void user_state::finish(user_actor self, const std::string& scope_key, net::resp
     record.scope_key = scope_key;
     record.fingerprint = records.at(scope_key).fingerprint;
     record.status = response.status;
-    record.response_body = response.body;
+    record.response_body = extras.stored_body ? *extras.stored_body : response.body;
     record.created_at = now;
     batch.idempotency.push_back(std::move(record));
   }
-  batch.aliases = aliases;
-  for (auto& alias : journal_only_aliases)
+  batch.aliases = extras.aliases;
+  for (auto& alias : extras.journal_only_aliases)
     batch.aliases.push_back(std::move(alias));
-  const bool queues_webhooks = !outbox.empty();
-  batch.outbox = std::move(outbox);
+  const bool queues_webhooks = !extras.outbox.empty();
+  batch.outbox = std::move(extras.outbox);
+  batch.sealed = std::move(extras.sealed);
+  batch.unsealed = std::move(extras.unsealed);
   const auto id = next_batch++;
   in_flight[id].push_back(pending_reply{reply, std::move(response), scope_key,
-                                        std::move(aliases), queues_webhooks});
+                                        std::move(extras.aliases), queues_webhooks,
+                                        extras.purchase});
   config.journal->append(std::move(batch),
                          [deliver = config.deliver, self, id](storage::append_outcome outcome) {
                            deliver_to(deliver, self, durable_atom::value, id, outcome);
@@ -663,6 +693,9 @@ void user_state::on_durable(user_actor self, std::uint64_t id, storage::append_o
         config.outbox_ready();
       if (pending.reply.valid()) // the expiry timer's batches answer nobody
         pending.reply.respond(std::move(pending.response));
+      // A purchase calls its provider only once what it is about to buy is durable.
+      if (pending.purchase != 0)
+        send_order(self, pending.purchase);
     }
   } else {
     // Nothing of the batch is stored, and the in-memory state ran ahead of the journal: answer
@@ -670,6 +703,9 @@ void user_state::on_durable(user_actor self, std::uint64_t id, storage::append_o
     const bool bug = *outcome.error == storage::journal_error::invalid_request;
     for (auto& pending : replies) {
       forget(pending.scope_key);
+      if (pending.purchase != 0)
+        end_purchase(pending.purchase,
+                     overloaded_reply("the journal could not store the purchase; retry"));
       if (!pending.reply.valid())
         continue;
       pending.reply.respond(
@@ -686,7 +722,8 @@ void user_state::enter_failing(user_actor) {
 }
 
 void user_state::maybe_stop(user_actor self) {
-  if (!in_flight.empty() || !lookups.empty() || !stash.empty())
+  if (!in_flight.empty() || !lookups.empty() || !stash.empty() || !purchases.empty() ||
+      !oauth_exchanges.empty() || !resource_actions.empty())
     return;
   if (retiring) {
     // The shard has forgotten this actor, and everything it forwarded before that is answered.
@@ -731,7 +768,8 @@ void user_state::on_retire(user_actor self) {
 
 bool user_state::has_pending_work() const {
   if (!loaded || failing || !stash.empty() || !lookups.empty() || !in_flight.empty() ||
-      !ledger.holds.empty() || !waiters.empty())
+      !ledger.holds.empty() || !waiters.empty() || !purchases.empty() || !oauth_exchanges.empty() ||
+      !resource_actions.empty())
     return true;
   // The velocity windows live in memory only: a fresh activation would start them empty, so a
   // user with a charge still counting is kept (whatever idle_timeout is configured).
@@ -841,6 +879,24 @@ user_actor::behavior_type user_behavior(user_actor::stateful_pointer<user_state>
     [self](expire_atom) { self->state.on_expire(caf::actor_cast<user_actor>(self)); },
     [self](idle_atom) { self->state.on_idle(caf::actor_cast<user_actor>(self)); },
     [self](wait_over_atom, std::uint64_t waiter) { self->state.on_wait_over(waiter); },
+    [self](account_answer_atom, std::uint64_t id, provider_answer& answer) {
+      self->state.on_account_answer(caf::actor_cast<user_actor>(self), id, std::move(answer));
+    },
+    [self](order_answer_atom, std::uint64_t id, provider_answer& answer) {
+      self->state.on_order_answer(caf::actor_cast<user_actor>(self), id, std::move(answer));
+    },
+    [self](oauth_answer_atom, std::uint64_t id, provider_answer& answer) {
+      self->state.on_oauth_answer(caf::actor_cast<user_actor>(self), id, std::move(answer));
+    },
+    [self](vault_read_atom, std::uint64_t id, vault_read& read) {
+      self->state.on_vault_read(caf::actor_cast<user_actor>(self), id, std::move(read));
+    },
+    [self](reconcile_atom, std::uint64_t id) {
+      self->state.on_reconcile(caf::actor_cast<user_actor>(self), id);
+    },
+    [self](action_answer_atom, std::uint64_t id, provider_answer& answer) {
+      self->state.on_action_answer(caf::actor_cast<user_actor>(self), id, std::move(answer));
+    },
   };
 }
 

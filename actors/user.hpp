@@ -52,6 +52,9 @@
 #include "net/http_message.hpp"
 #include "net/responder.hpp"
 #include "storage/journal.hpp"
+#include "storage/vault_keys.hpp"
+#include "net/http_client.hpp"
+#include "core/jws.hpp"
 
 #include <caf/actor_addr.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
@@ -226,7 +229,46 @@ struct provision_resource_request {
   std::shared_ptr<const core::provider_catalog> catalog; ///< keeps `service` alive
   const core::catalog_service* service = nullptr;        ///< within `catalog`
   std::string approval_id; ///< for a gate the request opens
+  core::purchase_ids purchase; ///< for the purchase, once every check passed
+  std::string link_id;         ///< for the account link a purchase may create
   idempotency_key idempotency;
+  net::responder reply;
+};
+
+/// `GET /v1/resources` and `GET /v1/resources/{id}` (an agent): the user's resources without
+/// their credentials. `resource` set: that one (404 when the user has none by that id).
+struct list_resources_request {
+  std::string user;
+  std::optional<std::string> resource;
+  core::page_request page;
+  net::responder reply;
+};
+
+/// What is done to one resource (docs/provisioning.md, "Resources"): an agent's reveal, rotation
+/// or deletion, or the platform's export.
+struct resource_action_request {
+  enum class action : std::uint8_t {
+    reveal, ///< `POST /v1/resources/{id}/credentials/reveal`: the credentials, audited
+    rotate, ///< `POST /v1/resources/{id}/rotate`: new credentials from the provider
+    remove, ///< `DELETE /v1/resources/{id}`: deprovisioned at the provider
+    exported, ///< `GET /v1/users/{id}/resources/{rid}/export`: everything to claim it, audited
+  };
+  std::string user;
+  std::optional<std::string> session; ///< the agent's; absent for the platform
+  std::string resource;
+  action what = action::reveal;
+  idempotency_key idempotency; ///< rotate and remove
+  net::responder reply;
+};
+
+/// `GET /oauth/callback?code&state`: the human's browser, back from the provider's consent page
+/// (DESIGN 4.3). `approval` is the state: the `account_link` approval the redirect completes.
+struct oauth_callback_request {
+  std::string user;
+  std::string approval;
+  std::string code;  ///< empty when the provider sent an error
+  std::string error; ///< the provider's `error`, when the human refused or it failed
+  std::string link_id; ///< for the link it creates
   net::responder reply;
 };
 
@@ -236,7 +278,8 @@ using user_command =
                release_hold_request, spend_request, upsert_user_request, set_limits_request,
                set_payment_method_request, open_session_request, get_session_request,
                kill_user_request, accept_terms_request, list_approvals_request,
-               decide_approval_request, get_approval_request, provision_resource_request>;
+               decide_approval_request, get_approval_request, provision_resource_request,
+               oauth_callback_request, list_resources_request, resource_action_request>;
 
 /// The user a command is for.
 const std::string& user_of(const user_command& command) noexcept;
@@ -250,6 +293,19 @@ struct load_result {
   std::uint64_t snapshot_seq = 0;
 };
 
+/// Internal: a provider's answer to a purchase's call (accounts, resources, oauth token).
+struct provider_answer {
+  net::client_result result;
+};
+
+/// Internal: sealed blobs read from the vault (an account token, a resource's credentials), in
+/// the order they were asked for; an absent one is empty.
+struct vault_read {
+  std::optional<storage::journal_failure> failure;
+  std::optional<std::string> blob;
+  std::optional<std::string> second;
+};
+
 /// Internal: the journal's answer to an idempotency lookup on a memory miss.
 struct lookup_result {
   std::optional<storage::journal_failure> failure;
@@ -261,6 +317,8 @@ struct lookup_result {
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(steward::actors::user_command)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(steward::actors::load_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(steward::actors::lookup_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(steward::actors::provider_answer)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(steward::actors::vault_read)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(steward::storage::append_outcome)
 
 namespace steward::actors {
@@ -275,6 +333,12 @@ using user_failed_atom = caf::atom_constant<caf::atom("userfailed")>;
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 using wait_over_atom = caf::atom_constant<caf::atom("waitover")>;
+using account_answer_atom = caf::atom_constant<caf::atom("accountans")>;
+using order_answer_atom = caf::atom_constant<caf::atom("orderans")>;
+using oauth_answer_atom = caf::atom_constant<caf::atom("oauthans")>;
+using vault_read_atom = caf::atom_constant<caf::atom("vaultread")>;
+using reconcile_atom = caf::atom_constant<caf::atom("reconcile")>;
+using action_answer_atom = caf::atom_constant<caf::atom("actionans")>;
 
 /// The user actor's interface. `command` is its API; `loaded`, `idemlookup` and `durable` are its
 /// own results coming back from the loader pool and the journal; `retire` is its shard's
@@ -289,13 +353,33 @@ using user_actor = caf::typed_actor<
   caf::reacts_to<retire_atom>,
   caf::reacts_to<expire_atom>,
   caf::reacts_to<idle_atom>,
-  caf::reacts_to<wait_over_atom, std::uint64_t>>;
+  caf::reacts_to<wait_over_atom, std::uint64_t>,
+  caf::reacts_to<account_answer_atom, std::uint64_t, provider_answer>,
+  caf::reacts_to<order_answer_atom, std::uint64_t, provider_answer>,
+  caf::reacts_to<oauth_answer_atom, std::uint64_t, provider_answer>,
+  caf::reacts_to<vault_read_atom, std::uint64_t, vault_read>,
+  caf::reacts_to<reconcile_atom, std::uint64_t>,
+  caf::reacts_to<action_answer_atom, std::uint64_t, provider_answer>>;
 
 /// Runs a function that delivers a message to an actor. The journal's callbacks and the loader
 /// pool call it from their threads; the default runs it at once (an `anon_send` is thread-safe).
 /// Deterministic tests pass one that queues the delivery for their own thread, because CAF's test
 /// scheduler must only be touched from one thread.
 using delivery = std::function<void(std::function<void()>)>;
+
+/// What user actors need to buy from providers (docs/provisioning.md, "The purchase"); shared by
+/// every user actor of a process, read-only once stewardd started serving.
+struct purchase_services {
+  net::http_client* client = nullptr; ///< the provider client (pools, retries, breakers)
+  std::map<std::string, std::string, std::less<>> base_urls; ///< provider slug -> base URL
+  const core::jws_signing_key* signer = nullptr; ///< signs attestations
+  /// Steward's public URL: the attestations' issuer, and the base of the OAuth redirect URI.
+  std::function<std::string()> issuer;
+  /// The vault: seals account tokens and credentials; its current key also keys PKCE verifiers.
+  const storage::vault_key_ring* vault = nullptr;
+  core::random_source* random = nullptr; ///< attestation ids
+  std::string oauth_client_id = "steward"; ///< steward's client id at every provider
+};
 
 /// Counters shared by the user actors of a process (all relaxed).
 struct user_counters {
@@ -327,6 +411,8 @@ struct user_config {
   const kill_switch* kills = nullptr;
   /// Told when a batch with webhook outbox entries is durable (optional; thread-safe).
   std::function<void()> outbox_ready;
+  /// Providers to buy from; without it a purchase that passed every check answers 503.
+  const purchase_services* purchases = nullptr;
 };
 
 /// What a durable append answers: one command's reply and the record it completes.
@@ -338,6 +424,41 @@ struct pending_reply {
   /// journaled only: refunds look them up in the journal, and memory would grow with every charge).
   std::vector<storage::alias> aliases;
   bool outbox = false; ///< the batch queued webhooks: tell `user_config::outbox_ready` when durable
+  /// The purchase (`user_state::purchases`) that continues once the batch is durable; 0: none.
+  std::uint64_t purchase = 0;
+};
+
+/// What one batch carries besides its events (see `user_state::append`).
+struct batch_extras {
+  std::vector<storage::alias> aliases;              ///< copied to the alias index when durable
+  std::vector<storage::alias> journal_only_aliases; ///< journaled only
+  std::vector<storage::outbox_entry> outbox;        ///< webhooks
+  std::vector<storage::sealed_entry> sealed;        ///< vault blobs
+  std::vector<std::string> unsealed;                ///< vault references to delete
+  /// The body stored as the idempotent outcome when it must differ from the one sent (a 201 that
+  /// shows credentials once is stored without them).
+  std::optional<std::string> stored_body;
+  std::uint64_t purchase = 0; ///< continues this purchase when durable
+};
+
+/// A purchase between its last check and its answer (docs/provisioning.md, "The purchase"). The
+/// agent's request waits in it; its idempotency scope stays in flight meanwhile.
+struct purchase_flow {
+  enum class stage : std::uint8_t {
+    account,  ///< `POST {base}/accounts` in flight
+    token,    ///< the account token being read from the vault
+    placing,  ///< the first batch (hold, token, resource.requested) being made durable
+    ordering, ///< `POST {base}/resources` in flight
+    reconciling, ///< the answer was in doubt; the order is sent again with the same key
+  };
+  stage at = stage::account;
+  provision_resource_request request; ///< empty reply once answered (reconciling)
+  idempotency_key key;
+  std::string provider;
+  std::string resource; ///< res_, once placed
+  std::string order;    ///< the `POST {base}/resources` body, once placed
+  std::string provider_key;
+  std::uint32_t attempts = 0; ///< orders sent
 };
 
 /// The user actor's state; plain functions that do the work (STYLE.md).
@@ -385,6 +506,16 @@ struct user_state {
   std::map<std::uint64_t, approval_waiter> waiters; ///< by waiter id
   std::uint64_t next_waiter = 0;
 
+  /// Purchases waiting for a provider or the journal, by purchase id.
+  std::map<std::uint64_t, purchase_flow> purchases;
+  std::uint64_t next_purchase = 1;
+  /// Account tokens opened from the vault, by provider, while the actor lives (never journaled).
+  std::map<std::string, std::string, std::less<>> account_tokens;
+  /// OAuth callbacks waiting for the provider's token endpoint, by purchase id space.
+  std::map<std::uint64_t, oauth_callback_request> oauth_exchanges;
+  /// Resource actions waiting for the vault or the provider, by purchase id space.
+  std::map<std::uint64_t, resource_action_request> resource_actions;
+
   std::int64_t now() const;
 
   /// Starts reading the user's state on the loader pool; the result comes back as `loaded`.
@@ -412,10 +543,39 @@ struct user_state {
                          const idempotency_key& key);
   void execute_terms(user_actor self, accept_terms_request& request);
   void answer_approvals(const list_approvals_request& request) const;
+  void answer_resources(const list_resources_request& request) const;
   void execute_decide_approval(user_actor self, decide_approval_request& request);
   void answer_approval(user_actor self, get_approval_request& request);
   /// A waiter's time is up: answers it with the approval as it is.
   void on_wait_over(std::uint64_t waiter);
+  /// Answers, in the last batch appended, every agent long-polling approval `id`.
+  void answer_waiters(const std::string& id, const std::string& body);
+  /// Opens (or reuses) the approval of `gate` for `request` and answers 202.
+  void open_gate(user_actor self, provision_resource_request& request,
+                 const core::preflight_gate& gate, std::string_view service);
+
+  // The purchase (user_purchase.cpp).
+  void start_purchase(user_actor self, provision_resource_request& request,
+                      const idempotency_key& key);
+  void on_account_answer(user_actor self, std::uint64_t id, provider_answer answer);
+  void on_vault_read(user_actor self, std::uint64_t id, vault_read read);
+  void place_purchase(user_actor self, std::uint64_t id);
+  void send_order(user_actor self, std::uint64_t id);
+  void on_order_answer(user_actor self, std::uint64_t id, provider_answer answer);
+  void on_reconcile(user_actor self, std::uint64_t id);
+  void execute_oauth_callback(user_actor self, oauth_callback_request& request);
+  void on_oauth_answer(user_actor self, std::uint64_t id, provider_answer answer);
+  // Resources (user_resources.cpp).
+  void execute_resource_action(user_actor self, resource_action_request& request);
+  void on_resource_read(user_actor self, std::uint64_t id, vault_read read);
+  void on_action_answer(user_actor self, std::uint64_t id, provider_answer answer);
+  /// Reads `refs` (one or two) from the vault on the loader pool; the answer comes back as
+  /// `vault_read` with `id`. False when the pool refused the job.
+  bool read_vault(user_actor self, std::uint64_t id, std::string first,
+                  std::optional<std::string> second = std::nullopt);
+
+  /// Answers the purchase's waiting request (if any) and forgets the purchase.
+  void end_purchase(std::uint64_t id, net::http_response response);
   std::string approval_body(const std::string& id) const;
 
   /// For tests and the spend endpoint.
@@ -434,6 +594,11 @@ struct user_state {
               std::vector<storage::alias> aliases = {},
               std::vector<storage::alias> journal_only_aliases = {},
               std::vector<storage::outbox_entry> outbox = {});
+  /// Appends `events` with `extras` as one batch; `reply` gets `response` once it is durable
+  /// (nothing when `reply` is not valid), and the purchase named in `extras` continues.
+  void append(user_actor self, const std::string& scope_key, net::responder reply,
+              net::http_response response, std::vector<core::ledger_event> events,
+              batch_extras extras);
   void enter_failing(user_actor self);
   void maybe_stop(user_actor self);
   void remember(const std::string& scope_key, core::idempotency_record record);

@@ -5,10 +5,14 @@
 
 #include "actors/user.hpp"
 #include "core/idempotency.hpp"
+#include "core/json_writer.hpp"
 #include "core/problem.hpp"
+#include "net/http_client.hpp"
 #include "net/problem_response.hpp"
 
 #include <caf/send.hpp>
+
+#include <algorithm>
 
 #include <string>
 #include <string_view>
@@ -80,6 +84,10 @@ inline const idempotency_key* key_of(const user_command& command) {
     return &hold->idempotency;
   if (auto* provision = std::get_if<provision_resource_request>(&command))
     return &provision->idempotency;
+  if (auto* action = std::get_if<resource_action_request>(&command))
+    if (action->what == resource_action_request::action::rotate ||
+        action->what == resource_action_request::action::remove)
+      return &action->idempotency;
   return nullptr;
 }
 
@@ -89,6 +97,87 @@ inline storage::alias make_alias(std::string_view prefix, std::string_view name,
 
 inline net::responder reply_of(const user_command& command) {
   return std::visit([](const auto& request) { return request.reply; }, command);
+}
+
+// --- Provider calls (purchases and resource actions) ----------------------------------------------
+
+/// Whether a provider call's effect is unknown, so that only the same request with the same key
+/// may settle it: a 5xx, a 2xx steward could not read, 408, 409 (the provider still runs the
+/// original of this key), 429, or a transport failure. Only a request the client refused before
+/// sending anything, or a refusal the provider stands by (another 4xx), is known to have bought
+/// nothing.
+inline bool in_doubt(const net::client_result& result) {
+  if (auto* response = std::get_if<net::client_response>(&result))
+    return response->status >= 500 || (response->status >= 200 && response->status < 300) ||
+           response->status == 408 || response->status == 409 || response->status == 429;
+  auto const error = std::get<net::client_error>(result);
+  return error != net::client_error::invalid_request && error != net::client_error::insecure_url;
+}
+
+/// "answered 503", "timeout": what happened to a provider call, for details and logs.
+inline std::string what_happened(const net::client_result& result) {
+  if (auto* response = std::get_if<net::client_response>(&result))
+    return "answered " + std::to_string(response->status);
+  return std::string(net::to_string(std::get<net::client_error>(result)));
+}
+
+/// A definitive refusal's failure code: the provider's problem `code`, else `http_<status>`.
+inline std::string failure_code_of(const net::client_response& response) {
+  constexpr std::string_view key = "\"code\":\"";
+  auto at = response.body.find(key);
+  if (at != std::string::npos) {
+    auto start = at + key.size();
+    auto end = response.body.find('"', start);
+    std::string code = response.body.substr(start, end - start);
+    if (!code.empty() && code.size() <= core::limits::failure_code_bytes_max &&
+        std::all_of(code.begin(), code.end(), [](char c) {
+          return (c >= 'a' && c <= 'z') || c == '_' || (c >= '0' && c <= '9');
+        }))
+      return code;
+  }
+  return "http_" + std::to_string(response.status);
+}
+
+inline net::http_response provider_problem(core::api_error code, std::string detail) {
+  return problem_reply(core::problem(code, std::move(detail)));
+}
+
+/// A short page for the human's browser at the end of the OAuth dance.
+inline net::http_response browser_page(std::uint16_t status, std::string text) {
+  net::http_response response;
+  response.status = status;
+  response.content_type = "text/plain; charset=utf-8";
+  response.headers.emplace_back("Cache-Control", "no-store");
+  response.body = std::move(text) + "\n";
+  return response;
+}
+
+/// The resource as the API shows it, with `credentials` (compact JSON, or null) appended.
+inline std::string resource_body(const std::string& id, const core::resource_state& resource,
+                                 std::string_view credentials) {
+  std::string body;
+  core::json_writer w(body);
+  core::write_resource(w, id, resource);
+  body.pop_back(); // the closing brace: credentials are the last member
+  body += ",\"credentials\":";
+  body += credentials.empty() ? std::string_view("null") : credentials;
+  body += '}';
+  return body;
+}
+
+/// 202: the request waits for a human (DESIGN 4.1).
+inline std::string requires_human_body(const std::string& id,
+                                       const core::approval_state& approval, std::int64_t now) {
+  std::string out;
+  core::json_writer w(out);
+  w.begin_object().member("status", "requires_human").key("approval");
+  core::write_approval(w, id, approval, now);
+  w.key("next_steps").begin_array();
+  w.string("wait for the human's decision: GET /v1/approvals/" + id + "?wait=" +
+           std::to_string(core::limits::approval_wait_seconds_max));
+  w.string("then send the same request again with the same Idempotency-Key");
+  w.end_array().end_object();
+  return out;
 }
 
 /// Sends `message` to `self` through the configured delivery (from a foreign thread).

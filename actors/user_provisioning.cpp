@@ -41,20 +41,6 @@ std::string pending_gate(const core::ledger_state& ledger, const core::preflight
   return {};
 }
 
-/// 202: the request waits for a human (DESIGN 4.1).
-std::string requires_human_body(const std::string& id, const core::approval_state& approval,
-                                std::int64_t now) {
-  std::string out;
-  core::json_writer w(out);
-  w.begin_object().member("status", "requires_human").key("approval");
-  core::write_approval(w, id, approval, now);
-  w.key("next_steps").begin_array();
-  w.string("wait for the human's decision: GET /v1/approvals/" + id + "?wait=30");
-  w.string("then send the same request again with the same Idempotency-Key");
-  w.end_array().end_object();
-  return out;
-}
-
 } // namespace
 
 std::string user_state::approval_body(const std::string& id) const {
@@ -109,6 +95,37 @@ void user_state::answer_approvals(const list_approvals_request& request) const {
   request.reply.respond(ok(std::move(body)));
 }
 
+void user_state::answer_resources(const list_resources_request& request) const {
+  std::string body;
+  core::json_writer w(body);
+  if (request.resource) {
+    auto found = ledger.resources.find(*request.resource);
+    if (found == ledger.resources.end()) {
+      request.reply.respond(
+        problem_reply(core::problem(core::api_error::not_found, "no such resource")));
+      return;
+    }
+    core::write_resource(w, found->first, found->second);
+    request.reply.respond(ok(std::move(body)));
+    return;
+  }
+  w.begin_object().member("object", "list").key("data").begin_array();
+  std::size_t written = 0;
+  bool has_more = false;
+  auto it = request.page.starting_after ? ledger.resources.upper_bound(*request.page.starting_after)
+                                        : ledger.resources.begin();
+  for (; it != ledger.resources.end(); ++it) {
+    if (written == request.page.limit) {
+      has_more = true;
+      break;
+    }
+    core::write_resource(w, it->first, it->second);
+    ++written;
+  }
+  w.end_array().member("has_more", has_more).end_object();
+  request.reply.respond(ok(std::move(body)));
+}
+
 void user_state::execute_decide_approval(user_actor self, decide_approval_request& request) {
   const std::int64_t now = this->now();
   auto decision = core::decide_decide_approval(ledger, request.command, now);
@@ -133,6 +150,10 @@ void user_state::execute_decide_approval(user_actor self, decide_approval_reques
   }
   auto body = approval_body(id);
   finish(self, "", request.reply, ok(body), std::move(events));
+  answer_waiters(id, body);
+}
+
+void user_state::answer_waiters(const std::string& id, const std::string& body) {
   // Agents long-polling this approval get the decision in the same batch, once it is durable.
   auto& batch = in_flight[next_batch - 1];
   for (auto waiter = waiters.begin(); waiter != waiters.end();) {
@@ -229,51 +250,52 @@ void user_state::execute_provision(user_actor self, provision_resource_request& 
     // A gate is not the request's outcome: once the human decides, the same request with the same
     // key proceeds. The gate's approval is reused while it is pending.
     forget(key.scope_key);
-    auto open = pending_gate(ledger, *result.gate, request.session, catalog.provider, service.id,
-                             now);
-    if (!open.empty()) {
-      request.reply.respond(ok(requires_human_body(open, ledger.approvals.at(open), now), 202));
-      return;
-    }
-    core::open_approval_command command;
-    command.id = request.approval_id;
-    command.kind = result.gate->kind;
-    command.session = request.session;
-    command.provider = catalog.provider;
-    command.service = service.id;
-    command.value = result.gate->value;
-    command.amount = result.gate->amount;
-    command.message = result.gate->message;
-    command.url = result.gate->url;
-    command.expires_at = now + core::limits::approval_ttl_seconds_default;
-    auto decision = core::decide_open_approval(ledger, command, now);
-    if (auto* decline = std::get_if<core::decline>(&decision)) {
-      request.reply.respond(decline_reply(*decline));
-      return;
-    }
-    auto& event = std::get<core::accepted>(decision).event;
-    core::apply_event(ledger, event);
-    const auto& approval = ledger.approvals.at(command.id);
-    std::vector<storage::outbox_entry> outbox;
-    storage::outbox_entry entry;
-    entry.id = derived_event_id(config.user + "/approval/" + command.id);
-    entry.stream = config.user;
-    entry.type = "approval.required";
-    entry.payload = approval_payload(config.user, command.id, approval, now);
-    entry.created_at = now;
-    outbox.push_back(std::move(entry));
-    finish(self, "", request.reply, ok(requires_human_body(command.id, approval, now), 202),
-           {std::move(event)}, {make_alias(alias_key::approval, command.id, config.user)}, {},
-           std::move(outbox));
+    open_gate(self, request, *result.gate, service.id);
     return;
   }
 
-  // Every check passed. The purchase itself (account, hold, scoped token, provider call) is the
-  // next step of issue 4 and is not built yet: say so rather than pretend.
-  forget(key.scope_key);
-  request.reply.respond(problem_reply(core::problem(
-    core::api_error::not_implemented,
-    "every check passed, but this steward cannot buy from providers yet (docs/status.md)")));
+  start_purchase(self, request, key);
+}
+
+void user_state::open_gate(user_actor self, provision_resource_request& request,
+                           const core::preflight_gate& gate, std::string_view service) {
+  const std::int64_t now = this->now();
+  const auto& provider = request.catalog->provider;
+  auto open = pending_gate(ledger, gate, request.session, provider, service, now);
+  if (!open.empty()) {
+    request.reply.respond(ok(requires_human_body(open, ledger.approvals.at(open), now), 202));
+    return;
+  }
+  core::open_approval_command command;
+  command.id = request.approval_id;
+  command.kind = gate.kind;
+  command.session = request.session;
+  command.provider = provider;
+  command.service = std::string(service);
+  command.value = gate.value;
+  command.amount = gate.amount;
+  command.message = gate.message;
+  command.url = gate.url;
+  command.expires_at = now + core::limits::approval_ttl_seconds_default;
+  auto decision = core::decide_open_approval(ledger, command, now);
+  if (auto* decline = std::get_if<core::decline>(&decision)) {
+    request.reply.respond(decline_reply(*decline));
+    return;
+  }
+  auto& event = std::get<core::accepted>(decision).event;
+  core::apply_event(ledger, event);
+  const auto& approval = ledger.approvals.at(command.id);
+  std::vector<storage::outbox_entry> outbox;
+  storage::outbox_entry entry;
+  entry.id = derived_event_id(config.user + "/approval/" + command.id);
+  entry.stream = config.user;
+  entry.type = "approval.required";
+  entry.payload = approval_payload(config.user, command.id, approval, now);
+  entry.created_at = now;
+  outbox.push_back(std::move(entry));
+  finish(self, "", request.reply, ok(requires_human_body(command.id, approval, now), 202),
+         {std::move(event)}, {make_alias(alias_key::approval, command.id, config.user)}, {},
+         std::move(outbox));
 }
 
 } // namespace steward::actors

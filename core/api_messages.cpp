@@ -462,6 +462,24 @@ bool percent_decode(std::string_view text, std::string& out, bool plus_is_space)
   return true;
 }
 
+std::string percent_encode(std::string_view text) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+    if (unreserved) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
 std::optional<std::uint64_t> query_number(std::string_view query, std::string_view name,
                                           std::uint64_t fallback, std::uint64_t max) {
   std::optional<std::uint64_t> found;

@@ -213,6 +213,10 @@ struct page_request {
 /// encoding of query strings). False on a malformed escape; `out` is then unspecified.
 bool percent_decode(std::string_view text, std::string& out, bool plus_is_space);
 
+/// Percent-encodes every byte of `text` outside RFC 3986's unreserved set (ALPHA, DIGIT, `-._~`),
+/// with uppercase hex digits: safe in a query parameter and in a form body.
+std::string percent_encode(std::string_view text);
+
 /// Reads `limit` (1 to 100, default 10) and `starting_after` from a query string without its `?`
 /// (`limit=20&starting_after=chg_...`), percent-decoded. `starting_after` must be a well-formed id,
 /// of `kind` when given. Other parameters are left to the route; a parameter given twice, a

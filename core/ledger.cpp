@@ -483,6 +483,7 @@ std::string_view event_type(const ledger_event& event) noexcept {
       [](const link_created&) -> std::string_view { return "link.created"; },
       [](const resource_requested&) -> std::string_view { return "resource.requested"; },
       [](const resource_updated&) -> std::string_view { return "resource.updated"; },
+      [](const resource_revealed&) -> std::string_view { return "resource.revealed"; },
     },
     event);
 }
@@ -761,8 +762,18 @@ decision decide_charge(const ledger_state& state, const charge_command& command,
   demand.provider = command.provider;
   demand.amount = command.amount.amount;
   if (token.session) demand.session = &must_find(state.sessions, *token.session);
-  if (command.hold) {
-    auto it = state.holds.find(*command.hold);
+  // A charge on a single-use token that names no hold settles the open hold placed on that
+  // token: a provider charging the payment token of a purchase settles the purchase's hold
+  // without having to know it exists (DESIGN 5 gives providers only the token).
+  std::optional<std::string> hold_id = command.hold;
+  if (!hold_id && token.single_use)
+    for (const auto& [id, open] : state.holds)
+      if (open.token && *open.token == command.token && now < open.expires_at) {
+        hold_id = id;
+        break;
+      }
+  if (hold_id) {
+    auto it = state.holds.find(*hold_id);
     if (it == state.holds.end() || now >= it->second.expires_at)
       return refuse(api_error::not_found, "no such open hold");
     const hold_state& hold = it->second;
@@ -777,7 +788,7 @@ decision decide_charge(const ledger_state& state, const charge_command& command,
     demand.global_credit = hold.amount;
   }
   accepted result = accept(charge_created{command.id, command.token, token.provider, token.session,
-                                          command.amount, command.description, command.hold, now});
+                                          command.amount, command.description, hold_id, now});
   if (auto refused = check_budgets(state, demand, now, result)) return *refused;
   return result;
 }

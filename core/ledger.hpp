@@ -372,7 +372,7 @@ using ledger_event =
                token_revoked, hold_placed, hold_released, charge_created, refund_created, retired,
                user_upserted, kill_set, payment_method_set, terms_accepted, approval_opened,
                approval_decided, approval_used, link_created, resource_requested,
-               resource_updated>;
+               resource_updated, resource_revealed>;
 
 /// The `type` member of an event's JSON, e.g. "charge.created".
 std::string_view event_type(const ledger_event& event) noexcept;
@@ -501,6 +501,9 @@ decision decide_create_token(const ledger_state& state, const create_token_comma
 decision decide_revoke_token(const ledger_state& state, std::string_view token, std::int64_t now);
 decision decide_hold(const ledger_state& state, const hold_command& command, std::int64_t now);
 decision decide_release_hold(const ledger_state& state, std::string_view hold, std::int64_t now);
+/// A charge with `hold` settles that hold; a charge on a single-use token without one settles the
+/// open hold placed on that token, if any (a purchase's hold, which the provider charging the
+/// token does not know).
 decision decide_charge(const ledger_state& state, const charge_command& command,
                        std::int64_t now);
 decision decide_refund(const ledger_state& state, const refund_command& command,

@@ -1458,3 +1458,24 @@ TEST(Ledger, RandomCommandsKeepEveryInvariantAndReplayExactly) {
 
 } // namespace
 } // namespace steward::core
+
+namespace steward::core {
+namespace {
+
+TEST_F(LedgerTest, ASingleUseTokensChargeSettlesTheHoldOnItWithoutNamingIt) {
+  std::string s = session(2000);
+  std::string t = token("acme", 1200, s, /*single_use=*/true);
+  accepted h = take(hold("acme", 1200, s, t));
+  // The provider knows only the token: its charge of the price settles the purchase's hold.
+  accepted c = take(charge(t, "acme", 1200));
+  EXPECT_EQ(std::get<charge_created>(c.event).hold, hold_id(h));
+  EXPECT_TRUE(state_.holds.empty());
+  EXPECT_EQ(state_.sessions.at(s).spent, 1200);
+  EXPECT_EQ(state_.sessions.at(s).held, 0);
+  // Without the settlement the session would count 2400 against its 2000.
+  EXPECT_EQ(refused(charge(t, "acme", 1)).code, api_error::budget_exceeded);
+  expect_replay_and_snapshot_match();
+}
+
+} // namespace
+} // namespace steward::core

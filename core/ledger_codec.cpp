@@ -248,7 +248,7 @@ struct event_shape {
 
 // Members added after the first journals were written (a session's label and intents) are optional,
 // so that those journals still decode.
-constexpr std::array<event_shape, 25> event_shapes{{
+constexpr std::array<event_shape, 26> event_shapes{{
   {"currency.set", m_currency | m_at, 0},
   {"cap.set", m_kind | m_at, m_provider | m_cap},
   {"session.opened", m_id | m_run_budget | m_expires_at | m_at, m_label | m_intents},
@@ -281,6 +281,7 @@ constexpr std::array<event_shape, 25> event_shapes{{
   {"resource.updated", m_id | m_status | m_at,
    m_provider_id | m_price | m_vault_ref | m_failure_code},
   {"resource.retired", m_id | m_at, 0},
+  {"resource.revealed", m_id | m_at, m_session},
 }};
 
 /// Checks an id member against its kind.
@@ -443,6 +444,10 @@ void encode_event(const ledger_event& event, std::string& out) {
         write_optional(w, "vault_ref", e.vault_ref);
         write_optional(w, "failure_code", e.failure_code);
       },
+      [&](const resource_revealed& e) {
+        w.member("id", e.id);
+        write_optional(w, "session", e.session);
+      },
     },
     event);
   w.member("at", event_time(event)).end_object();
@@ -498,6 +503,10 @@ json_error decode_provisioning_event(event_fields& f, std::string_view type, mon
                                               f.price ? std::optional(price) : std::nullopt,
                                               f.vault_ref, f.failure_code, at},
                              out);
+  }
+  if (type == "resource.revealed") {
+    out = resource_revealed{*f.id, f.session, at};
+    return {};
   }
   retired::what what = retired::what::token;
   if (type == "session.retired") what = retired::what::session;

@@ -546,6 +546,20 @@ decision decide_request_resource(const ledger_state& state,
                                    command.provider_key, now});
 }
 
+decision decide_reveal_resource(const ledger_state& state, std::string_view id,
+                                std::optional<std::string> session, std::int64_t now) {
+  auto it = state.resources.find(id);
+  if (it == state.resources.end() || !it->second.vault_ref)
+    return refuse(api_error::not_found, "no such resource with credentials");
+  if (it->second.status != resource_status::ready)
+    return refuse(api_error::resource_state_conflict,
+                  "the resource is " + std::string(to_string(it->second.status)) +
+                    "; only a ready resource's credentials are revealed");
+  if (session && !state.sessions.contains(*session))
+    return refuse(api_error::not_found, "no such session");
+  return accept(resource_revealed{std::string(id), std::move(session), now});
+}
+
 decision decide_update_resource(const ledger_state& state, const update_resource_command& command,
                                 std::int64_t now) {
   auto it = state.resources.find(command.id);
@@ -651,6 +665,8 @@ void apply_provisioning(ledger_state& state, const resource_updated& e) {
   if (e.failure_code) resource.failure_code = e.failure_code;
   resource.updated = e.at;
 }
+
+void apply_provisioning(ledger_state&, const resource_revealed&) {}
 
 // --- Invariants and syntax -----------------------------------------------------------------------
 

@@ -223,6 +223,15 @@ struct resource_updated {
   friend bool operator==(const resource_updated&, const resource_updated&) = default;
 };
 
+/// "resource.revealed": someone was shown the resource's credentials (the audit of
+/// `POST /v1/resources/{id}/credentials/reveal`). Changes nothing but the record.
+struct resource_revealed {
+  std::string id;
+  std::optional<std::string> session; ///< the agent's session; absent for the platform
+  std::int64_t at = 0;
+  friend bool operator==(const resource_revealed&, const resource_revealed&) = default;
+};
+
 // --- Commands and decisions ----------------------------------------------------------------------
 
 struct accept_terms_command {
@@ -325,6 +334,11 @@ decision decide_create_link(const ledger_state& state, const create_link_command
 decision decide_request_resource(const ledger_state& state,
                                  const request_resource_command& command, std::int64_t now);
 
+/// Records a reveal of a resource's credentials. Declines: not_found (no such resource, or none
+/// sealed); resource_state_conflict unless the resource is ready.
+decision decide_reveal_resource(const ledger_state& state, std::string_view id,
+                                std::optional<std::string> session, std::int64_t now);
+
 /// Moves a resource to a new status (`resource_transition_allowed`). Declines: not_found;
 /// resource_state_conflict (409) for a transition not allowed; invalid_field or
 /// unsupported_currency for a member.
@@ -357,6 +371,7 @@ void apply_provisioning(ledger_state& state, const approval_used& event);
 void apply_provisioning(ledger_state& state, const link_created& event);
 void apply_provisioning(ledger_state& state, const resource_requested& event);
 void apply_provisioning(ledger_state& state, const resource_updated& event);
+void apply_provisioning(ledger_state& state, const resource_revealed& event);
 
 /// The invariants of the provisioning maps (bounds, syntax, the text budget); part of
 /// `check_invariants`. A description of the first violation, or empty.

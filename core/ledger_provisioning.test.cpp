@@ -878,3 +878,29 @@ TEST_F(ProvisioningTest, SnapshotObjectsFitTheirSizeEstimates) {
 
 } // namespace
 } // namespace steward::core
+
+namespace steward::core {
+namespace {
+
+TEST_F(ProvisioningTest, RevealsOfReadyCredentialsAreRecordedAndReplayed) {
+  std::string s = session();
+  std::string id = resource(s);
+  // Pending, and without sealed credentials: nothing to reveal.
+  EXPECT_EQ(refused(decide_reveal_resource(state_, id, s, t0)).code, api_error::not_found);
+  take(decide_update_resource(state_, {id, resource_status::ready, "prov-1", usd(1299), "vault-1"},
+                              t0 + 1));
+  EXPECT_EQ(refused(decide_reveal_resource(state_, "res_nothing", s, t0)).code,
+            api_error::not_found);
+  EXPECT_EQ(refused(decide_reveal_resource(state_, id, "ses_unknown", t0)).code,
+            api_error::not_found);
+  auto revealed = take(decide_reveal_resource(state_, id, s, t0 + 2));
+  EXPECT_EQ(event_type(revealed.event), "resource.revealed");
+  take(decide_reveal_resource(state_, id, std::nullopt, t0 + 3)); // the platform's export
+  take(decide_update_resource(state_, {id, resource_status::removed}, t0 + 4));
+  EXPECT_EQ(refused(decide_reveal_resource(state_, id, s, t0 + 5)).code,
+            api_error::resource_state_conflict);
+  expect_replay_and_snapshot_match();
+}
+
+} // namespace
+} // namespace steward::core

@@ -423,4 +423,26 @@ inline constexpr std::int64_t preflight_hold_probe_seconds = 60;
 inline constexpr std::uint32_t approval_wait_seconds_max = 9;
 inline constexpr std::size_t user_approval_waiters_max = 64;
 
+// --- Purchases (core/provider_protocol.hpp, actors/user_purchase.cpp) ---------------------------
+/// The longest answer steward reads from a provider's accounts, token or resources endpoint.
+inline constexpr std::size_t provider_answer_bytes_max = 256u << 10;
+/// An account token or OAuth access token a provider hands out, and an authorization code.
+inline constexpr std::size_t provider_secret_bytes_max = 1024;
+/// A provider's authorize URL: room is left in the approval's URL for steward's state and PKCE
+/// challenge (about 120 bytes).
+inline constexpr std::size_t authorize_url_bytes_max = approval_url_bytes_max - 256;
+/// How long a purchase's hold and its payment token (fixed price) stay valid: long enough for a
+/// provider answer in doubt to be reconciled, short enough that a lost purchase frees its budget
+/// within the hour.
+inline constexpr std::int64_t purchase_hold_seconds = 3'600;
+/// Deadline of one attempt of a provider call for a purchase (the client retries within it).
+inline constexpr std::uint32_t purchase_call_timeout_ms = 5'000;
+/// A purchase whose answer is in doubt (`unknown`) is sent again with the same Idempotency-Key
+/// after this delay, doubling, at most this many times; after that it stays `unknown` until the
+/// actor's next activation, which tries again.
+inline constexpr std::uint32_t purchase_reconcile_delay_ms_min = 1'000;
+inline constexpr std::uint32_t purchase_reconcile_attempts_max = 8;
+/// Purchases one user may have waiting for a provider at once.
+inline constexpr std::size_t user_purchases_in_flight_max = 16;
+
 } // namespace steward::core::limits

@@ -136,6 +136,22 @@ preflight_result run_preflight(const ledger_state& ledger, std::string_view sess
              provider + "/" + service.id + ")");
     return result;
   }
+  // The name the provider is asked for is the one checked: when the request names it twice, the
+  // two must agree (a human approves `name`, the provider may read config.name).
+  std::optional<std::string> named_in_config = config_name(request.config.text);
+  auto same_name = [](const std::string& a, const std::string& b) {
+    if (a == b)
+      return true;
+    auto na = normalize_domain(a), nb = normalize_domain(b);
+    return na && nb && *na == *nb;
+  };
+  if (request.name && named_in_config && !same_name(*request.name, *named_in_config)) {
+    refuse("config", api_error::config_invalid,
+           "name (" + *request.name + ") and config.name (" + *named_in_config + ") differ",
+           "give the name once, or the same name in both");
+    return result;
+  }
+  result.name = request.name ? *request.name : named_in_config.value_or(std::string());
   pass("config", "matches the configuration schema");
 
   // terms
@@ -175,7 +191,7 @@ preflight_result run_preflight(const ledger_state& ledger, std::string_view sess
   // intent (durable purchases)
   std::optional<money> price = service.pricing.price;
   if (service.durable) {
-    std::optional<std::string> raw = request.name ? request.name : config_name(request.config.text);
+    std::optional<std::string> raw = request.name ? request.name : named_in_config;
     auto normalised = raw ? normalize_domain(*raw) : std::nullopt;
     if (!normalised) {
       refuse("intent", api_error::config_invalid,
@@ -271,6 +287,77 @@ preflight_result run_preflight(const ledger_state& ledger, std::string_view sess
                     ? "linked (" + std::string(to_string(link->second.outcome)) + ")"
                     : "an account will be created or linked at " + provider);
   return result;
+}
+
+std::variant<purchase_plan, decline> plan_purchase(const ledger_state& ledger,
+                                                   std::string_view session,
+                                                   const provider_catalog& catalog,
+                                                   const catalog_service& service,
+                                                   const provision_request& request,
+                                                   const preflight_result& preflight,
+                                                   const purchase_ids& ids, std::int64_t now) {
+  ledger_state next = ledger;
+  purchase_plan plan;
+  auto step = [&](decision made) -> std::optional<decline> {
+    if (auto* refused = std::get_if<decline>(&made))
+      return std::move(*refused);
+    auto& event = std::get<accepted>(made).event;
+    apply_event(next, event);
+    plan.events.push_back(std::move(event));
+    return std::nullopt;
+  };
+  const std::string& provider = catalog.provider;
+  const session_state& open_session = ledger.sessions.at(std::string(session));
+  const std::int64_t purchase_expiry = now + limits::purchase_hold_seconds;
+
+  if (service.pricing.type != pricing_type::free) {
+    create_token_command token;
+    token.id = ids.token;
+    token.provider = provider;
+    token.session = std::string(session);
+    if (service.pricing.type == pricing_type::fixed && preflight.hold_amount) {
+      token.max_amount = *preflight.hold_amount;
+      token.expires_at = std::min(purchase_expiry, open_session.expires_at);
+      token.single_use = true;
+    } else {
+      token.max_amount = request.max_amount.value_or(open_session.run_budget);
+      token.expires_at = open_session.expires_at;
+      token.single_use = false;
+    }
+    if (auto refused = step(decide_create_token(next, token, now)))
+      return *refused;
+    plan.token = order_token{token.id, token.max_amount, token.expires_at};
+  }
+  if (preflight.hold_amount) {
+    hold_command hold;
+    hold.id = ids.hold;
+    hold.provider = provider;
+    hold.session = std::string(session);
+    hold.token = ids.token;
+    hold.amount = *preflight.hold_amount;
+    hold.expires_at = plan.token->expires_at;
+    if (auto refused = step(decide_hold(next, hold, now)))
+      return *refused;
+  }
+  plan.provider_key = "steward-" + ids.resource;
+  request_resource_command resource;
+  resource.id = ids.resource;
+  resource.provider = provider;
+  resource.service = service.id;
+  resource.name = preflight.value.empty() ? preflight.name : preflight.value;
+  resource.session = std::string(session);
+  if (preflight.hold_amount)
+    resource.hold = ids.hold;
+  if (plan.token)
+    resource.token = ids.token;
+  resource.provider_key = plan.provider_key;
+  if (auto refused = step(decide_request_resource(next, resource, now)))
+    return *refused;
+  if (!preflight.approval.empty())
+    if (auto refused = step(decide_use_approval(next, {preflight.approval, ids.resource}, now)))
+      return *refused;
+  plan.order = resource_order_body(service.id, resource.name, request.config.text, plan.token);
+  return plan;
 }
 
 void write_preflight(json_writer& w, std::string_view service_id, const preflight_result& result) {

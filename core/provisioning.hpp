@@ -44,6 +44,7 @@
 #include "core/json_writer.hpp"
 #include "core/ledger.hpp"
 #include "core/money.hpp"
+#include "core/provider_protocol.hpp"
 
 #include <optional>
 #include <string>
@@ -94,6 +95,7 @@ struct preflight_result {
   /// The first gate, if no refusal came first.
   std::optional<preflight_gate> gate;
   std::string value;                 ///< the normalised durable value; empty for others
+  std::string name;                  ///< the name sent to the provider: `name`, else config.name
   std::optional<money> hold_amount;  ///< what to hold: the fixed price; none for free or metered
   std::string approval;              ///< the purchase_confirmation approval it would consume
 
@@ -106,6 +108,38 @@ preflight_result run_preflight(const ledger_state& ledger, std::string_view sess
                                const provider_catalog& catalog, const catalog_service& service,
                                const provision_request& request, std::int64_t now,
                                std::int64_t confirmation_above);
+
+/// The ids a purchase mints (the user actor draws them at random).
+struct purchase_ids {
+  std::string resource; ///< res_
+  std::string token;    ///< ptk_, used when the service is priced
+  std::string hold;     ///< hld_, used when the preflight names a hold amount
+};
+
+/// The first batch of a purchase whose preflight passed, and what the provider is sent.
+struct purchase_plan {
+  /// In order: token.created, hold.placed (fixed price), resource.requested, approval.used (when
+  /// a purchase_confirmation approved it). Decided one after the other on a copy of the ledger.
+  std::vector<ledger_event> events;
+  std::optional<order_token> token; ///< the payment token granted to the provider
+  std::string provider_key;         ///< the Idempotency-Key of the provider call
+  std::string order;                ///< the `POST {base}/resources` body
+};
+
+/// Decides the purchase after `run_preflight(...)` passed, at `now`. The payment token is scoped
+/// to the provider and the session: a fixed price gets a single-use token of exactly the price and
+/// a hold of the price on it, both valid `limits::purchase_hold_seconds`; a metered service gets
+/// a reusable token of `max_amount` (else the session's run budget) until the session expires,
+/// and no hold (every charge is checked against the budgets when it happens); a free service gets
+/// neither. A decline (a budget that moved since the preflight, a bound of the ledger) names what
+/// failed; nothing is changed.
+std::variant<purchase_plan, decline> plan_purchase(const ledger_state& ledger,
+                                                   std::string_view session,
+                                                   const provider_catalog& catalog,
+                                                   const catalog_service& service,
+                                                   const provision_request& request,
+                                                   const preflight_result& preflight,
+                                                   const purchase_ids& ids, std::int64_t now);
 
 /// `{"object":"preflight","service","dry_run":true,"pass":bool,"checks":[{"check","pass","code",
 /// "detail","remedy"}]}`.

@@ -150,10 +150,10 @@ TEST_F(Preflight, AnApprovalIsForItsExactValueServiceAndSession) {
   ASSERT_TRUE(result.gate);
   EXPECT_EQ(result.gate->kind, approval_kind::purchase_confirmation);
   EXPECT_EQ(result.gate->value, "unrelated.dev");
-  // The request's `name` wins over config.name.
+  // The request's `name` names the same domain as config.name, in any spelling.
   approve("unrelated.dev", "registrar:domain", '2');
   auto named = run("registrar:domain",
-                   R"({"service":"ref/registrar:domain","name":"Unrelated.DEV","config":{"name":"x.dev"}})");
+                   R"({"service":"ref/registrar:domain","name":"Unrelated.DEV","config":{"name":"unrelated.dev"}})");
   EXPECT_TRUE(named.passed());
   EXPECT_EQ(named.value, "unrelated.dev");
 }
@@ -233,6 +233,104 @@ TEST(ApprovalStatusText, RoundTripsEveryStatusAndRefusesOthers) {
     EXPECT_EQ(parse_approval_status(to_string(status)), status);
   EXPECT_FALSE(parse_approval_status("maybe"));
   EXPECT_FALSE(parse_approval_status("Pending"));
+}
+
+} // namespace
+} // namespace steward::core
+
+namespace steward::core {
+namespace {
+
+class Purchase : public Preflight {
+protected:
+  std::variant<purchase_plan, decline> plan(std::string_view service_id, std::string body,
+                                            const preflight_result& checked) {
+    provision_request request;
+    EXPECT_FALSE(decode_provision_request(body, request));
+    purchase_ids ids{id_of(id_kind::resource, '7'), id_of(id_kind::payment_token, '7'),
+                     id_of(id_kind::hold, '7')};
+    return plan_purchase(ledger, session, catalog, *catalog.find(service_id), request, checked,
+                         ids, now);
+  }
+};
+
+TEST_F(Purchase, ADomainGetsAScopedTokenAHoldAndUsesItsApproval) {
+  accept_terms();
+  add_payment_method();
+  approve("superseal.club");
+  const std::string body = R"({"service":"ref/registrar:domain","config":{"name":"superseal.club"}})";
+  auto checked = run("registrar:domain", body);
+  ASSERT_TRUE(checked.passed());
+  auto planned = plan("registrar:domain", body, checked);
+  ASSERT_TRUE(std::holds_alternative<purchase_plan>(planned));
+  auto& made = std::get<purchase_plan>(planned);
+  std::vector<std::string_view> types;
+  for (const auto& event : made.events)
+    types.push_back(event_type(event));
+  EXPECT_EQ(types, (std::vector<std::string_view>{"token.created", "hold.placed",
+                                                  "resource.requested", "approval.used"}));
+  const auto& token = std::get<token_created>(made.events[0]);
+  EXPECT_EQ(token.provider, "ref");
+  EXPECT_EQ(token.session, session);
+  EXPECT_EQ(token.max_amount, (money{1200, currency::usd}));
+  EXPECT_TRUE(token.single_use);
+  EXPECT_EQ(token.expires_at, now + limits::purchase_hold_seconds);
+  const auto& hold = std::get<hold_placed>(made.events[1]);
+  EXPECT_EQ(hold.token, token.id);
+  EXPECT_EQ(hold.amount, (money{1200, currency::usd}));
+  EXPECT_EQ(made.provider_key, "steward-" + id_of(id_kind::resource, '7'));
+  EXPECT_EQ(made.order,
+            R"({"service":"registrar:domain","name":"superseal.club","config":{"name":"superseal.club"},)"
+            R"("payment_token":{"id":")" + token.id +
+              R"(","max_amount":1200,"currency":"usd","expires_at":)" +
+              std::to_string(now + limits::purchase_hold_seconds) + "}}");
+  // The plan was decided on a copy: the ledger is unchanged until the actor applies it.
+  EXPECT_TRUE(ledger.tokens.empty());
+  EXPECT_TRUE(ledger.holds.empty());
+}
+
+TEST_F(Purchase, AFreeServiceGetsNeitherTokenNorHold) {
+  accept_terms();
+  const std::string body = R"({"service":"ref/kv:free"})";
+  auto checked = run("kv:free", body);
+  ASSERT_TRUE(checked.passed());
+  auto planned = plan("kv:free", body, checked);
+  ASSERT_TRUE(std::holds_alternative<purchase_plan>(planned));
+  auto& made = std::get<purchase_plan>(planned);
+  ASSERT_EQ(made.events.size(), 1u);
+  EXPECT_EQ(event_type(made.events[0]), "resource.requested");
+  EXPECT_FALSE(made.token);
+  EXPECT_EQ(made.order, R"({"service":"kv:free","name":"","config":{}})");
+}
+
+TEST_F(Purchase, ABudgetThatMovedSinceTheChecksDeclinesAndChangesNothing) {
+  accept_terms();
+  add_payment_method();
+  const std::string body = R"({"service":"ref/hosting:pro"})";
+  auto checked = run("hosting:pro", body);
+  ASSERT_TRUE(checked.passed());
+  // Another purchase of the session took most of its budget meanwhile.
+  apply(hold_placed{id_of(id_kind::hold, '1'), "ref", session, std::nullopt,
+                    money{4000, currency::usd}, now + 60, now});
+  auto planned = plan("hosting:pro", body, checked);
+  ASSERT_TRUE(std::holds_alternative<decline>(planned));
+  EXPECT_EQ(std::get<decline>(planned).code, api_error::budget_exceeded);
+  EXPECT_EQ(std::get<decline>(planned).scope, budget_scope::session);
+  EXPECT_TRUE(ledger.tokens.empty());
+}
+
+TEST_F(Purchase, ANameGivenTwiceMustBeTheSameName) {
+  accept_terms();
+  add_payment_method();
+  auto differ = run("registrar:domain",
+                    R"({"service":"ref/registrar:domain","name":"superseal.club",)"
+                    R"("config":{"name":"superseal.cc"}})");
+  ASSERT_TRUE(differ.refusal);
+  EXPECT_EQ(differ.refusal->code, api_error::config_invalid);
+  auto same = run("registrar:domain",
+                  R"({"service":"ref/registrar:domain","name":"SuperSeal.Club.",)"
+                  R"("config":{"name":"superseal.club"}})");
+  EXPECT_FALSE(same.refusal) << same.refusal->detail;
 }
 
 } // namespace

@@ -2,16 +2,22 @@
 // steward-refprovider's catalog over loopback through its provider actor and serves the catalog,
 // the preflight of `POST /v1/resources`, its human gates and the approvals API.
 //
-// The refprovider starts first (its port is only known once it listens); it shares an HMAC
-// secret that the test writes into stewardd's data dir before stewardd starts.
+// Each needs the other's address: the test reserves a loopback port for the refprovider, starts
+// stewardd naming it (its provider actor retries until the refprovider answers), then starts the
+// refprovider on that port with stewardd's address. They share an HMAC secret that the test
+// writes into stewardd's data dir before stewardd starts.
 //
 // Environment: `STEWARDD` and `STEWARD_REFPROVIDER`, the two binaries (tests skip when unset).
 
 #include "tests/support/api_client.hpp"
 #include "tests/support/process.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -39,8 +45,26 @@ protected:
     stewardd_test::TearDown();
   }
 
-  /// Starts the refprovider, then stewardd with it as provider `ref`.
-  bool start() {
+  /// A loopback port that was free a moment ago (the kernel does not hand it out again at once).
+  static std::uint16_t reserve_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      if (fd >= 0)
+        ::close(fd);
+      return 0;
+    }
+    ::close(fd);
+    return ntohs(address.sin_port);
+  }
+
+  /// Starts stewardd with provider `ref` on a reserved port, then the refprovider there with
+  /// `provider_args` added.
+  bool start(const std::vector<std::string>& provider_args = {}) {
     run_dir_ = new_run_dir();
     auto data = run_dir_ / "data";
     std::filesystem::create_directories(data / "providers");
@@ -49,26 +73,35 @@ protected:
     std::ofstream(secret) << "whsec_catalogtestsecretcatalogtestsecret0123\n";
     ::chmod(secret.c_str(), 0600);
 
+    auto port = reserve_port();
+    if (port == 0) {
+      ADD_FAILURE() << "no free loopback port";
+      return false;
+    }
+    provider_address_ = "127.0.0.1:" + std::to_string(port);
+    steward_ = start_stewardd_in(run_dir_, {"--provider=ref=http://" + provider_address_});
+    if (steward_ == nullptr)
+      return false;
+    platform_key_ = read_secret(data / "platform.key");
+    std::vector<std::string> args{refprovider_,
+                                  "--listen=" + provider_address_,
+                                  "--steward-url=http://127.0.0.1:" +
+                                    std::to_string(steward_->public_port()),
+                                  "--secret-file=" + secret.string(),
+                                  "--slug=ref",
+                                  "--terms-version=2026-11"};
+    args.insert(args.end(), provider_args.begin(), provider_args.end());
     std::string error;
-    provider_ = child_process::spawn({refprovider_, "--listen=127.0.0.1:0",
-                                      "--steward-url=http://127.0.0.1:9",
-                                      "--secret-file=" + secret.string(), "--slug=ref",
-                                      "--terms-version=2026-11"},
-                                     new_run_dir(), error);
+    provider_ = child_process::spawn(args, new_run_dir(), error);
     if (!provider_) {
       ADD_FAILURE() << error;
       return false;
     }
     auto line = provider_->read_first_line(deadline_in(10s));
-    if (!line || line->rfind("listening 127.0.0.1:", 0) != 0) {
+    if (!line || line->rfind("listening " + provider_address_, 0) != 0) {
       ADD_FAILURE() << "no listening line; stderr: " << provider_->stderr_text();
       return false;
     }
-    auto provider_address = line->substr(std::string("listening ").size());
-    steward_ = start_stewardd_in(run_dir_, {"--provider=ref=http://" + provider_address});
-    if (steward_ == nullptr)
-      return false;
-    platform_key_ = read_secret(data / "platform.key");
     return !platform_key_.empty();
   }
 
@@ -133,7 +166,29 @@ protected:
     return types;
   }
 
+  /// Terms accepted and a payment method on file: the gates a purchase needs before its own.
+  void ready_to_buy() {
+    auto terms = platform("POST", "/v1/users/" + user_ + "/terms/ref",
+                          R"({"version":"2026-11","accepted_by":"ada"})");
+    ASSERT_TRUE(terms);
+    ASSERT_EQ(terms->status, 200) << terms->body;
+    auto method = platform("PUT", "/v1/users/" + user_ + "/payment_method",
+                           R"({"psp":"stripe","reference":"pm_card_ok"})");
+    ASSERT_TRUE(method);
+    ASSERT_EQ(method->status, 200) << method->body;
+  }
+
+  /// The pending approval a 202 names, approved by the human.
+  void approve(const http_response& gate) {
+    ASSERT_EQ(gate.status, 202) << gate.body;
+    auto id = json_string(gate.body, "id");
+    auto approved = platform("POST", "/v1/approvals/" + id + "/approve", R"({"decided_by":"ada"})");
+    ASSERT_TRUE(approved);
+    ASSERT_EQ(approved->status, 200) << approved->body;
+  }
+
   std::string refprovider_;
+  std::string provider_address_;
   std::string user_;
   std::string token_;
   std::filesystem::path run_dir_;
@@ -416,6 +471,261 @@ TEST_F(provisioning_system, approvals_are_found_only_by_their_owners) {
   auto self_approve = agent("POST", "/v1/approvals/" + id + "/approve", R"({"decided_by":"agent"})");
   ASSERT_TRUE(self_approve);
   EXPECT_EQ(self_approve->status, 401);
+}
+
+/// How many times `word` occurs in `text`.
+std::size_t occurrences(const std::string& text, std::string_view word) {
+  std::size_t count = 0;
+  for (auto at = text.find(word); at != std::string::npos; at = text.find(word, at + 1))
+    ++count;
+  return count;
+}
+
+TEST_F(provisioning_system, a_domain_is_bought_once_on_a_new_account_and_its_credentials_shown_once) {
+  ASSERT_TRUE(start());
+  ASSERT_TRUE(catalog_arrived()) << provider_->stderr_text();
+  open_session();
+  ready_to_buy();
+  auto gate = agent("POST", "/v1/resources", buy_domain("superseal.club"), "buy-1");
+  ASSERT_TRUE(gate);
+  EXPECT_EQ(json_string(gate->body, "kind"), "purchase_confirmation");
+  approve(*gate);
+
+  auto bought = agent("POST", "/v1/resources", buy_domain("superseal.club"), "buy-1");
+  ASSERT_TRUE(bought);
+  ASSERT_EQ(bought->status, 201) << bought->body << provider_->stderr_text();
+  EXPECT_EQ(json_string(bought->body, "status"), "ready");
+  EXPECT_EQ(json_string(bought->body, "service"), "ref/registrar:domain");
+  EXPECT_EQ(json_string(bought->body, "name"), "superseal.club");
+  EXPECT_NE(bought->body.find(R"("price":{"amount":1200,"currency":"usd"})"), std::string::npos);
+  auto api_key = json_string(bought->body, "api_key");
+  EXPECT_EQ(api_key.rfind("rpk_", 0), 0u) << bought->body;
+  auto resource = json_string(bought->body, "id");
+  EXPECT_EQ(resource.rfind("res_", 0), 0u);
+
+  // The credentials were shown once: the replay of the key has the resource without them.
+  auto replay = agent("POST", "/v1/resources", buy_domain("superseal.club"), "buy-1");
+  ASSERT_TRUE(replay);
+  EXPECT_EQ(replay->status, 201);
+  EXPECT_EQ(replay->header("Idempotent-Replayed"), std::optional<std::string>("true"));
+  EXPECT_EQ(json_string(replay->body, "id"), resource);
+  EXPECT_NE(replay->body.find(R"("credentials":null)"), std::string::npos) << replay->body;
+  EXPECT_EQ(replay->body.find(api_key), std::string::npos);
+
+  // The resource is listed and read without its credentials.
+  auto listed = agent("GET", "/v1/resources");
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->status, 200) << listed->body;
+  EXPECT_NE(listed->body.find(resource), std::string::npos);
+  EXPECT_EQ(listed->body.find(api_key), std::string::npos);
+  auto one = agent("GET", "/v1/resources/" + resource);
+  ASSERT_TRUE(one);
+  ASSERT_EQ(one->status, 200);
+  EXPECT_EQ(json_string(one->body, "status"), "ready");
+  EXPECT_EQ(one->body.find(api_key), std::string::npos);
+  auto none = agent("GET", "/v1/resources/res_0000000000000000000000");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 404);
+
+  // Reveal (audited), rotation (a new key, replayed without it), export, deletion.
+  auto revealed = agent("POST", "/v1/resources/" + resource + "/credentials/reveal");
+  ASSERT_TRUE(revealed);
+  ASSERT_EQ(revealed->status, 200) << revealed->body;
+  EXPECT_EQ(json_string(revealed->body, "api_key"), api_key);
+  auto rotated = agent("POST", "/v1/resources/" + resource + "/rotate", "", "rot-1");
+  ASSERT_TRUE(rotated);
+  ASSERT_EQ(rotated->status, 200) << rotated->body;
+  auto new_key = json_string(rotated->body, "api_key");
+  EXPECT_EQ(new_key.rfind("rpk_", 0), 0u);
+  EXPECT_NE(new_key, api_key);
+  auto rotated_again = agent("POST", "/v1/resources/" + resource + "/rotate", "", "rot-1");
+  ASSERT_TRUE(rotated_again);
+  EXPECT_EQ(rotated_again->status, 200);
+  EXPECT_EQ(rotated_again->header("Idempotent-Replayed"), std::optional<std::string>("true"));
+  EXPECT_EQ(rotated_again->body.find(new_key), std::string::npos);
+  auto revealed_new = agent("POST", "/v1/resources/" + resource + "/credentials/reveal");
+  ASSERT_TRUE(revealed_new);
+  EXPECT_EQ(json_string(revealed_new->body, "api_key"), new_key);
+  auto exported = platform("GET", "/v1/users/" + user_ + "/resources/" + resource + "/export");
+  ASSERT_TRUE(exported);
+  ASSERT_EQ(exported->status, 200) << exported->body;
+  EXPECT_EQ(json_string(exported->body, "object"), "resource_export");
+  EXPECT_EQ(json_string(exported->body, "api_key"), new_key);
+  EXPECT_EQ(json_string(exported->body, "outcome"), "created");
+  EXPECT_FALSE(json_string(exported->body, "account_token").empty()) << exported->body;
+  auto stranger = agent("GET", "/v1/users/" + user_ + "/resources/" + resource + "/export");
+  ASSERT_TRUE(stranger);
+  EXPECT_EQ(stranger->status, 401) << "the export is the platform's";
+  auto keyless = agent("DELETE", "/v1/resources/" + resource);
+  ASSERT_TRUE(keyless);
+  EXPECT_EQ(keyless->status, 400);
+  auto deleted = agent("DELETE", "/v1/resources/" + resource, "", "del-1");
+  ASSERT_TRUE(deleted);
+  ASSERT_EQ(deleted->status, 200) << deleted->body;
+  EXPECT_EQ(json_string(deleted->body, "status"), "removed");
+  auto gone = agent("POST", "/v1/resources/" + resource + "/credentials/reveal");
+  ASSERT_TRUE(gone);
+  EXPECT_EQ(gone->status, 409) << gone->body;
+
+  // The approval was used: buying the name again needs a human again.
+  auto again = agent("POST", "/v1/resources", buy_domain("superseal.club"), "buy-2");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 202) << again->body;
+
+  // One charge of the price, settled against the hold: nothing is held any more.
+  auto session = agent("GET", "/v1/session");
+  ASSERT_TRUE(session);
+  EXPECT_NE(session->body.find(R"("spent":{"amount":1200,"currency":"usd"})"), std::string::npos)
+    << session->body;
+  EXPECT_NE(session->body.find(R"("held":{"amount":0,"currency":"usd"})"), std::string::npos);
+  auto types = audit_types();
+  EXPECT_NE(types.find("link.created token.created hold.placed resource.requested approval.used "
+                       "charge.created resource.updated"),
+            std::string::npos)
+    << types;
+  EXPECT_EQ(occurrences(types, "charge.created"), 1u);
+  EXPECT_EQ(occurrences(types, "resource.revealed"), 3u) << types; // two reveals, one export
+  // The secrets never reach the audit.
+  auto audit = platform("GET", "/v1/users/" + user_ + "/audit?limit=100");
+  ASSERT_TRUE(audit);
+  EXPECT_EQ(audit->body.find(api_key), std::string::npos);
+  EXPECT_EQ(audit->body.find(new_key), std::string::npos);
+  EXPECT_EQ(audit->body.find("rpk_"), std::string::npos);
+}
+
+TEST_F(provisioning_system, an_existing_account_is_linked_through_oauth_with_pkce) {
+  ASSERT_TRUE(start({"--existing-accounts=ada@example.com", "--oauth-auto-consent"}));
+  ASSERT_TRUE(catalog_arrived()) << provider_->stderr_text();
+  open_session();
+  ready_to_buy();
+  auto gate = agent("POST", "/v1/resources", R"({"service":"ref/kv:free"})", "kv-1");
+  ASSERT_TRUE(gate);
+  ASSERT_EQ(gate->status, 202) << gate->body << provider_->stderr_text();
+  EXPECT_EQ(json_string(gate->body, "kind"), "account_link");
+  auto approval = json_string(gate->body, "id");
+  auto url = json_string(gate->body, "url");
+  EXPECT_NE(url.find("&state=" + approval + "&code_challenge="), std::string::npos) << url;
+  EXPECT_NE(url.find("code_challenge_method=S256"), std::string::npos) << url;
+
+  // The human's browser: the provider consents at once and sends it back to steward.
+  auto at = url.find(provider_address_);
+  ASSERT_NE(at, std::string::npos) << url;
+  api_client browser(static_cast<std::uint16_t>(std::stoi(provider_address_.substr(10))));
+  auto consent = browser.send("GET", url.substr(at + provider_address_.size()));
+  ASSERT_TRUE(consent);
+  ASSERT_EQ(consent->status, 302) << consent->body;
+  auto location = consent->header("Location").value_or("");
+  auto path = location.find("/oauth/callback?");
+  ASSERT_NE(path, std::string::npos) << location;
+  api_client to_steward(steward_->public_port());
+  auto back = to_steward.send("GET", location.substr(path));
+  ASSERT_TRUE(back);
+  ASSERT_EQ(back->status, 200) << back->body << provider_->stderr_text();
+  EXPECT_NE(back->body.find("linked"), std::string::npos);
+  // The code was single use and the approval is decided: the same redirect again links nothing.
+  auto twice = to_steward.send("GET", location.substr(path));
+  ASSERT_TRUE(twice);
+  EXPECT_EQ(twice->status, 409) << twice->body;
+  auto decided = agent("GET", "/v1/approvals/" + approval);
+  ASSERT_TRUE(decided);
+  EXPECT_EQ(json_string(decided->body, "status"), "approved");
+
+  // The request goes through on the linked account.
+  auto made = agent("POST", "/v1/resources", R"({"service":"ref/kv:free"})", "kv-1");
+  ASSERT_TRUE(made);
+  ASSERT_EQ(made->status, 201) << made->body << provider_->stderr_text();
+  EXPECT_EQ(json_string(made->body, "status"), "ready");
+  auto types = audit_types();
+  EXPECT_NE(types.find("approval.decided link.created"), std::string::npos) << types;
+  EXPECT_EQ(types.find("token.created"), std::string::npos) << "a free service needs no token";
+}
+
+TEST_F(provisioning_system, a_callback_for_no_pending_link_is_refused) {
+  ASSERT_TRUE(start());
+  api_client to_steward(steward_->public_port());
+  for (std::string_view target :
+       {"/oauth/callback?code=abc&state=apr_0000000000000000000000", "/oauth/callback?code=abc",
+        "/oauth/callback?state=nothing&code=x&code=y"}) {
+    auto r = to_steward.send("GET", target);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << target;
+  }
+}
+
+TEST_F(provisioning_system, an_answer_lost_after_the_charge_is_reconciled_with_the_same_key) {
+  // The provider charges, stores its answer, and answers after steward's deadline: steward sends
+  // the same order with the same key and gets the stored resource. One charge.
+  ASSERT_TRUE(start({"--fault=after-charge-timeout:6000"}));
+  ASSERT_TRUE(catalog_arrived()) << provider_->stderr_text();
+  open_session();
+  ready_to_buy();
+  auto made = agent("POST", "/v1/resources", R"({"service":"ref/hosting:pro","config":{}})", "h-1");
+  ASSERT_TRUE(made);
+  ASSERT_EQ(made->status, 201) << made->body << provider_->stderr_text();
+  EXPECT_EQ(json_string(made->body, "status"), "ready");
+  EXPECT_EQ(json_string(made->body, "api_key").rfind("rpk_", 0), 0u);
+  auto types = audit_types();
+  EXPECT_EQ(occurrences(types, "charge.created"), 1u) << types;
+  EXPECT_EQ(occurrences(types, "resource.requested"), 1u) << types;
+  auto session = agent("GET", "/v1/session");
+  ASSERT_TRUE(session);
+  EXPECT_NE(session->body.find(R"("spent":{"amount":2000,"currency":"usd"})"), std::string::npos)
+    << session->body;
+}
+
+TEST_F(provisioning_system, a_metered_service_bought_by_the_agent_stops_exactly_at_the_run_budget) {
+  // 5 cents a tick against a 23-cent run: four ticks are charged, the fifth is declined, and the
+  // provider's meter stops there.
+  ASSERT_TRUE(start({"--meter-interval-ms=50"}));
+  ASSERT_TRUE(catalog_arrived()) << provider_->stderr_text();
+  open_session(23);
+  ready_to_buy();
+  auto made = agent("POST", "/v1/resources", R"({"service":"ref/compute:metered"})", "m-1");
+  ASSERT_TRUE(made);
+  ASSERT_EQ(made->status, 201) << made->body << provider_->stderr_text();
+  std::string last;
+  for (int i = 0; i < 100; ++i) { // until the spend stops moving
+    std::this_thread::sleep_for(100ms);
+    auto session = agent("GET", "/v1/session");
+    ASSERT_TRUE(session);
+    if (session->body == last && session->body.find(R"("spent":{"amount":20,)") != std::string::npos)
+      break;
+    last = session->body;
+  }
+  EXPECT_NE(last.find(R"("spent":{"amount":20,"currency":"usd"})"), std::string::npos) << last;
+  EXPECT_NE(last.find(R"("held":{"amount":0,"currency":"usd"})"), std::string::npos) << last;
+  EXPECT_EQ(occurrences(audit_types(), "charge.created"), 4u);
+}
+
+TEST_F(provisioning_system, a_kill_during_provisioning_buys_nothing) {
+  // Every answer of the provider is 1.5 s late: the human stops the session while the purchase is
+  // on its way (the account, or the order). Whatever stage it reached, nothing is charged.
+  ASSERT_TRUE(start({"--fault=latency:1500"}));
+  ASSERT_TRUE(catalog_arrived()) << provider_->stderr_text();
+  open_session();
+  ready_to_buy();
+  auto session = json_string(agent("GET", "/v1/session")->body, "id");
+  std::optional<http_response> made;
+  std::thread buy([&] {
+    made = agent("POST", "/v1/resources", R"({"service":"ref/hosting:pro"})", "k-1");
+  });
+  std::this_thread::sleep_for(500ms);
+  auto kill = platform("POST", "/v1/kill", R"({"scope":"session","id":")" + session + "\"}");
+  buy.join();
+  ASSERT_TRUE(kill);
+  ASSERT_EQ(kill->status, 200) << kill->body;
+  ASSERT_TRUE(made);
+  EXPECT_TRUE(made->status == 403 || made->status == 502) << made->status << " " << made->body;
+  auto types = audit_types();
+  EXPECT_EQ(types.find("charge.created"), std::string::npos) << types;
+  auto after = agent("GET", "/v1/session");
+  ASSERT_TRUE(after);
+  EXPECT_NE(after->body.find(R"("spent":{"amount":0,"currency":"usd"})"), std::string::npos)
+    << after->body;
+  EXPECT_NE(after->body.find(R"("held":{"amount":0,"currency":"usd"})"), std::string::npos);
+  auto again = agent("POST", "/v1/resources", R"({"service":"ref/hosting:pro"})", "k-2");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 403);
 }
 
 } // namespace

@@ -109,6 +109,12 @@ public:
     auto document = core::build_openid_configuration(issuer);
     std::lock_guard lock(mutex_);
     document_ = std::move(document);
+    issuer_ = std::string(issuer);
+  }
+  /// The issuer; empty until it is known.
+  std::string issuer() const {
+    std::lock_guard lock(mutex_);
+    return issuer_;
   }
   net::http_response response() const {
     std::lock_guard lock(mutex_);
@@ -124,6 +130,7 @@ public:
 private:
   mutable std::mutex mutex_;
   std::string document_;
+  std::string issuer_;
 };
 
 /// Reads options from the config file (if any) and the flags; exits on the first bad one.
@@ -339,6 +346,24 @@ int main(int argc, char** argv) {
   auto system = std::make_unique<caf::actor_system>(caf_config);
   auto node = actors::spawn_node(*system, actors::node_config{&draining, &node_mailbox});
 
+  // Purchases: user actors call providers through the provider client (below), attest with the
+  // signing ring, seal with the vault, and name steward by the issuer (known once listening).
+  core::openssl_random random;
+  issuer_document openid;
+  if (!opts.public_url.empty())
+    openid.set(opts.public_url);
+  net::client_options client_options;
+  client_options.metrics = &metrics;
+  net::http_client provider_client(client_options);
+  actors::purchase_services purchases;
+  purchases.client = &provider_client;
+  for (const auto& provider : opts.providers)
+    purchases.base_urls.emplace(provider.slug, provider.url);
+  purchases.signer = &signing->signer();
+  purchases.issuer = [&openid] { return openid.issuer(); };
+  purchases.vault = &vault;
+  purchases.random = &random;
+
   actors::directory_config directory_config;
   directory_config.journal = journal.get();
   directory_config.loader = &loader;
@@ -347,13 +372,11 @@ int main(int argc, char** argv) {
   directory_config.kills = &kills;
   directory_config.idle_timeout = std::chrono::milliseconds(opts.user_idle_timeout_ms);
   directory_config.outbox_ready = outbox_ready;
+  directory_config.purchases = &purchases;
   actors::directory users(*system, directory_config);
 
   // Providers: one outbound client for every provider call (pools per origin, a breaker per
   // provider), and one actor per provider that keeps its catalog on the board.
-  net::client_options client_options;
-  client_options.metrics = &metrics;
-  net::http_client provider_client(client_options);
   actors::catalog_board catalog(slugs);
   std::vector<std::unique_ptr<actors::provider_counters>> provider_counters;
   std::vector<actors::provider_actor> providers;
@@ -383,7 +406,6 @@ int main(int argc, char** argv) {
     providers.push_back(actors::spawn_provider(*system, std::move(provider_config)));
   }
 
-  core::openssl_random random;
   actors::api_context api;
   api.catalog = &catalog;
   api.users = &users;
@@ -415,9 +437,6 @@ int main(int argc, char** argv) {
                       response.headers.emplace_back("Cache-Control", "public, max-age=300");
                       reply.respond(std::move(response));
                     });
-  issuer_document openid;
-  if (!opts.public_url.empty())
-    openid.set(opts.public_url);
   public_routes.add(net::http_method::get, core::openid_configuration_path,
                     [&openid](const net::http_request&, const net::route_params&,
                               net::responder reply) { reply.respond(openid.response()); });

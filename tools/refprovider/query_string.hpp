@@ -3,6 +3,8 @@
 // Reading one parameter of a URL query string (`name=value&...`, RFC 3986 with the
 // application/x-www-form-urlencoded convention that `+` is a space).
 
+#include "core/api_messages.hpp"
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,7 +20,7 @@ std::optional<std::string> percent_decode(std::string_view text);
 std::optional<std::string> query_parameter(std::string_view query, std::string_view name,
                                            bool* present = nullptr);
 
-/// Percent-encodes every byte of `text` outside RFC 3986's unreserved set.
-std::string percent_encode(std::string_view text);
+/// Percent-encodes every byte outside RFC 3986's unreserved set (core's, shared with steward).
+using core::percent_encode;
 
 } // namespace steward::refprovider
