@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <array>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -91,10 +92,14 @@ protected:
     return static_cast<std::uint16_t>(std::stoi(line->substr(line->rfind(':') + 1)));
   }
 
-  /// An attestation signed with stewardd's newest signing key, as stewardd would mint it.
-  std::string attest(std::string_view email, std::int64_t at = 0) {
+  /// An attestation signed with stewardd's newest signing key, as stewardd would mint it, or with
+  /// `forger` (a key stewardd does not hold) under the same kid.
+  std::string attest(std::string_view email, std::int64_t at = 0,
+                     const core::jws_signing_key* forger = nullptr) {
     auto key = core::jws_signing_key::from_private_key(keys_.front().kid, keys_.front().private_key);
     EXPECT_TRUE(key);
+    if (forger != nullptr)
+      key = *forger;
     core::attestation_request request;
     request.issuer = issuer_;
     request.user_id = "usr_0000000000000000000001";
@@ -259,6 +264,23 @@ TEST_F(refprovider_system, accounts_from_attestations_signed_by_stewards_key) {
   ASSERT_TRUE(expired);
   EXPECT_EQ(expired->status, 401);
   EXPECT_EQ(json_string(expired->body, "reason"), "attestation_expired");
+
+  // Forged: signed under stewardd's kid with a key stewardd does not hold, or altered after
+  // signing. Neither opens an account.
+  std::array<std::uint8_t, 32> other{};
+  other.fill(7);
+  auto forger = core::jws_signing_key::from_private_key(keys_.front().kid, other);
+  ASSERT_TRUE(forger);
+  auto forged = open_account(c, attest("mallory@example.com", 0, &*forger));
+  ASSERT_TRUE(forged);
+  EXPECT_EQ(forged->status, 401) << forged->body;
+  EXPECT_FALSE(json_string(forged->body, "reason").empty()) << forged->body;
+  auto genuine = attest("mallory@example.com");
+  auto signature_at = genuine.rfind('.') + 1;
+  genuine[signature_at] = genuine[signature_at] == 'A' ? 'B' : 'A';
+  auto altered = open_account(c, genuine);
+  ASSERT_TRUE(altered);
+  EXPECT_EQ(altered->status, 401) << altered->body;
 
   auto linked = open_account(c, attest("linked@example.com"));
   ASSERT_TRUE(linked);
