@@ -898,10 +898,14 @@ void oauth_callback(const api_context& context, const http_request& request, con
 void add_api_routes(net::route_table& routes, const api_context& context) {
   using handler_fn = void (*)(const api_context&, const http_request&, const route_params&,
                               responder);
-  auto add = [&](net::http_method method, std::string_view pattern, handler_fn fn) {
-    routes.add(method, pattern,
-               [&context, fn](const http_request& request, const route_params& params,
-                              responder reply) { fn(context, request, params, reply); });
+  auto add = [&](net::http_method method, std::string_view pattern, handler_fn fn,
+                 std::uint32_t extra_wait_ms = 0) {
+    routes.add(
+      method, pattern,
+      [&context, fn](const http_request& request, const route_params& params, responder reply) {
+        fn(context, request, params, reply);
+      },
+      extra_wait_ms);
   };
   using net::http_method;
   add(http_method::put, "/v1/users/{platform_ref}", upsert_user);
@@ -922,7 +926,8 @@ void add_api_routes(net::route_table& routes, const api_context& context) {
   add(http_method::get, "/v1/users/{id}/approvals", list_approvals);
   add(http_method::post, "/v1/approvals/{id}/approve", approve);
   add(http_method::post, "/v1/approvals/{id}/deny", deny);
-  add(http_method::get, "/v1/approvals/{id}", get_approval);
+  add(http_method::get, "/v1/approvals/{id}", get_approval,
+      core::limits::approval_wait_seconds_max * 1000);
   if (context.catalog) {
     add(http_method::get, "/v1/catalog", catalog_list);
     add(http_method::get, "/v1/catalog/{provider}/{service}", catalog_service);

@@ -417,10 +417,10 @@ inline constexpr std::int64_t approval_ttl_seconds_default = 86'400;
 /// The lifetime of the hold the preflight only decides (never places) to test the budgets: any
 /// value within `hold_ttl_seconds_max` decides the same.
 inline constexpr std::int64_t preflight_hold_probe_seconds = 60;
-/// `GET /v1/approvals/{id}?wait=`: the longest wait, and how many requests may wait per user.
-/// The wait stays below the server's actor timeout (`actor_timeout_ms_default`, 10 s) less a
-/// second, so the long-poll answers before the connection gives up on it.
-inline constexpr std::uint32_t approval_wait_seconds_max = 9;
+/// `GET /v1/approvals/{id}?wait=`: the longest wait (DESIGN 4.1), and how many requests may wait
+/// per user. The route adds the wait to the server's actor timeout (net::route_table's
+/// `extra_wait_ms`), so the long-poll answers before the connection gives up on it.
+inline constexpr std::uint32_t approval_wait_seconds_max = 60;
 inline constexpr std::size_t user_approval_waiters_max = 64;
 
 // --- Purchases (core/provider_protocol.hpp, actors/user_purchase.cpp) ---------------------------

@@ -155,6 +155,7 @@ void connection::dispatch(const http_request& request) {
   switch (match.result) {
   case route_match::kind::found: {
     s.route = match.id;
+    s.deadline_ms += context_.routes->extra_wait_ms[match.id];
     auto& handle = context_.routes->handlers[match.id];
     // The handler may answer synchronously, which re-enters on_response for this slot.
     handle(request, params, responder(context_.loop, id_, s.sequence));

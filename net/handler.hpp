@@ -7,6 +7,7 @@
 #include "net/responder.hpp"
 #include "net/router.hpp"
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -20,12 +21,19 @@ using handler = std::function<void(const http_request&, const route_params&, res
 struct route_table {
   router routes;
   std::vector<handler> handlers;
+  /// Per route: how much longer than the server's actor timeout its answer may take (a
+  /// long-poll's longest wait); 0 for most routes.
+  std::vector<std::uint32_t> extra_wait_ms;
 
-  void add(http_method method, std::string_view pattern, handler h) {
+  void add(http_method method, std::string_view pattern, handler h,
+           std::uint32_t extra_wait = 0) {
     auto id = routes.add(method, pattern);
-    if (handlers.size() <= id)
+    if (handlers.size() <= id) {
       handlers.resize(id + 1);
+      extra_wait_ms.resize(id + 1);
+    }
     handlers[id] = std::move(h);
+    extra_wait_ms[id] = extra_wait;
   }
 };
 

@@ -117,6 +117,13 @@ protected:
     routes.add(http_method::get, "/never", [this](const http_request&, const route_params&, responder r) {
       dropped_ = r; // kept, answered only by the test (late) or never
     });
+    // A long-poll: its answer may take 1 s longer than other routes'.
+    routes.add(
+      http_method::get, "/poll/{name}",
+      [this](const http_request&, const route_params& params, responder r) {
+        workers_.hand(r, std::string(params.get("name")));
+      },
+      1000);
     server_config config;
     config.io_threads = 1;
     config.backend = GetParam();
@@ -180,6 +187,20 @@ TEST_P(ServerTest, PipelinedResponsesKeepRequestOrderAcrossAsyncAndSyncHandlers)
     bodies.push_back(response->status == 404 ? "404" : response->body);
   }
   EXPECT_EQ(bodies, (std::vector<std::string>{"first", "sync", "404", "last"}));
+}
+
+TEST_P(ServerTest, ALongPollRouteWaitsItsExtraTimeBeforeTheActorTimeout) {
+  start(/*actor_timeout_ms=*/300);
+  auto client = connect();
+  ASSERT_TRUE(client.send_all("GET /poll/patient HTTP/1.1\r\nHost: x\r\n\r\n", deadline_in(2s)));
+  // Past the actor timeout, within the route's extra wait: still waiting for its handler.
+  EXPECT_FALSE(client.wait_readable(deadline_in(700ms)));
+  workers_.release();
+  auto response = client.read_response(deadline_in(2s));
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "patient");
+  EXPECT_EQ(stats_.actor_timeouts.load(), 0);
 }
 
 TEST_P(ServerTest, UnansweredRequestGets503AfterTheActorTimeoutAndALateReplyIsDropped) {
