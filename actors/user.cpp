@@ -166,6 +166,7 @@ void user_state::on_loaded(user_actor self, load_result result) {
   head_hash = result.hash;
   snapshot_seq = result.snapshot_seq;
   arm_expiry(self);
+  resume_purchases(self);
   auto waiting = std::move(stash);
   stash.clear();
   for (auto& command : waiting)

@@ -39,6 +39,12 @@
 // a fresh activation would start them empty). The shard forgets it and answers `retire`; commands the shard forwarded before
 // that are in the mailbox ahead of `retire` and are answered normally, and `retire` stops the actor
 // only once their lookups and appends are done.
+//
+// Provisioning runs in the same actor, against the same ledger (docs/provisioning.md):
+// user_provisioning.cpp has the preflight, the gates and the approvals; user_purchase.cpp the
+// purchase (provider calls whose answers come back as messages, so the actor keeps answering,
+// the provider's own charge included); user_resources.cpp reveal, rotation, deletion and export.
+// A purchase in progress keeps the actor from passivating or stopping until its provider answered.
 
 #include "actors/alias_index.hpp"
 #include "actors/kill_switch.hpp"
@@ -46,15 +52,16 @@
 #include "core/api_messages.hpp"
 #include "core/catalog.hpp"
 #include "core/idempotency.hpp"
+#include "core/jws.hpp"
 #include "core/ledger.hpp"
+#include "core/problem.hpp"
 #include "core/provisioning.hpp"
 #include "core/velocity.hpp"
+#include "net/http_client.hpp"
 #include "net/http_message.hpp"
 #include "net/responder.hpp"
 #include "storage/journal.hpp"
 #include "storage/vault_keys.hpp"
-#include "net/http_client.hpp"
-#include "core/jws.hpp"
 
 #include <caf/actor_addr.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
@@ -450,6 +457,7 @@ struct purchase_flow {
     placing,  ///< the first batch (hold, token, resource.requested) being made durable
     ordering, ///< `POST {base}/resources` in flight
     reconciling, ///< the answer was in doubt; the order is sent again with the same key
+    recovering,  ///< found pending or unknown at activation: its order being read from the vault
   };
   stage at = stage::account;
   provision_resource_request request; ///< empty reply once answered (reconciling)
@@ -459,6 +467,8 @@ struct purchase_flow {
   std::string order;    ///< the `POST {base}/resources` body, once placed
   std::string provider_key;
   std::uint32_t attempts = 0; ///< orders sent
+  /// The key's outcome is stored (from the first batch on): it is never forgotten again.
+  bool outcome_stored = false;
 };
 
 /// The user actor's state; plain functions that do the work (STYLE.md).
@@ -561,8 +571,15 @@ struct user_state {
   void on_vault_read(user_actor self, std::uint64_t id, vault_read read);
   void place_purchase(user_actor self, std::uint64_t id);
   void send_order(user_actor self, std::uint64_t id);
+  /// Ends a purchase the provider did not make: the resource failed with `failure_code`, its hold
+  /// released, its token revoked, its order deleted; the waiting request gets `problem`.
+  void fail_purchase(user_actor self, std::uint64_t id, const std::string& failure_code,
+                     core::problem problem);
   void on_order_answer(user_actor self, std::uint64_t id, provider_answer answer);
   void on_reconcile(user_actor self, std::uint64_t id);
+  /// At activation: asks the provider again, with the same key, about every purchase a previous
+  /// incarnation left pending or unknown (its order is sealed in the vault).
+  void resume_purchases(user_actor self);
   void execute_oauth_callback(user_actor self, oauth_callback_request& request);
   void on_oauth_answer(user_actor self, std::uint64_t id, provider_answer answer);
   // Resources (user_resources.cpp).

@@ -190,4 +190,25 @@ void deliver_to(const delivery& deliver, const user_actor& self, Ts... xs) {
     send();
 }
 
+/// A call to provider `provider` (its breaker's key) with the purchase deadline.
+inline net::client_request provider_call(net::http_method method, std::string url,
+                                         std::string provider) {
+  net::client_request call;
+  call.method = method;
+  call.url = std::move(url);
+  call.timeout_ms = core::limits::purchase_call_timeout_ms;
+  call.provider = std::move(provider);
+  return call;
+}
+
+/// Sends `call` through the provider client; the result comes back to `self` as
+/// `(Atom, id, provider_answer)`, delivered like the journal's callbacks.
+template <class Atom>
+void send_provider_call(net::http_client& client, const delivery& deliver, const user_actor& self,
+                        net::client_request call, Atom, std::uint64_t id) {
+  client.request(std::move(call), [deliver, self, id](net::client_result result) {
+    deliver_to(deliver, self, Atom::value, id, provider_answer{std::move(result)});
+  });
+}
+
 } // namespace steward::actors

@@ -33,6 +33,11 @@ namespace steward::actors {
 
 namespace {
 
+/// The vault reference of a purchase's sealed order.
+std::string order_vault_ref(const std::string& resource) {
+  return resource + ".order";
+}
+
 storage::outbox_entry resource_webhook(const std::string& user, std::string_view type,
                                        const std::string& id, const core::resource_state& resource,
                                        std::int64_t now) {
@@ -57,7 +62,8 @@ void user_state::end_purchase(std::uint64_t id, net::http_response response) {
     return;
   auto& flow = found->second;
   if (flow.request.reply.valid()) {
-    forget(flow.key.scope_key);
+    if (!flow.outcome_stored)
+      forget(flow.key.scope_key);
     flow.request.reply.respond(std::move(response));
   }
   purchases.erase(found);
@@ -109,10 +115,34 @@ void user_state::start_purchase(user_actor self, provision_resource_request& req
       batch_extras extras;
       if (plan.token)
         extras.aliases.push_back(make_alias(alias_key::payment_token, plan.token->id, config.user));
+      // The order is kept with the resource until its outcome is known, so that an activation
+      // after a crash can send it again with the same key.
+      const std::string order_ref = order_vault_ref(flow.resource);
+      auto sealed = config.purchases->vault->seal(
+        flow.order, core::make_associated_data({config.user, order_ref}), core::system_random);
+      if (sealed)
+        extras.sealed.push_back(storage::sealed_entry{
+          order_ref, config.user, std::string(sealed.blob.begin(), sealed.blob.end())});
       extras.purchase = id;
+      // The key's outcome is stored with the first batch: whatever happens to this process, a
+      // retry with the key finds the resource it bought and never buys again. The live request
+      // gets the purchase's own answer later; a replay gets this 202.
+      std::string accepted;
+      {
+        core::json_writer w(accepted);
+        w.begin_object().member("status", "pending").key("resource");
+        core::write_resource(w, flow.resource, ledger.resources.at(flow.resource));
+        w.key("next_steps").begin_array();
+        w.string("this request bought " + flow.resource +
+                 " once; follow it: GET /v1/resources/" + flow.resource);
+        w.end_array().end_object();
+      }
+      flow.outcome_stored = true;
+      const std::string scope = key.scope_key;
       flow.request = std::move(request);
       purchases.emplace(id, std::move(flow));
-      append(self, "", net::responder{}, {}, std::move(plan.events), std::move(extras));
+      append(self, scope, net::responder{}, ok(std::move(accepted), 202), std::move(plan.events),
+             std::move(extras));
       arm_expiry(self);
       return;
     }
@@ -161,20 +191,14 @@ void user_state::start_purchase(user_actor self, provision_resource_request& req
       "the attestation could not be made: " + std::string(core::describe(error))));
     return;
   }
-  net::client_request call;
-  call.method = net::http_method::post;
-  call.url = base->second + "/accounts";
+  auto call = provider_call(net::http_method::post, base->second + "/accounts", provider);
   call.headers.emplace_back("Content-Type", "application/json");
   call.body = core::account_request_body(minted.token);
-  call.timeout_ms = core::limits::purchase_call_timeout_ms;
-  call.provider = provider;
   flow.at = purchase_flow::stage::account;
   flow.request = std::move(request);
   purchases.emplace(id, std::move(flow));
-  services->client->request(std::move(call), [deliver = config.deliver, self,
-                                              id](net::client_result result) {
-    deliver_to(deliver, self, account_answer_atom::value, id, provider_answer{std::move(result)});
-  });
+  send_provider_call(*services->client, config.deliver, self, std::move(call),
+                     account_answer_atom{}, id);
 }
 
 void user_state::on_account_answer(user_actor self, std::uint64_t id, provider_answer answer) {
@@ -278,6 +302,30 @@ void user_state::on_vault_read(user_actor self, std::uint64_t id, vault_read rea
     return;
   }
   auto link = ledger.links.find(flow.provider);
+  if (flow.at == purchase_flow::stage::recovering) {
+    // The order and the account token of a purchase found unsettled at activation.
+    auto open = [&](const std::optional<std::string>& blob,
+                    const std::string& owner) -> std::optional<std::string> {
+      if (!blob)
+        return std::nullopt;
+      auto opened = config.purchases->vault->open(
+        std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(blob->data()),
+                                      blob->size()),
+        core::make_associated_data({config.user, owner}));
+      return opened ? std::optional(std::string(opened.plaintext.view())) : std::nullopt;
+    };
+    auto order = open(read.blob, order_vault_ref(flow.resource));
+    auto token = link == ledger.links.end() ? std::nullopt : open(read.second, link->second.id);
+    if (!order || !token) {
+      purchases.erase(found); // nothing to send it with: it stays as it is
+      return;
+    }
+    flow.order = std::move(*order);
+    account_tokens[flow.provider] = std::move(*token);
+    flow.at = purchase_flow::stage::reconciling;
+    send_order(self, id);
+    return;
+  }
   if (!read.blob || link == ledger.links.end()) {
     end_purchase(id, provider_problem(core::api_error::internal,
                                       "the account token of " + flow.provider + " is missing"));
@@ -300,11 +348,61 @@ void user_state::on_vault_read(user_actor self, std::uint64_t id, vault_read rea
   execute_provision(self, request, key);
 }
 
+void user_state::fail_purchase(user_actor self, std::uint64_t id, const std::string& failure_code,
+                               core::problem problem) {
+  auto found = purchases.find(id);
+  if (found == purchases.end())
+    return;
+  const std::int64_t now = this->now();
+  const std::string resource_id = found->second.resource;
+  const auto& resource = ledger.resources.at(resource_id);
+  std::vector<core::ledger_event> events;
+  auto decide = [&](core::decision decision) {
+    if (auto* accepted = std::get_if<core::accepted>(&decision)) {
+      core::apply_event(ledger, accepted->event);
+      events.push_back(std::move(accepted->event));
+    }
+  };
+  // The budget is given back and the token revoked: nothing may be charged for it.
+  if (resource.hold && ledger.holds.contains(*resource.hold))
+    decide(core::decide_release_hold(ledger, *resource.hold, now));
+  if (resource.token)
+    decide(core::decide_revoke_token(ledger, *resource.token, now));
+  core::update_resource_command update;
+  update.id = resource_id;
+  update.status = core::resource_status::failed;
+  update.failure_code = failure_code;
+  decide(core::decide_update_resource(ledger, update, now));
+  problem.member("resource", resource_id);
+  problem.member("failure_code", failure_code);
+  auto reply = found->second.request.reply;
+  purchases.erase(found);
+  batch_extras extras;
+  extras.unsealed.push_back(order_vault_ref(resource_id));
+  append(self, "", reply, problem_reply(std::move(problem)), std::move(events), std::move(extras));
+}
+
 void user_state::send_order(user_actor self, std::uint64_t id) {
   auto found = purchases.find(id);
   if (found == purchases.end())
     return;
   auto& flow = found->second;
+  if (flow.attempts == 0) {
+    // A kill that came while the first batch was being made durable stops the purchase before
+    // the provider hears of it.
+    const auto& resource = ledger.resources.at(flow.resource);
+    const bool session_killed =
+      resource.session && ledger.sessions.contains(*resource.session) &&
+      ledger.sessions.at(*resource.session).killed;
+    if (ledger.killed || session_killed ||
+        (config.kills != nullptr && config.kills->refuses(flow.provider))) {
+      fail_purchase(self, id, "killed",
+                    core::problem(core::api_error::killed,
+                                  "the purchase was stopped by a kill switch before " +
+                                    flow.provider + " was called"));
+      return;
+    }
+  }
   auto token = account_tokens.find(flow.provider);
   auto base = config.purchases->base_urls.find(flow.provider);
   if (token == account_tokens.end() || base == config.purchases->base_urls.end()) {
@@ -315,19 +413,37 @@ void user_state::send_order(user_actor self, std::uint64_t id) {
   if (flow.at != purchase_flow::stage::reconciling)
     flow.at = purchase_flow::stage::ordering;
   ++flow.attempts;
-  net::client_request call;
-  call.method = net::http_method::post;
-  call.url = base->second + "/resources";
+  auto call = provider_call(net::http_method::post, base->second + "/resources", flow.provider);
   call.headers.emplace_back("Authorization", "Bearer " + token->second);
   call.headers.emplace_back("Content-Type", "application/json");
   call.idempotency_key = flow.provider_key;
   call.body = flow.order;
-  call.timeout_ms = core::limits::purchase_call_timeout_ms;
-  call.provider = flow.provider;
-  config.purchases->client->request(std::move(call), [deliver = config.deliver, self,
-                                                      id](net::client_result result) {
-    deliver_to(deliver, self, order_answer_atom::value, id, provider_answer{std::move(result)});
-  });
+  send_provider_call(*config.purchases->client, config.deliver, self, std::move(call),
+                     order_answer_atom{}, id);
+}
+
+void user_state::resume_purchases(user_actor self) {
+  if (config.purchases == nullptr || config.purchases->client == nullptr)
+    return;
+  for (const auto& [id, resource] : ledger.resources) {
+    if (resource.status != core::resource_status::pending &&
+        resource.status != core::resource_status::unknown)
+      continue;
+    auto link = ledger.links.find(resource.provider);
+    if (link == ledger.links.end() || resource.provider_key.empty() ||
+        !config.purchases->base_urls.contains(resource.provider) ||
+        purchases.size() >= core::limits::user_purchases_in_flight_max)
+      continue;
+    const std::uint64_t flow_id = next_purchase++;
+    purchase_flow flow;
+    flow.at = purchase_flow::stage::recovering;
+    flow.provider = resource.provider;
+    flow.resource = id;
+    flow.provider_key = resource.provider_key;
+    purchases.emplace(flow_id, std::move(flow));
+    if (!read_vault(self, flow_id, order_vault_ref(id), link->second.vault_ref))
+      purchases.erase(flow_id);
+  }
 }
 
 void user_state::on_reconcile(user_actor self, std::uint64_t id) {
@@ -407,34 +523,23 @@ void user_state::on_order_answer(user_actor self, std::uint64_t id, provider_ans
     }
     decide(std::move(decision));
     const auto& updated = ledger.resources.at(resource_id);
-    extras.outbox.push_back(resource_webhook(config.user, "resource.ready", resource_id, updated, now));
-    extras.stored_body = resource_body(resource_id, updated, {});
+    extras.outbox.push_back(
+      resource_webhook(config.user, "resource.ready", resource_id, updated, now));
+    extras.unsealed.push_back(order_vault_ref(resource_id)); // settled: the order is not needed
     auto body = resource_body(resource_id, updated, made->credentials);
     auto reply = flow.request.reply;
-    auto scope = reply.valid() ? flow.key.scope_key : std::string();
     purchases.erase(found);
-    append(self, scope, reply, created(std::move(body)), std::move(events), std::move(extras));
+    append(self, "", reply, created(std::move(body)), std::move(events), std::move(extras));
     return;
   }
 
   if (!in_doubt(answer.result)) {
-    // The provider refused: nothing was bought. The budget is given back, the token revoked.
-    core::update_resource_command update;
-    update.id = resource_id;
-    update.status = core::resource_status::failed;
-    update.failure_code = response ? failure_code_of(*response) : "not_sent";
-    release_hold();
-    if (resource.token)
-      decide(core::decide_revoke_token(ledger, *resource.token, now));
-    decide(core::decide_update_resource(ledger, update, now));
-    core::problem problem(core::api_error::provider_error,
-                          flow.provider + " refused the purchase: it " + what_happened(answer.result));
-    problem.member("resource", resource_id);
-    problem.member("failure_code", *update.failure_code);
-    auto reply = flow.request.reply;
-    auto scope = reply.valid() ? flow.key.scope_key : std::string();
-    purchases.erase(found);
-    append(self, scope, reply, problem_reply(std::move(problem)), std::move(events), {});
+    // The provider refused: nothing was bought.
+    const std::string code = response ? failure_code_of(*response) : "not_sent";
+    fail_purchase(self, id, code,
+                  core::problem(core::api_error::provider_error,
+                                flow.provider + " refused the purchase: it " +
+                                  what_happened(answer.result)));
     return;
   }
 
@@ -449,13 +554,14 @@ void user_state::on_order_answer(user_actor self, std::uint64_t id, provider_ans
     update.status = core::resource_status::unknown;
     decide(core::decide_update_resource(ledger, update, now));
     extras.outbox.push_back(
-      resource_webhook(config.user, "resource.unknown", resource_id, ledger.resources.at(resource_id), now));
+      resource_webhook(config.user, "resource.unknown", resource_id,
+                       ledger.resources.at(resource_id), now));
   }
   flow.at = purchase_flow::stage::reconciling;
   auto reply = std::exchange(flow.request.reply, net::responder{});
   if (reply.valid()) {
-    // The agent learns the resource and its status now; the stored outcome is this 202, so a
-    // retry with the key never buys a second time.
+    // The agent learns the resource and its status now (the key's stored outcome, written with
+    // the first batch, names the same resource).
     std::string body;
     core::json_writer w(body);
     w.begin_object()
@@ -467,7 +573,7 @@ void user_state::on_order_answer(user_actor self, std::uint64_t id, provider_ans
              "; steward asks it again with the same Idempotency-Key and never buys twice");
     w.string("follow the resource: GET /v1/resources/" + resource_id);
     w.end_array().end_object();
-    append(self, flow.key.scope_key, reply, ok(std::move(body), 202), std::move(events),
+    append(self, "", reply, ok(std::move(body), 202), std::move(events),
            std::move(extras));
   } else if (!events.empty()) {
     append(self, "", net::responder{}, {}, std::move(events), std::move(extras));
@@ -492,7 +598,8 @@ void user_state::execute_oauth_callback(user_actor self, oauth_callback_request&
   }
   const auto& approval = found->second;
   if (core::status_at(approval, now) != core::approval_status::pending) {
-    request.reply.respond(browser_page(409, "This link request was already completed or has expired."));
+    request.reply.respond(
+      browser_page(409, "This link request was already completed or has expired."));
     return;
   }
   const purchase_services* services = config.purchases;
@@ -513,26 +620,23 @@ void user_state::execute_oauth_callback(user_actor self, oauth_callback_request&
     auto& event = std::get<core::accepted>(decision).event;
     core::apply_event(ledger, event);
     finish(self, "", request.reply,
-           browser_page(200, "The account was not linked (" + request.error + "). You can close this window."),
+           browser_page(200, "The account was not linked (" + request.error +
+                               "). You can close this window."),
            {std::move(event)});
     answer_waiters(request.approval, approval_body(request.approval));
     return;
   }
   const auto verifier = core::pkce_verifier(services->vault->current().bytes(), request.approval);
-  net::client_request call;
-  call.method = net::http_method::post;
-  call.url = base->second + "/oauth/token";
+  auto call = provider_call(net::http_method::post, base->second + "/oauth/token",
+                            approval.provider);
   call.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
-  call.body = core::token_request_form(request.code, verifier, services->issuer() + "/oauth/callback",
+  call.body = core::token_request_form(request.code, verifier,
+                                       services->issuer() + "/oauth/callback",
                                        services->oauth_client_id);
-  call.timeout_ms = core::limits::purchase_call_timeout_ms;
-  call.provider = approval.provider;
   const std::uint64_t id = next_purchase++;
   oauth_exchanges.emplace(id, std::move(request));
-  services->client->request(std::move(call), [deliver = config.deliver, self,
-                                              id](net::client_result result) {
-    deliver_to(deliver, self, oauth_answer_atom::value, id, provider_answer{std::move(result)});
-  });
+  send_provider_call(*services->client, config.deliver, self, std::move(call),
+                     oauth_answer_atom{}, id);
 }
 
 void user_state::on_oauth_answer(user_actor self, std::uint64_t id, provider_answer answer) {

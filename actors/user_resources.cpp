@@ -99,19 +99,16 @@ void user_state::execute_resource_action(user_actor self, resource_action_reques
     }
     return;
   }
-  net::client_request call;
-  call.method = request.what == action::rotate ? net::http_method::post : net::http_method::delete_;
-  call.url = base->second + "/resources/" + core::percent_encode(*resource.provider_id) +
-             (request.what == action::rotate ? "/rotate" : "");
+  auto call = provider_call(
+    request.what == action::rotate ? net::http_method::post : net::http_method::delete_,
+    base->second + "/resources/" + core::percent_encode(*resource.provider_id) +
+      (request.what == action::rotate ? "/rotate" : ""),
+    resource.provider);
   call.headers.emplace_back("Authorization", "Bearer " + token->second);
   call.idempotency_key = "steward-" + derived_key(scope);
-  call.timeout_ms = core::limits::purchase_call_timeout_ms;
-  call.provider = resource.provider;
   resource_actions.emplace(id, std::move(request));
-  services->client->request(std::move(call), [deliver = config.deliver, self,
-                                              id](net::client_result result) {
-    deliver_to(deliver, self, action_answer_atom::value, id, provider_answer{std::move(result)});
-  });
+  send_provider_call(*services->client, config.deliver, self, std::move(call),
+                     action_answer_atom{}, id);
 }
 
 void user_state::on_resource_read(user_actor self, std::uint64_t id, vault_read read) {

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <thread>
@@ -64,7 +65,8 @@ protected:
 
   /// Starts stewardd with provider `ref` on a reserved port, then the refprovider there with
   /// `provider_args` added.
-  bool start(const std::vector<std::string>& provider_args = {}) {
+  bool start(const std::vector<std::string>& provider_args = {},
+             const std::vector<std::string>& steward_args = {}) {
     run_dir_ = new_run_dir();
     auto data = run_dir_ / "data";
     std::filesystem::create_directories(data / "providers");
@@ -79,17 +81,18 @@ protected:
       return false;
     }
     provider_address_ = "127.0.0.1:" + std::to_string(port);
-    steward_ = start_stewardd_in(run_dir_, {"--provider=ref=http://" + provider_address_});
+    std::vector<std::string> args{"--provider=ref=http://" + provider_address_};
+    args.insert(args.end(), steward_args.begin(), steward_args.end());
+    steward_ = start_stewardd_in(run_dir_, args);
     if (steward_ == nullptr)
       return false;
     platform_key_ = read_secret(data / "platform.key");
-    std::vector<std::string> args{refprovider_,
-                                  "--listen=" + provider_address_,
-                                  "--steward-url=http://127.0.0.1:" +
-                                    std::to_string(steward_->public_port()),
-                                  "--secret-file=" + secret.string(),
-                                  "--slug=ref",
-                                  "--terms-version=2026-11"};
+    args = {refprovider_,
+            "--listen=" + provider_address_,
+            "--steward-url=http://127.0.0.1:" + std::to_string(steward_->public_port()),
+            "--secret-file=" + secret.string(),
+            "--slug=ref",
+            "--terms-version=2026-11"};
     args.insert(args.end(), provider_args.begin(), provider_args.end());
     std::string error;
     provider_ = child_process::spawn(args, new_run_dir(), error);
@@ -503,13 +506,14 @@ TEST_F(provisioning_system, a_domain_is_bought_once_on_a_new_account_and_its_cre
   auto resource = json_string(bought->body, "id");
   EXPECT_EQ(resource.rfind("res_", 0), 0u);
 
-  // The credentials were shown once: the replay of the key has the resource without them.
+  // The credentials were shown once. The key's outcome, stored before the provider was called,
+  // names the resource it bought, without them.
   auto replay = agent("POST", "/v1/resources", buy_domain("superseal.club"), "buy-1");
   ASSERT_TRUE(replay);
-  EXPECT_EQ(replay->status, 201);
+  EXPECT_EQ(replay->status, 202);
   EXPECT_EQ(replay->header("Idempotent-Replayed"), std::optional<std::string>("true"));
+  EXPECT_EQ(json_string(replay->body, "status"), "pending");
   EXPECT_EQ(json_string(replay->body, "id"), resource);
-  EXPECT_NE(replay->body.find(R"("credentials":null)"), std::string::npos) << replay->body;
   EXPECT_EQ(replay->body.find(api_key), std::string::npos);
 
   // The resource is listed and read without its credentials.
@@ -726,6 +730,57 @@ TEST_F(provisioning_system, a_kill_during_provisioning_buys_nothing) {
   auto again = agent("POST", "/v1/resources", R"({"service":"ref/hosting:pro"})", "k-2");
   ASSERT_TRUE(again);
   EXPECT_EQ(again->status, 403);
+}
+
+TEST_F(provisioning_system, a_purchase_cut_by_a_crash_is_settled_after_the_restart_with_one_charge) {
+  // The provider charges, keeps its answer and sends it 6 s late; stewardd is killed meanwhile.
+  // The restarted stewardd asks again with the same key; the agent's retry buys nothing new.
+  const auto steward_port = reserve_port();
+  ASSERT_NE(steward_port, 0);
+  const std::string listen = "--listen=127.0.0.1:" + std::to_string(steward_port);
+  ASSERT_TRUE(start({"--fault=after-charge-timeout:6000"}, {listen}));
+  ASSERT_TRUE(catalog_arrived()) << provider_->stderr_text();
+  open_session();
+  ready_to_buy();
+  const std::string body = R"({"service":"ref/hosting:pro"})";
+  std::thread buy([&] { agent("POST", "/v1/resources", body, "c-1"); });
+  bool charged = false;
+  for (int i = 0; i < 100 && !charged; ++i) {
+    std::this_thread::sleep_for(50ms);
+    auto session = agent("GET", "/v1/session");
+    charged = session && session->body.find(R"("spent":{"amount":2000,)") != std::string::npos;
+  }
+  ASSERT_TRUE(charged) << "the provider never charged";
+  ASSERT_TRUE(steward_->process().signal(SIGKILL));
+  buy.join();
+
+  steward_ = start_stewardd_in(run_dir_, {"--provider=ref=http://" + provider_address_, listen});
+  ASSERT_NE(steward_, nullptr);
+  ASSERT_TRUE(catalog_arrived()); // a request for a service waits for its catalog
+  auto replay = agent("POST", "/v1/resources", body, "c-1");
+  ASSERT_TRUE(replay);
+  ASSERT_EQ(replay->status, 202) << replay->body;
+  EXPECT_EQ(replay->header("Idempotent-Replayed"), std::optional<std::string>("true"));
+  auto resource = json_string(replay->body, "id");
+  std::string status;
+  for (int i = 0; i < 100 && status != "ready"; ++i) {
+    std::this_thread::sleep_for(100ms);
+    auto r = agent("GET", "/v1/resources/" + resource);
+    ASSERT_TRUE(r);
+    status = json_string(r->body, "status");
+  }
+  EXPECT_EQ(status, "ready") << provider_->stderr_text();
+  auto revealed = agent("POST", "/v1/resources/" + resource + "/credentials/reveal");
+  ASSERT_TRUE(revealed);
+  EXPECT_EQ(json_string(revealed->body, "api_key").rfind("rpk_", 0), 0u) << revealed->body;
+  auto types = audit_types();
+  EXPECT_EQ(occurrences(types, "charge.created"), 1u) << types;
+  EXPECT_EQ(occurrences(types, "resource.requested"), 1u) << types;
+  auto session = agent("GET", "/v1/session");
+  ASSERT_TRUE(session);
+  EXPECT_NE(session->body.find(R"("spent":{"amount":2000,"currency":"usd"})"), std::string::npos);
+  EXPECT_NE(session->body.find(R"("held":{"amount":0,"currency":"usd"})"), std::string::npos)
+    << session->body;
 }
 
 } // namespace

@@ -22,6 +22,9 @@ namespace {
 
 constexpr int exit_bad_option = 2;
 constexpr int exit_start_failed = 1;
+/// Connections to steward: a resource's charge runs while steward waits for the resource, so the
+/// pool must not be narrower than steward's pool to this provider.
+constexpr std::uint32_t steward_connections = 128;
 
 net::server_config listener_config(const refprovider::options& opts) {
   net::server_config config;
@@ -66,6 +69,7 @@ int main(int argc, char** argv) {
 
   net::client_options client_options;
   client_options.metrics_name = "refprovider";
+  client_options.connections_per_origin_max = steward_connections;
   net::http_client client(client_options);
   core::openssl_random random;
 

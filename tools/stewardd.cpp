@@ -51,6 +51,11 @@ namespace {
 constexpr std::string_view version = "0.1.0";
 constexpr int exit_bad_option = 2;
 constexpr int exit_start_failed = 1;
+/// Connections to one provider origin. A purchase holds its connection for the provider's whole
+/// answer, which includes the provider's charge round trip into steward and its durable commit:
+/// with the client's default of 16, provisions stopped at about 650/s with stewardd half idle
+/// (docs/benchmarks.md, "End-to-end provisions").
+constexpr std::uint32_t provider_connections_per_origin = 128;
 
 net::io_backend to_net(core::io_backend backend) {
   switch (backend) {
@@ -354,6 +359,7 @@ int main(int argc, char** argv) {
     openid.set(opts.public_url);
   net::client_options client_options;
   client_options.metrics = &metrics;
+  client_options.connections_per_origin_max = provider_connections_per_origin;
   net::http_client provider_client(client_options);
   actors::purchase_services purchases;
   purchases.client = &provider_client;
