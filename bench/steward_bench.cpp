@@ -3,10 +3,13 @@
 // what it measures is stewardd and not a client stack. Scenarios:
 //
 //   charges   durable approved POST /v1/provider/charges per second (bench/steward_bench/charges.hpp)
+//   provision end-to-end purchases per second, catalog → POST /v1/resources → the provider's charge,
+//             against a real provider such as the refprovider (bench/steward_bench/provision.hpp)
 //
 // Options are `--name=value`; a bad or unknown one fails at once with a message that names it.
 
 #include "bench/steward_bench/charges.hpp"
+#include "bench/steward_bench/provision.hpp"
 
 #include "core/ids.hpp"
 
@@ -21,6 +24,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 using namespace steward;
@@ -46,6 +50,22 @@ constexpr std::string_view usage_text =
                      and report the kill's answer latency                        [none]
   --report=FILE      also write the results as JSON to FILE
   --threads=N        event-loop threads of the load phase                       [1]
+
+usage: steward-bench provision --url=http://HOST:PORT --data-dir=DIR [options]
+
+  --url, --data-dir, --duration, --warmup, --report, --threads as above, and
+  --users=N          users created by the setup, each with a session and one
+                     purchase (its provider account)                            [1000]
+  --connections=N    keep-alive connections of the load phase                   [64]
+  --rate=R           total operations/s, paced per connection (open loop);
+                     0 = each connection starts one when the last is answered  [0]
+  --provider=SLUG    the provider                                               [ref]
+  --service=ID       the service bought, without the provider: hosting:pro is
+                     $20/month and charged through steward, kv:free is free    [hosting:pro]
+  --catalog-every=N  a catalog search before every N-th provision; 0 = none    [1]
+  --query=TEXT       the search's q (letters, digits, -)                        [hosting]
+  --per-user=N       operations per user in the load; 0 = the most its ledger
+                     allows after the warm-up purchase (59 priced, 63 free)     [0]
 )";
 
 /// Limits of the options: far above what the benchmark needs, low enough to catch a typo.
@@ -82,38 +102,62 @@ double parse_seconds(std::string_view name, std::string_view text, double low, d
   return value;
 }
 
+/// Splits `--name=value`.
+std::pair<std::string_view, std::string_view> split_option(std::string_view arg) {
+  if (arg.substr(0, 2) != "--" || arg.find('=') == std::string_view::npos)
+    usage_error("expected --name=value, got '" + std::string(arg) + "'");
+  const auto eq = arg.find('=');
+  return {arg.substr(2, eq - 2), arg.substr(eq + 1)};
+}
+
+/// Applies an option every scenario has; false when `name` is not one of them.
+bool parse_load_option(std::string_view name, std::string_view value, bench::load_options& o) {
+  if (name == "url")
+    o.url = value;
+  else if (name == "data-dir")
+    o.data_dir = value;
+  else if (name == "users")
+    o.users = parse_integer<std::uint32_t>(name, value, 1, users_max);
+  else if (name == "connections")
+    o.connections = parse_integer<std::uint32_t>(name, value, 1, connections_max);
+  else if (name == "duration")
+    o.duration_s = parse_seconds(name, value, 0.001, seconds_max);
+  else if (name == "warmup")
+    o.warmup_s = parse_seconds(name, value, 0, seconds_max);
+  else if (name == "rate")
+    o.rate = parse_seconds(name, value, 0, rate_max);
+  else if (name == "report")
+    o.report_path = value;
+  else if (name == "threads")
+    o.threads = parse_integer<std::uint32_t>(name, value, 1, threads_max);
+  else
+    return false;
+  return true;
+}
+
+/// The checks of the options every scenario has.
+void check_load_options(const bench::load_options& o) {
+  if (o.url.empty())
+    usage_error("--url is required");
+  if (o.data_dir.empty())
+    usage_error("--data-dir is required");
+  if (o.threads > o.connections)
+    usage_error("--threads=" + std::to_string(o.threads) + " is more than --connections=" +
+                std::to_string(o.connections));
+}
+
 bench::charges_options parse_charges(const std::vector<std::string_view>& args) {
   bench::charges_options o;
   for (auto arg : args) {
-    if (arg.substr(0, 2) != "--" || arg.find('=') == std::string_view::npos)
-      usage_error("expected --name=value, got '" + std::string(arg) + "'");
-    const auto eq = arg.find('=');
-    const std::string_view name = arg.substr(2, eq - 2);
-    const std::string_view value = arg.substr(eq + 1);
-    if (name == "url")
-      o.url = value;
-    else if (name == "data-dir")
-      o.data_dir = value;
-    else if (name == "users")
-      o.users = parse_integer<std::uint32_t>(name, value, 1, users_max);
-    else if (name == "connections")
-      o.connections = parse_integer<std::uint32_t>(name, value, 1, connections_max);
-    else if (name == "duration")
-      o.duration_s = parse_seconds(name, value, 0.001, seconds_max);
-    else if (name == "warmup")
-      o.warmup_s = parse_seconds(name, value, 0, seconds_max);
-    else if (name == "rate")
-      o.rate = parse_seconds(name, value, 0, rate_max);
-    else if (name == "amount")
+    const auto [name, value] = split_option(arg);
+    if (parse_load_option(name, value, o))
+      continue;
+    if (name == "amount")
       o.amount = parse_integer<std::int64_t>(name, value, 1, amount_max);
     else if (name == "provider")
       o.provider = value;
-    else if (name == "report")
-      o.report_path = value;
     else if (name == "kill-provider")
       o.kill_provider = value;
-    else if (name == "threads")
-      o.threads = parse_integer<std::uint32_t>(name, value, 1, threads_max);
     else
       usage_error("unknown option --" + std::string(name));
   }
@@ -127,9 +171,49 @@ bench::charges_options parse_charges(const std::vector<std::string_view>& args) 
       (!core::is_valid_provider_slug(o.kill_provider) || o.kill_provider == o.provider))
     usage_error("--kill-provider=" + o.kill_provider +
                 ": must be another configured provider's slug than --provider");
-  if (o.threads > o.connections)
-    usage_error("--threads=" + std::to_string(o.threads) + " is more than --connections=" +
-                std::to_string(o.connections));
+  check_load_options(o);
+  return o;
+}
+
+/// A catalog service id or search text the bench puts into a URL path or query unescaped.
+bool is_plain_text(std::string_view text, std::string_view extra) {
+  if (text.empty() || text.size() > 64)
+    return false;
+  return std::all_of(text.begin(), text.end(), [&](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || extra.find(c) != std::string_view::npos;
+  });
+}
+
+bench::provision_options parse_provision(const std::vector<std::string_view>& args) {
+  bench::provision_options o;
+  for (auto arg : args) {
+    const auto [name, value] = split_option(arg);
+    if (parse_load_option(name, value, o))
+      continue;
+    if (name == "provider")
+      o.provider = value;
+    else if (name == "service")
+      o.service = value;
+    else if (name == "catalog-every")
+      o.catalog_every = parse_integer<std::uint32_t>(name, value, 0, users_max);
+    else if (name == "query")
+      o.query = value;
+    else if (name == "per-user")
+      o.per_user = parse_integer<std::uint32_t>(name, value, 0, users_max);
+    else
+      usage_error("unknown option --" + std::string(name));
+  }
+  check_load_options(o);
+  if (!core::is_valid_provider_slug(o.provider))
+    usage_error("--provider=" + o.provider + ": not a provider slug (1-32 of a-z, 0-9, -)");
+  if (!is_plain_text(o.service, ":._"))
+    usage_error("--service=" + o.service + ": expected a service id such as hosting:pro");
+  if (!is_plain_text(o.query, ""))
+    usage_error("--query=" + o.query + ": expected 1-64 letters, digits or -");
+  if (o.threads > o.users)
+    usage_error("--threads=" + std::to_string(o.threads) + " is more than --users=" +
+                std::to_string(o.users) + " (each thread takes its own users)");
   return o;
 }
 
@@ -158,9 +242,15 @@ int main(int argc, char** argv) {
   }
   const std::string_view scenario = args[0];
   args.erase(args.begin());
-  if (scenario != "charges")
-    usage_error("unknown scenario '" + std::string(scenario) + "' (known: charges)");
-  const auto options = parse_charges(args);
-  ensure_file_limit(options.connections);
-  return bench::run_charges(options);
+  if (scenario == "charges") {
+    const auto options = parse_charges(args);
+    ensure_file_limit(options.connections);
+    return bench::run_charges(options);
+  }
+  if (scenario == "provision") {
+    const auto options = parse_provision(args);
+    ensure_file_limit(options.connections);
+    return bench::run_provision(options);
+  }
+  usage_error("unknown scenario '" + std::string(scenario) + "' (known: charges, provision)");
 }

@@ -13,32 +13,24 @@
 // status. Answers and failures are counted by the time they happen: those during the warm-up are
 // dropped, those after the end are not waited for (reported as `in_flight_at_end`).
 
+#include "bench/steward_bench/scenario.hpp"
+
 #include <cstdint>
 #include <string>
 
 namespace steward::bench {
 
-struct charges_options {
-  std::string url;                  ///< http://HOST:PORT of stewardd's public listener
-  std::string data_dir;             ///< stewardd's data dir: platform.key, providers/<p>.secret
-  std::uint32_t users = 10'000;
-  std::uint32_t connections = 512;
-  double duration_s = 10;           ///< measured window
-  double warmup_s = 2;              ///< before it, not counted
-  double rate = 0;                  ///< total requests/s over all connections; 0 = closed loop
+/// `load_options` (url, data dir, users = 10 000, connections = 512, duration, warm-up, rate,
+/// report, threads) and:
+struct charges_options : load_options {
   std::int64_t amount = 1;          ///< minor units per charge
   std::string provider = "acme";
-  std::string report_path;          ///< JSON report written here when not empty
-  std::uint32_t threads = 1;        ///< event loops for the load phase
   /// When set, a kill probe runs during the measured window: every `kill_interval_s` it kills this
   /// provider (`POST /v1/kill`) and lifts the kill again, on a connection of its own, and reports
   /// how long each answer took (DESIGN 7: kill ack p99 under load). It must not be `provider`.
   std::string kill_provider;
   double kill_interval_s = 0.1;
 };
-
-/// Connections used by the setup phase (fewer when there are fewer users).
-inline constexpr std::uint32_t setup_connections = 64;
 
 /// Runs the scenario; prints progress on stderr and the summary on stdout. Returns the process
 /// exit code: 0 when the load ran, 1 when setup failed or nothing was answered (with a message).
