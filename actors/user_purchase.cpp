@@ -236,6 +236,9 @@ void user_state::on_account_answer(user_actor self, std::uint64_t id, provider_a
       core::pkce_verifier(config.purchases->vault->current().bytes(), request.approval_id);
     core::preflight_gate gate;
     gate.kind = core::approval_kind::account_link;
+    // The account the email owns there, when the provider names it: the callback links that
+    // account and no other.
+    gate.value = account->account_id;
     gate.message = "Link your existing " + request.catalog->provider +
                    " account to this platform: open the URL and consent.";
     gate.url = core::authorize_url_with_pkce(account->authorize_url, request.approval_id,
@@ -660,6 +663,15 @@ void user_state::on_oauth_answer(user_actor self, std::uint64_t id, provider_ans
     return;
   }
   const std::string provider = approval->second.provider;
+  const std::string expected_account = approval->second.value;
+  if (token && !expected_account.empty() && token->account_id != expected_account) {
+    // Consent for another account than the user's (someone else's login on this authorize URL):
+    // nothing is linked, and the gate stays open for the human.
+    request.reply.respond(browser_page(
+      403, "The account you consented for at " + provider +
+             " is not the one registered to this user's email. Nothing was linked."));
+    return;
+  }
   if (!token) {
     request.reply.respond(browser_page(502, "The provider did not accept the authorization (it " +
                                       what_happened(answer.result) + "). Start again from the agent."));

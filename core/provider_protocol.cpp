@@ -63,6 +63,12 @@ std::optional<account_answer> read_account_answer(std::string_view body) {
     if (!url || !is_http_url(*url))
       return std::nullopt;
     answer.authorize_url = std::move(*url);
+    if (doc.object.at_key("account_id").error() != simdjson::NO_SUCH_FIELD) {
+      auto id = visible_member(doc.object, "account_id", limits::provider_object_id_bytes_max);
+      if (!id)
+        return std::nullopt;
+      answer.account_id = std::move(*id);
+    }
     return answer;
   }
   if (outcome != "created")

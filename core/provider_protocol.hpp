@@ -5,7 +5,7 @@
 //
 //   POST {base}/accounts     {"attestation": JWS}
 //                            → 201/200 {"outcome":"created","account_id","credentials":{...}}
-//                            → 200 {"outcome":"oauth_required","authorize_url"}
+//                            → 200 {"outcome":"oauth_required","authorize_url","account_id"?}
 //   POST {base}/oauth/token  form: grant_type=authorization_code, code, code_verifier,
 //                            redirect_uri, client_id → {"access_token","account_id",...}
 //   POST {base}/resources    {"service","name","config","payment_token":{"id","max_amount",
@@ -34,7 +34,9 @@ namespace steward::core {
 /// What a provider answered to `POST {base}/accounts`.
 struct account_answer {
   enum class kind : std::uint8_t { created, oauth_required } what = kind::created;
-  std::string account_id;    ///< created
+  /// created: the new account; oauth_required: the email's existing account when the provider
+  /// names it (an extension of DESIGN 5), so that the account a human consents for can be checked
+  std::string account_id;
   std::string account_token; ///< created: `credentials.account_token`
   std::string authorize_url; ///< oauth_required
 };

@@ -24,6 +24,13 @@ TEST(ProviderProtocol, ReadsOauthRequired) {
   ASSERT_TRUE(answer);
   EXPECT_EQ(answer->what, account_answer::kind::oauth_required);
   EXPECT_EQ(answer->authorize_url, "https://p.example/oauth/authorize?client_id=s");
+  EXPECT_TRUE(answer->account_id.empty());
+  auto named = read_account_answer(
+    R"({"outcome":"oauth_required","account_id":"acct_9","authorize_url":"https://p.example/a"})");
+  ASSERT_TRUE(named);
+  EXPECT_EQ(named->account_id, "acct_9");
+  EXPECT_FALSE(read_account_answer(
+    R"({"outcome":"oauth_required","account_id":7,"authorize_url":"https://p.example/a"})"));
 }
 
 TEST(ProviderProtocol, RefusesAccountAnswersItCannotUse) {

@@ -598,7 +598,8 @@ TEST_F(provisioning_system, a_domain_is_bought_once_on_a_new_account_and_its_cre
 }
 
 TEST_F(provisioning_system, an_existing_account_is_linked_through_oauth_with_pkce) {
-  ASSERT_TRUE(start({"--existing-accounts=ada@example.com", "--oauth-auto-consent"}));
+  ASSERT_TRUE(start({"--existing-accounts=ada@example.com,mallory@example.com",
+                     "--oauth-auto-consent"}));
   ASSERT_TRUE(catalog_arrived()) << provider_->stderr_text();
   open_session();
   ready_to_buy();
@@ -611,17 +612,36 @@ TEST_F(provisioning_system, an_existing_account_is_linked_through_oauth_with_pkc
   EXPECT_NE(url.find("&state=" + approval + "&code_challenge="), std::string::npos) << url;
   EXPECT_NE(url.find("code_challenge_method=S256"), std::string::npos) << url;
 
-  // The human's browser: the provider consents at once and sends it back to steward.
   auto at = url.find(provider_address_);
   ASSERT_NE(at, std::string::npos) << url;
   api_client browser(static_cast<std::uint16_t>(std::stoi(provider_address_.substr(10))));
+  api_client to_steward(steward_->public_port());
+
+  // Someone else's consent on this URL (another account's login): steward links nothing.
+  auto hint = url.find("login_hint=ada%40example.com");
+  ASSERT_NE(hint, std::string::npos) << url;
+  auto foreign_url = url;
+  foreign_url.replace(hint, std::string("login_hint=ada%40example.com").size(),
+                      "login_hint=mallory%40example.com");
+  auto foreign = browser.send("GET", foreign_url.substr(at + provider_address_.size()));
+  ASSERT_TRUE(foreign);
+  ASSERT_EQ(foreign->status, 302) << foreign->body;
+  auto foreign_location = foreign->header("Location").value_or("");
+  auto foreign_back = to_steward.send(
+    "GET", foreign_location.substr(foreign_location.find("/oauth/callback?")));
+  ASSERT_TRUE(foreign_back);
+  EXPECT_EQ(foreign_back->status, 403) << foreign_back->body;
+  auto still = agent("GET", "/v1/approvals/" + approval);
+  ASSERT_TRUE(still);
+  EXPECT_EQ(json_string(still->body, "status"), "pending");
+
+  // The human's browser: the provider consents at once and sends it back to steward.
   auto consent = browser.send("GET", url.substr(at + provider_address_.size()));
   ASSERT_TRUE(consent);
   ASSERT_EQ(consent->status, 302) << consent->body;
   auto location = consent->header("Location").value_or("");
   auto path = location.find("/oauth/callback?");
   ASSERT_NE(path, std::string::npos) << location;
-  api_client to_steward(steward_->public_port());
   auto back = to_steward.send("GET", location.substr(path));
   ASSERT_TRUE(back);
   ASSERT_EQ(back->status, 200) << back->body << provider_->stderr_text();

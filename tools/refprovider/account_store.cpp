@@ -38,7 +38,7 @@ std::optional<account> account_store::link(std::string_view email_text) {
   if (auto found = by_email_.find(email); found != by_email_.end())
     return found->second;
   // Existing accounts are bounded by `limits::existing_accounts_max`, not by `capacity_`.
-  auto id = random_text<account_id_random_bytes>(account_id_prefix, random_);
+  auto id = id_of_existing(email);
   auto token = random_text<account_token_random_bytes>(account_token_prefix, random_);
   if (!id || !token)
     return std::nullopt;
@@ -46,6 +46,25 @@ std::optional<account> account_store::link(std::string_view email_text) {
   email_by_token_hash_.emplace(core::hash_token(linked.token), email);
   by_email_.emplace(email, linked);
   return linked;
+}
+
+std::optional<std::string> account_store::id_of_existing(const std::string& email) {
+  if (auto found = existing_ids_.find(email); found != existing_ids_.end())
+    return found->second;
+  auto id = random_text<account_id_random_bytes>(account_id_prefix, random_);
+  if (id)
+    existing_ids_.emplace(email, *id);
+  return id;
+}
+
+std::optional<std::string> account_store::existing_id(std::string_view email_text) {
+  auto email = lowercase(email_text);
+  std::lock_guard<std::mutex> guard(mutex_);
+  if (!existing_.count(email))
+    return std::nullopt;
+  if (auto found = by_email_.find(email); found != by_email_.end())
+    return found->second.id;
+  return id_of_existing(email);
 }
 
 bool account_store::is_existing(std::string_view email) const {

@@ -66,6 +66,10 @@ public:
   /// listed or the random source failed.
   std::optional<account> link(std::string_view email);
 
+  /// The id of the account an email listed as existing has here, made on first request and kept
+  /// (the account it links to later has this id); empty when `email` is not listed or the random
+  /// source failed. Links nothing: `size()` does not count it.
+  std::optional<std::string> existing_id(std::string_view email);
   /// Whether `email` (compared lower-cased) is listed as having an account here.
   bool is_existing(std::string_view email) const;
 
@@ -77,6 +81,9 @@ public:
 private:
   mutable std::mutex mutex_;
   std::unordered_set<std::string> existing_;
+  std::unordered_map<std::string, std::string> existing_ids_; ///< email -> id, before a link
+  /// The id kept for an existing email, made now if needed; the caller holds `mutex_`.
+  std::optional<std::string> id_of_existing(const std::string& email);
   std::unordered_map<std::string, account> by_email_;
   std::unordered_map<std::string, std::string> email_by_token_hash_;
   std::size_t capacity_;

@@ -98,6 +98,21 @@ TEST(account_store, links_an_existing_email_once_and_its_token_finds_it) {
     << "steward still cannot create it";
 }
 
+TEST(account_store, an_existing_accounts_id_is_named_before_the_link_and_kept_by_it) {
+  test_random random;
+  account_store store({"linked@example.com"}, 10, random);
+  auto named = store.existing_id("Linked@Example.com");
+  ASSERT_TRUE(named);
+  EXPECT_EQ(named->substr(0, 5), "acct_");
+  EXPECT_EQ(store.existing_id("linked@example.com"), named);
+  EXPECT_EQ(store.size(), 0u) << "named, not linked";
+  EXPECT_FALSE(store.existing_id("stranger@example.com"));
+  auto linked = store.link("linked@example.com");
+  ASSERT_TRUE(linked);
+  EXPECT_EQ(linked->id, *named);
+  EXPECT_EQ(store.existing_id("linked@example.com"), named);
+}
+
 TEST(account_store, a_link_without_randomness_makes_nothing) {
   test_random random;
   random.fail = true;

@@ -362,6 +362,11 @@ net::http_response service::answer_accounts(const attestation_verdict& verdict) 
     return net::problem_response(api_error::internal, "no randomness for a new account");
   case account_store::outcome::oauth_required: {
     // See the file comment of service.hpp: the client appends its state and PKCE challenge.
+    // The existing account is named, so that steward can check that the account a human later
+    // consents for is this email's (DESIGN 5 leaves it out; steward accepts answers without it).
+    auto existing = accounts_.existing_id(claims.email);
+    if (!existing)
+      return net::problem_response(api_error::internal, "no randomness for the account");
     auto doc = current();
     std::string url = doc->public_url + "/oauth/authorize?response_type=code&client_id=" +
                       percent_encode(oauth_client_.client_id) +
@@ -369,6 +374,7 @@ net::http_response service::answer_accounts(const attestation_verdict& verdict) 
                       "&login_hint=" + percent_encode(lowercase(claims.email));
     w.begin_object()
       .member("outcome", "oauth_required")
+      .member("account_id", *existing)
       .member("authorize_url", url)
       .end_object();
     return json_response(200, std::move(body));

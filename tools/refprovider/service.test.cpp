@@ -353,7 +353,9 @@ TEST_F(refprovider_service, an_existing_account_needs_oauth) {
   EXPECT_EQ(field(r.body, "authorize_url"),
             base_ + "/oauth/authorize?response_type=code&client_id=steward&redirect_uri=" +
               percent_encode(jwks_.url() + "/oauth/callback") + "&login_hint=linked%40example.com");
-  EXPECT_EQ(service_->accounts().size(), 0u);
+  // The existing account is named, so that the caller can check the account a human links.
+  EXPECT_EQ(field(r.body, "account_id").substr(0, 5), "acct_");
+  EXPECT_EQ(service_->accounts().size(), 0u) << "named, not linked";
 }
 
 TEST_F(refprovider_service, a_replayed_attestation_is_refused) {
