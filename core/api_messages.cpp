@@ -2,6 +2,7 @@
 
 #include "core/card_number.hpp"
 #include "core/hex.hpp"
+#include "core/json_failure.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -11,17 +12,8 @@ namespace steward::core {
 
 namespace {
 
-json_error field_error(api_error code, std::string pointer, std::string detail) {
-  json_error error;
-  error.code = code;
-  error.pointer = std::move(pointer);
-  error.detail = std::move(detail);
-  error.failed = true;
-  return error;
-}
-
 json_error invalid(std::string pointer, std::string detail) {
-  return field_error(api_error::invalid_field, std::move(pointer), std::move(detail));
+  return json_failure(api_error::invalid_field, std::move(pointer), std::move(detail));
 }
 
 // RFC 6901: `~` becomes `~0` and `/` becomes `~1`.
@@ -410,7 +402,7 @@ json_error decode_charge_request(std::string_view body, charge_request& out) {
     return invalid("/payment_token", "must be a payment token id (ptk_...)");
   auto code = parse_currency(currency_code);
   if (!code)
-    return field_error(api_error::unsupported_currency, "/currency",
+    return json_failure(api_error::unsupported_currency, "/currency",
                        "unsupported currency; use a lowercase ISO 4217 code such as \"usd\"");
   out.amount.code = *code;
   if (out.resource && !is_valid(id_kind::resource, *out.resource))

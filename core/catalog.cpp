@@ -3,6 +3,7 @@
 #include "core/api_messages.hpp"
 #include "core/hex.hpp"
 #include "core/ids.hpp"
+#include "core/json_failure.hpp"
 #include "core/json_reader.hpp"
 #include "core/limits.hpp"
 #include "core/sha256.hpp"
@@ -224,16 +225,8 @@ std::optional<std::string> parse_provider_catalog(std::string_view provider,
 
 json_error parse_catalog_query(std::string_view query, catalog_query& out) {
   out = catalog_query{};
-  auto failure = [](api_error code, std::string pointer, std::string detail) {
-    json_error error;
-    error.code = code;
-    error.pointer = std::move(pointer);
-    error.detail = std::move(detail);
-    error.failed = true;
-    return error;
-  };
   if (query.size() > query_bytes_max)
-    return failure(api_error::invalid_field, "",
+    return json_failure(api_error::invalid_field, "",
                    "query string longer than " + std::to_string(query_bytes_max) + " bytes");
   std::set<std::string, std::less<>> seen;
   std::string name;
@@ -245,21 +238,21 @@ json_error parse_catalog_query(std::string_view query, catalog_query& out) {
     if (pair.empty())
       continue;
     if (seen.size() >= query_parameters_max)
-      return failure(api_error::invalid_field, "", "too many query parameters");
+      return json_failure(api_error::invalid_field, "", "too many query parameters");
     auto const equals = pair.find('=');
     std::string_view raw_value =
       equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1);
     if (!percent_decode(pair.substr(0, equals), name, true))
-      return failure(api_error::invalid_field, "", "malformed percent-encoding in the query string");
+      return json_failure(api_error::invalid_field, "", "malformed percent-encoding in the query string");
     std::string pointer = "/" + name;
     if (name != "provider" && name != "category" && name != "q" && name != "limit" &&
         name != "starting_after")
-      return failure(api_error::unknown_field, pointer,
+      return json_failure(api_error::unknown_field, pointer,
                      "unknown query parameter; known: provider, category, q, limit, starting_after");
     if (!seen.insert(name).second)
-      return failure(api_error::invalid_field, pointer, "given twice");
+      return json_failure(api_error::invalid_field, pointer, "given twice");
     if (!percent_decode(raw_value, value, true))
-      return failure(api_error::invalid_field, pointer, "malformed percent-encoding");
+      return json_failure(api_error::invalid_field, pointer, "malformed percent-encoding");
     if (name == "limit") {
       std::size_t limit = 0;
       bool digits = !value.empty() && value.size() <= 3 &&
@@ -267,27 +260,27 @@ json_error parse_catalog_query(std::string_view query, catalog_query& out) {
       if (digits)
         limit = std::stoul(value);
       if (!digits || limit < 1 || limit > limits::catalog_page_max)
-        return failure(api_error::invalid_field, pointer,
+        return json_failure(api_error::invalid_field, pointer,
                        "must be an integer from 1 to " + std::to_string(limits::catalog_page_max));
       out.limit = limit;
     } else if (name == "q") {
       if (value.size() > limits::catalog_name_bytes_max)
-        return failure(api_error::invalid_field, pointer,
+        return json_failure(api_error::invalid_field, pointer,
                        "at most " + std::to_string(limits::catalog_name_bytes_max) + " bytes");
       out.q = value;
     } else if (name == "provider") {
       if (!is_valid_provider_slug(value))
-        return failure(api_error::invalid_field, pointer, "must be a provider slug");
+        return json_failure(api_error::invalid_field, pointer, "must be a provider slug");
       out.provider = value;
     } else if (name == "category") {
       if (!is_token(value, limits::catalog_category_bytes_max, "-"))
-        return failure(api_error::invalid_field, pointer, "must be a category (a-z, 0-9, '-')");
+        return json_failure(api_error::invalid_field, pointer, "must be a category (a-z, 0-9, '-')");
       out.category = value;
     } else {
       auto const slash = value.find('/');
       if (slash == std::string::npos || !is_valid_provider_slug(value.substr(0, slash)) ||
           !is_token(value.substr(slash + 1), limits::catalog_service_id_bytes_max, ":._-"))
-        return failure(api_error::invalid_field, pointer,
+        return json_failure(api_error::invalid_field, pointer,
                        "must be a service id, provider/service");
       out.starting_after = value;
     }

@@ -5,6 +5,7 @@
 #include "core/ledger.hpp"
 
 #include "core/api_messages.hpp"
+#include "core/json_failure.hpp"
 #include "core/assert.hpp"
 #include "core/ids.hpp"
 #include "core/json_reader.hpp"
@@ -100,15 +101,6 @@ std::optional<cap_kind> parse_cap_kind(std::string_view text) noexcept {
   if (text == "provider") return cap_kind::provider;
   if (text == "global") return cap_kind::global;
   return std::nullopt;
-}
-
-json_error field_error(api_error code, std::string pointer, std::string detail) {
-  json_error error;
-  error.failed = true;
-  error.code = code;
-  error.pointer = std::move(pointer);
-  error.detail = std::move(detail);
-  return error;
 }
 
 // Every member any event may carry. An event is decoded into all of them, then the members of its
@@ -287,7 +279,7 @@ constexpr std::array<event_shape, 26> event_shapes{{
 /// Checks an id member against its kind.
 json_error check_id(const std::optional<std::string>& id, id_kind kind, std::string_view member) {
   if (id && !is_valid(kind, *id))
-    return field_error(api_error::invalid_field, "/" + std::string(member),
+    return json_failure(api_error::invalid_field, "/" + std::string(member),
                        "must be a " + std::string(prefix(kind)) + " id");
   return {};
 }
@@ -299,7 +291,7 @@ json_error take_money(const std::optional<money_field>& field, std::string_view 
   std::string pointer = "/" + std::string(member);
   if (json_error error = resolve_money(*field, pointer, out)) return error;
   if (out.amount < min)
-    return field_error(api_error::invalid_field, pointer + "/amount", "must be positive");
+    return json_failure(api_error::invalid_field, pointer + "/amount", "must be positive");
   return {};
 }
 
@@ -326,10 +318,10 @@ json_error check_intent_domains(const std::vector<std::string>& domains,
   for (std::size_t i = 0; i < domains.size(); ++i) {
     std::string item = pointer + "/intents/domains/" + std::to_string(i);
     if (!is_valid_domain(domains[i]))
-      return field_error(api_error::invalid_field, item, "must be a lowercase domain name");
+      return json_failure(api_error::invalid_field, item, "must be a lowercase domain name");
     for (std::size_t j = 0; j < i; ++j)
       if (domains[j] == domains[i])
-        return field_error(api_error::invalid_field, item, "duplicate");
+        return json_failure(api_error::invalid_field, item, "duplicate");
   }
   return {};
 }
@@ -459,7 +451,7 @@ namespace {
 template <class Event>
 json_error take_provisioning(Event event, ledger_event& out) {
   if (auto member = provisioning_event_syntax(event))
-    return field_error(api_error::invalid_field, "/" + std::string(*member),
+    return json_failure(api_error::invalid_field, "/" + std::string(*member),
                        "breaks the rule of " + std::string(*member));
   out = std::move(event);
   return {};
@@ -473,7 +465,7 @@ json_error decode_provisioning_event(event_fields& f, std::string_view type, mon
     return take_provisioning(terms_accepted{*f.provider, *f.version, *f.accepted_by, at}, out);
   if (type == "approval.opened") {
     auto kind = parse_approval_kind(*f.kind);
-    if (!kind) return field_error(api_error::invalid_field, "/kind", "unknown approval kind");
+    if (!kind) return json_failure(api_error::invalid_field, "/kind", "unknown approval kind");
     return take_provisioning(
       approval_opened{*f.id, *kind, f.session, *f.provider, *f.service, *f.value,
                       f.amount ? std::optional(amount) : std::nullopt, *f.message, f.url,
@@ -488,7 +480,7 @@ json_error decode_provisioning_event(event_fields& f, std::string_view type, mon
   }
   if (type == "link.created") {
     auto outcome = parse_link_outcome(*f.outcome);
-    if (!outcome) return field_error(api_error::invalid_field, "/outcome", "unknown link outcome");
+    if (!outcome) return json_failure(api_error::invalid_field, "/outcome", "unknown link outcome");
     return take_provisioning(
       link_created{*f.id, *f.provider, *f.account_id, *outcome, *f.vault_ref, at}, out);
   }
@@ -498,7 +490,7 @@ json_error decode_provisioning_event(event_fields& f, std::string_view type, mon
                              out);
   if (type == "resource.updated") {
     auto status = parse_resource_status(*f.status);
-    if (!status) return field_error(api_error::invalid_field, "/status", "unknown resource status");
+    if (!status) return json_failure(api_error::invalid_field, "/status", "unknown resource status");
     return take_provisioning(resource_updated{*f.id, *status, f.provider_id,
                                               f.price ? std::optional(price) : std::nullopt,
                                               f.vault_ref, f.failure_code, at},
@@ -577,19 +569,19 @@ json_error decode_event(std::string_view json, ledger_event& out) {
   for (const event_shape& candidate : event_shapes)
     if (candidate.type == f.type) shape = &candidate;
   if (shape == nullptr)
-    return field_error(api_error::invalid_field, "/type", "unknown event type");
+    return json_failure(api_error::invalid_field, "/type", "unknown event type");
   std::uint64_t present = f.present();
   for (std::size_t bit = 0; bit < member_names.size(); ++bit) {
     std::uint64_t mask = 1ull << bit;
     if ((present & mask) && !((shape->required | shape->optional) & mask))
-      return field_error(api_error::unknown_field, "/" + std::string(member_names[bit]),
+      return json_failure(api_error::unknown_field, "/" + std::string(member_names[bit]),
                          "not a member of " + std::string(f.type));
     if (!(present & mask) && (shape->required & mask))
-      return field_error(api_error::invalid_field, "/" + std::string(member_names[bit]),
+      return json_failure(api_error::invalid_field, "/" + std::string(member_names[bit]),
                          "required");
   }
   if (f.provider && !is_valid_provider_slug(*f.provider))
-    return field_error(api_error::invalid_field, "/provider", "invalid provider slug");
+    return json_failure(api_error::invalid_field, "/provider", "invalid provider slug");
   id_kind id_of_type = id_kind::event;
   if (f.type.starts_with("session.")) id_of_type = id_kind::session;
   if (f.type.starts_with("token.")) id_of_type = id_kind::payment_token;
@@ -607,9 +599,9 @@ json_error decode_event(std::string_view json, ledger_event& out) {
   if (json_error e = check_id(f.resource, id_kind::resource, "resource")) return e;
   if (json_error e = check_intent_domains(f.intent_domains, "")) return e;
   if (f.platform_ref && !is_valid_platform_ref(*f.platform_ref))
-    return field_error(api_error::invalid_field, "/platform_ref", "invalid platform_ref");
+    return json_failure(api_error::invalid_field, "/platform_ref", "invalid platform_ref");
   if (f.email && !is_valid_email(*f.email))
-    return field_error(api_error::invalid_field, "/email", "must be an email address");
+    return json_failure(api_error::invalid_field, "/email", "must be an email address");
 
   money amount, max_amount, run_budget, cap, price;
   if (json_error e = take_money(f.amount, "amount", 1, amount)) return e;
@@ -622,13 +614,13 @@ json_error decode_event(std::string_view json, ledger_event& out) {
   const std::string_view type = f.type;
   if (type == "currency.set") {
     auto code = parse_currency(*f.currency);
-    if (!code) return field_error(api_error::unsupported_currency, "/currency", "unsupported");
+    if (!code) return json_failure(api_error::unsupported_currency, "/currency", "unsupported");
     out = currency_set{*code, at};
   } else if (type == "cap.set") {
     auto kind = parse_cap_kind(*f.kind);
-    if (!kind) return field_error(api_error::invalid_field, "/kind", "unknown cap kind");
+    if (!kind) return json_failure(api_error::invalid_field, "/kind", "unknown cap kind");
     if ((*kind == cap_kind::provider) != f.provider.has_value())
-      return field_error(api_error::invalid_field, "/provider",
+      return json_failure(api_error::invalid_field, "/provider",
                          "required for, and only for, a provider cap");
     out = cap_set{*kind, f.provider.value_or(""), f.cap ? std::optional(cap) : std::nullopt, at};
   } else if (type == "session.opened") {
@@ -651,14 +643,14 @@ json_error decode_event(std::string_view json, ledger_event& out) {
   } else if (type == "user.upserted") {
     // `name` is read up to a resource name's bound; a user's is shorter.
     if (f.name && f.name->size() > user_name_bytes_max)
-      return field_error(api_error::invalid_field, "/name",
+      return json_failure(api_error::invalid_field, "/name",
                          "must be at most " + std::to_string(user_name_bytes_max) + " bytes");
     out = user_upserted{*f.platform_ref, *f.email, *f.email_verified, f.name, at};
   } else if (type == "kill.set") {
     out = kill_set{f.session.has_value(), f.session.value_or(""), *f.active, at};
   } else if (type == "payment_method.set") {
     if (auto member = check_payment_method_syntax(*f.psp, *f.reference, f.last4, f.brand))
-      return field_error(api_error::invalid_field, "/" + std::string(*member),
+      return json_failure(api_error::invalid_field, "/" + std::string(*member),
                          "breaks the syntax of a payment method");
     out = payment_method_set{*f.psp, *f.reference, f.last4, f.brand, at};
   } else if (json_error e = decode_provisioning_event(f, type, amount, price, at, out)) {
@@ -895,7 +887,7 @@ json_error snapshot_money(const money_field& field, std::string pointer, currenc
                           money& out) {
   if (json_error error = resolve_money(field, pointer, out)) return error;
   if (out.code != code)
-    return field_error(api_error::invalid_field, pointer + "/currency",
+    return json_failure(api_error::invalid_field, pointer + "/currency",
                        "differs from the ledger currency");
   return {};
 }
@@ -903,7 +895,7 @@ json_error snapshot_money(const money_field& field, std::string pointer, currenc
 template <class Map, class Value>
 json_error insert_unique(Map& map, const std::string& key, Value value, std::string pointer) {
   if (!map.emplace(key, std::move(value)).second)
-    return field_error(api_error::invalid_field, std::move(pointer), "duplicate " + key);
+    return json_failure(api_error::invalid_field, std::move(pointer), "duplicate " + key);
   return {};
 }
 
@@ -922,7 +914,7 @@ json_error decode_provisioning_rows(std::vector<terms_row>& terms,
     approval_row& row = approvals[i];
     std::string pointer = "/approvals/" + std::to_string(i);
     auto kind = parse_approval_kind(row.kind);
-    if (!kind) return field_error(api_error::invalid_field, pointer + "/kind", "unknown kind");
+    if (!kind) return json_failure(api_error::invalid_field, pointer + "/kind", "unknown kind");
     row.approval.kind = *kind;
     if (row.amount) {
       money amount;
@@ -937,7 +929,7 @@ json_error decode_provisioning_rows(std::vector<terms_row>& terms,
     std::string pointer = "/links/" + std::to_string(i);
     auto outcome = parse_link_outcome(row.outcome);
     if (!outcome)
-      return field_error(api_error::invalid_field, pointer + "/outcome", "unknown outcome");
+      return json_failure(api_error::invalid_field, pointer + "/outcome", "unknown outcome");
     row.link.outcome = *outcome;
     if (json_error e = insert_unique(s.links, row.provider, std::move(row.link), pointer)) return e;
   }
@@ -945,7 +937,7 @@ json_error decode_provisioning_rows(std::vector<terms_row>& terms,
     resource_row& row = resources[i];
     std::string pointer = "/resources/" + std::to_string(i);
     auto status = parse_resource_status(row.status);
-    if (!status) return field_error(api_error::invalid_field, pointer + "/status", "unknown status");
+    if (!status) return json_failure(api_error::invalid_field, pointer + "/status", "unknown status");
     row.resource.status = *status;
     if (row.price) {
       money price;
@@ -1109,7 +1101,7 @@ json_error decode_snapshot(std::string_view json, ledger_state& out) {
   if (error) return error;
 
   auto code = parse_currency(currency_text);
-  if (!code) return field_error(api_error::unsupported_currency, "/currency", "unsupported");
+  if (!code) return json_failure(api_error::unsupported_currency, "/currency", "unsupported");
   s.ledger_currency = *code;
   for (std::size_t i = 0; i < providers.size(); ++i) {
     provider_row& row = providers[i];
@@ -1159,9 +1151,9 @@ json_error decode_snapshot(std::string_view json, ledger_state& out) {
   for (const auto& [id, c] : s.charges)
     if (!is_valid(id_kind::payment_token, c.token) ||
         (c.session && !is_valid(id_kind::session, *c.session)) || !is_valid_provider_slug(c.provider))
-      return field_error(api_error::invalid_field, "/charges", "malformed charge " + id);
+      return json_failure(api_error::invalid_field, "/charges", "malformed charge " + id);
   if (auto violation = check_invariants(s))
-    return field_error(api_error::invalid_field, "", "inconsistent snapshot: " + *violation);
+    return json_failure(api_error::invalid_field, "", "inconsistent snapshot: " + *violation);
   out = std::move(s);
   return {};
 }

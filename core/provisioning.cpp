@@ -2,6 +2,7 @@
 
 #include "core/ids.hpp"
 #include "core/intent_guard.hpp"
+#include "core/json_failure.hpp"
 
 #include <simdjson.h>
 
@@ -10,16 +11,6 @@
 namespace steward::core {
 
 namespace {
-
-json_error field_error(std::string pointer, std::string detail,
-                       api_error code = api_error::invalid_field) {
-  json_error error;
-  error.code = code;
-  error.pointer = std::move(pointer);
-  error.detail = std::move(detail);
-  error.failed = true;
-  return error;
-}
 
 /// The config's top-level string member `name`, if any. The config passed its schema already and
 /// may have any members, so this reads it with simdjson directly rather than the strict decoder.
@@ -74,11 +65,11 @@ json_error decode_provision_request(std::string_view body, provision_request& ou
   if (error)
     return error;
   if (!split_service_id(out.service))
-    return field_error("/service", "must be a catalog service id, provider/service");
+    return json_failure(api_error::invalid_field, "/service", "must be a catalog service id, provider/service");
   if (out.config.text.empty())
     out.config.text = "{}";
   else if (out.config.text.front() != '{')
-    return field_error("/config", "must be an object");
+    return json_failure(api_error::invalid_field, "/config", "must be an object");
   if (has_max) {
     money resolved;
     if (auto e = resolve_money(max_amount, "/max_amount", resolved))
