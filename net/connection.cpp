@@ -195,6 +195,11 @@ void connection::on_response(std::uint32_t sequence, http_response&& response) {
     context_.stats->late_reply();
     return;
   }
+  if (response.status == abort_status) {
+    context_.stats->request_done(it->route, abort_status, context_.now_ns - it->started_ns);
+    abort();
+    return;
+  }
   answer_now(*it, std::move(response));
   flush_ready();
 }

@@ -79,7 +79,11 @@ public:
   void abort() noexcept { close_now_ = true; }
   /// The peer closed its sending side (recv returned 0).
   void on_peer_closed();
-  /// A response for request `sequence`; fills its slot and flushes what is now in order.
+  /// The status `responder::abort()` delivers: no handler answers it (HTTP has no status 0), and the
+  /// connection closes without output when it arrives.
+  static constexpr std::uint16_t abort_status = 0;
+  /// A response for request `sequence`; fills its slot and flushes what is now in order. One with
+  /// `abort_status` closes the connection instead.
   void on_response(std::uint32_t sequence, http_response&& response);
   /// Checks every deadline against the context's clock.
   void on_tick();

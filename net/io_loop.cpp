@@ -20,6 +20,14 @@ void responder::respond(http_response&& response) const {
   loop_->deliver(connection_, sequence_, std::move(response));
 }
 
+void responder::abort() const {
+  if (!STEWARD_SURVIVABLE(loop_ != nullptr))
+    return;
+  http_response closing;
+  closing.status = connection::abort_status;
+  loop_->deliver(connection_, sequence_, std::move(closing));
+}
+
 // --- reply_queue ------------------------------------------------------------------------------------
 
 bool reply_queue::push(std::uint64_t connection, std::uint32_t sequence, http_response&& response) {

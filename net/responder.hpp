@@ -24,6 +24,12 @@ public:
   /// timed out, is dropped and counted.
   void respond(http_response&& response) const;
 
+  /// Closes the request's connection at once, without an answer to it or to any request pipelined
+  /// behind it; answers of earlier requests not yet written to the socket may be lost too. For a peer that must see a connection drop — the
+  /// reference provider's `drop` fault — never for steward's own errors, which are problems.
+  /// Like `respond`, it counts as the request's answer: a later one is dropped.
+  void abort() const;
+
   bool valid() const noexcept { return loop_ != nullptr; }
 
 private:

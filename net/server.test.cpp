@@ -117,6 +117,9 @@ protected:
     routes.add(http_method::get, "/never", [this](const http_request&, const route_params&, responder r) {
       dropped_ = r; // kept, answered only by the test (late) or never
     });
+    routes.add(http_method::get, "/drop", [](const http_request&, const route_params&, responder r) {
+      r.abort();
+    });
     // A long-poll: its answer may take 1 s longer than other routes'.
     routes.add(
       http_method::get, "/poll/{name}",
@@ -187,6 +190,36 @@ TEST_P(ServerTest, PipelinedResponsesKeepRequestOrderAcrossAsyncAndSyncHandlers)
     bodies.push_back(response->status == 404 ? "404" : response->body);
   }
   EXPECT_EQ(bodies, (std::vector<std::string>{"first", "sync", "404", "last"}));
+}
+
+TEST_P(ServerTest, AnAbortClosesTheConnectionWithoutAnAnswer) {
+  start();
+  auto client = connect();
+  ASSERT_TRUE(client.send_all("GET /sync HTTP/1.1\r\nHost: x\r\n\r\n", deadline_in(2s)));
+  auto first = client.read_response(deadline_in(2s));
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->body, "sync");
+  ASSERT_TRUE(client.send_all("GET /drop HTTP/1.1\r\nHost: x\r\n\r\n", deadline_in(2s)));
+  ASSERT_TRUE(client.read_until_eof(deadline_in(2s)));
+  EXPECT_EQ(client.pending(), "") << "an aborted request gets no answer at all";
+}
+
+TEST_P(ServerTest, AnAbortFromAnotherThreadClosesTheConnectionAndALaterAnswerIsDropped) {
+  start();
+  auto client = connect();
+  ASSERT_TRUE(client.send_all("GET /never HTTP/1.1\r\nHost: x\r\n\r\n", deadline_in(2s)));
+  auto until = deadline_in(2s);
+  while (!dropped_.valid() && test_support::clock::now() < until)
+    std::this_thread::yield();
+  ASSERT_TRUE(dropped_.valid());
+  std::thread([reply = dropped_] { reply.abort(); }).join();
+  ASSERT_TRUE(client.read_until_eof(deadline_in(2s)));
+  EXPECT_EQ(client.pending(), "");
+  dropped_.respond(http_response{}); // the connection is gone: counted late, never sent
+  until = deadline_in(2s);
+  while (stats_.late.load() == 0 && test_support::clock::now() < until)
+    std::this_thread::yield();
+  EXPECT_EQ(stats_.late.load(), 1);
 }
 
 TEST_P(ServerTest, ALongPollRouteWaitsItsExtraTimeBeforeTheActorTimeout) {

@@ -697,6 +697,43 @@ TEST_F(provisioning_system, an_answer_lost_after_the_charge_is_reconciled_with_t
     << session->body;
 }
 
+TEST_F(provisioning_system, a_connection_dropped_after_the_charge_is_reconciled_with_the_same_key) {
+  // The provider charges, stores its answer and closes the connection without sending it: steward
+  // cannot tell whether anything was bought, sends the same order with the same key and gets the
+  // stored resource. One charge.
+  ASSERT_TRUE(start({"--fault=drop"}));
+  ASSERT_TRUE(catalog_arrived()) << provider_->stderr_text();
+  open_session();
+  ready_to_buy();
+  auto made = agent("POST", "/v1/resources", R"({"service":"ref/hosting:pro","config":{}})", "d-1");
+  ASSERT_TRUE(made);
+  ASSERT_TRUE(made->status == 201 || made->status == 202) << made->body;
+  auto const resource = json_string(made->body, "id"); // the first id: the resource's
+  ASSERT_EQ(resource.rfind("res_", 0), 0u) << made->body;
+  std::string status = json_string(made->body, "status");
+  std::string shown = made->body;
+  if (made->status == 202) {
+    // Still in doubt after the client's own retries: the actor reconciles it.
+    for (int i = 0; i < 100 && status != "ready"; ++i) {
+      std::this_thread::sleep_for(100ms);
+      auto got = agent("GET", "/v1/resources/" + resource);
+      ASSERT_TRUE(got);
+      shown = got->body;
+      status = json_string(got->body, "status");
+    }
+  }
+  EXPECT_EQ(status, "ready") << shown << provider_->stderr_text();
+  auto types = audit_types();
+  EXPECT_EQ(occurrences(types, "charge.created"), 1u) << types;
+  EXPECT_EQ(occurrences(types, "resource.requested"), 1u) << types;
+  auto session = agent("GET", "/v1/session");
+  ASSERT_TRUE(session);
+  EXPECT_NE(session->body.find(R"("spent":{"amount":2000,"currency":"usd"})"), std::string::npos)
+    << session->body;
+  EXPECT_NE(session->body.find(R"("held":{"amount":0,"currency":"usd"})"), std::string::npos)
+    << session->body;
+}
+
 TEST_F(provisioning_system, a_metered_service_bought_by_the_agent_stops_exactly_at_the_run_budget) {
   // 5 cents a tick against a 23-cent run: four ticks are charged, the fifth is declined, and the
   // provider's meter stops there.

@@ -31,6 +31,7 @@ bool applies(fault_kind kind, request_class what) {
   case fault_kind::latency:
     return true;
   case fault_kind::after_charge_timeout:
+  case fault_kind::drop:
     return what == request_class::create;
   }
   return false;
@@ -49,9 +50,14 @@ std::optional<std::string> parse_fault(std::string_view text, bool allow_every, 
     result.every = *every;
     text = text.substr(0, at);
   }
+  if (text == "drop") {
+    result.kind = fault_kind::drop;
+    out = result;
+    return std::nullopt;
+  }
   auto const colon = text.find(':');
   if (colon == std::string_view::npos)
-    return "expected status:CODE, latency:MS or after-charge-timeout:MS";
+    return "expected status:CODE, latency:MS, after-charge-timeout:MS or drop";
   auto const kind = text.substr(0, colon);
   auto const value = text.substr(colon + 1);
   std::string const delay_range =
@@ -70,7 +76,7 @@ std::optional<std::string> parse_fault(std::string_view text, bool allow_every, 
     result.delay_ms = *delay;
   } else {
     return "unknown fault \"" + std::string(kind) +
-           "\"; expected status, latency or after-charge-timeout";
+           "\"; expected status, latency, after-charge-timeout or drop";
   }
   out = result;
   return std::nullopt;
@@ -92,6 +98,9 @@ void apply(const fault& f, request_class what, fault_effect& effect) {
     break;
   case fault_kind::after_charge_timeout:
     add(effect.after_charge_ms, f.delay_ms);
+    break;
+  case fault_kind::drop:
+    effect.drop_after_work = true;
     break;
   }
 }

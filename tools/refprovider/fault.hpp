@@ -9,18 +9,20 @@
 //                                 stored outcome — then answer MS milliseconds late, so that a
 //                                 caller with a shorter deadline gives up and retries with the same
 //                                 key (the retry replays the stored answer; nothing is charged twice)
+//     drop                        POST /resources only: do all the work, then close the connection
+//                                 instead of answering — the answer lost on its way back, as when a
+//                                 proxy dies; the caller cannot tell whether anything was bought
 //
 // By configuration, `--fault=KIND[@EVERY]` (repeatable): the fault hits every EVERY-th request it
 // applies to (1, the default: every one). `status` applies to the provisioning calls — POST
 // /accounts, POST /resources, POST /resources/{id}/rotate, DELETE /resources/{id}; `latency` to
 // every request; `after-charge-timeout` to POST /resources attempts that execute (a replay is
-// answered at once). Per request, the header `Refprovider-Fault: KIND` (no `@EVERY`) adds one
+// answered at once), `drop` to POST /resources attempts that execute, too. Per request, the header `Refprovider-Fault: KIND` (no `@EVERY`) adds one
 // fault to that request, but only when the process was started with `--faults-from-header`: a real
 // provider takes no orders from its caller.
 //
-// Delays are capped by `limits::fault_delay_ms_max`, below the listener's handler timeout. A
-// `drop` fault (closing the connection without an answer) is not offered: net::server has no way
-// for a handler to close a connection without answering (see docs/provisioning.md).
+// Delays are capped by `limits::fault_delay_ms_max`, below the listener's handler timeout. A drop
+// closes the connection through `net::responder::abort()`, after the fault's delays.
 
 #include <atomic>
 #include <cstdint>
@@ -32,7 +34,7 @@
 
 namespace steward::refprovider {
 
-enum class fault_kind : std::uint8_t { status, latency, after_charge_timeout };
+enum class fault_kind : std::uint8_t { status, latency, after_charge_timeout, drop };
 
 struct fault {
   fault_kind kind = fault_kind::latency;
@@ -56,6 +58,7 @@ struct fault_effect {
   std::uint16_t status = 0;            ///< answer this before any work; 0: none
   std::uint32_t latency_ms = 0;        ///< added to every answer of the request
   std::uint32_t after_charge_ms = 0;   ///< added to an executed POST /resources answer
+  bool drop_after_work = false;        ///< an executed POST /resources closes instead of answering
 };
 
 /// Adds `f` to `effect` as it applies to a request of class `what` (no counting: the caller decided

@@ -20,13 +20,18 @@ TEST(fault, parses_each_kind_and_every) {
   ASSERT_FALSE(parse_fault("after-charge-timeout:5000", false, f));
   EXPECT_EQ(f.kind, fault_kind::after_charge_timeout);
   EXPECT_EQ(f.delay_ms, 5000u);
+  ASSERT_FALSE(parse_fault("drop@4", true, f));
+  EXPECT_EQ(f.kind, fault_kind::drop);
+  EXPECT_EQ(f.every, 4u);
+  ASSERT_FALSE(parse_fault("drop", false, f));
+  EXPECT_EQ(f.kind, fault_kind::drop);
 }
 
 TEST(fault, refuses_what_it_does_not_know) {
   fault f;
   for (std::string_view bad :
        {"", "status", "status:", "status:404", "status:599", "status:5o3", "latency:0",
-        "latency:-1", "latency:99999999999", "drop", "drop:1", "timeout:10", "status:503@0",
+        "latency:-1", "latency:99999999999", "drop:1", "dropped", "drop@0", "timeout:10", "status:503@0",
         "status:503@", "status:503@x", "latency:200@2@3"})
     EXPECT_TRUE(parse_fault(bad, true, f)) << bad;
   EXPECT_TRUE(parse_fault("latency:" + std::to_string(limits::fault_delay_ms_max + 1), true, f));
@@ -60,6 +65,18 @@ TEST(fault, after_charge_timeout_only_touches_resource_creation) {
   EXPECT_EQ(effect.after_charge_ms, 5000u);
   apply(late, request_class::create, effect);
   EXPECT_EQ(effect.after_charge_ms, limits::fault_delay_ms_max) << "delays add up to the cap";
+}
+
+TEST(fault, drop_only_touches_resource_creation) {
+  fault drop;
+  ASSERT_FALSE(parse_fault("drop", true, drop));
+  fault_effect effect;
+  apply(drop, request_class::other, effect);
+  apply(drop, request_class::provisioning, effect);
+  EXPECT_FALSE(effect.drop_after_work);
+  apply(drop, request_class::create, effect);
+  EXPECT_TRUE(effect.drop_after_work);
+  EXPECT_EQ(effect.status, 0) << "the work is done; only the answer is lost";
 }
 
 } // namespace

@@ -139,7 +139,7 @@ TEST(refprovider_options, meter_and_faults) {
          {"--meter-interval-ms=999999999999", "--meter-interval-ms"},
          {"--meter-units=0", "--meter-units"},
          {"--meter-units=lots", "--meter-units"},
-         {"--fault=drop", "--fault"},
+         {"--fault=drop:1", "--fault"},
          {"--fault=status:404", "--fault"},
          {"--faults-from-header=yes", "--faults-from-header"},
        }) {

@@ -197,7 +197,8 @@ net::handler service::with_faults(request_class what, routed handler) {
         apply(extra, what, effect);
       }
     }
-    delayed_responder delayed(reply, &timers_, effect.latency_ms, effect.after_charge_ms);
+    delayed_responder delayed(reply, &timers_, effect.latency_ms, effect.after_charge_ms,
+                              effect.drop_after_work);
     // A status fault answers before any work, as a provider failing in front of its logic does.
     if (effect.status != 0) {
       delayed.respond(injected_failure(effect.status));

@@ -857,7 +857,7 @@ TEST_F(refprovider_faults, the_header_injects_one_fault_into_its_request) {
                            {{"Refprovider-Fault", "status:502"}});
   EXPECT_EQ(failed.status, 502);
   EXPECT_EQ(field(failed.body, "code"), "provider_error");
-  for (std::string_view bad : {"drop", "status:404", "latency:1@2", "latency:99999"}) {
+  for (std::string_view bad : {"drop:1", "status:404", "latency:1@2", "latency:99999"}) {
     auto refused = call(net::http_method::get, "/catalog", {}, {{"Refprovider-Fault", std::string(bad)}});
     EXPECT_EQ(refused.status, 400) << bad;
     EXPECT_EQ(field(refused.body, "field"), "Refprovider-Fault") << bad;
@@ -894,6 +894,28 @@ TEST_F(refprovider_faults, after_charge_timeout_charges_once_and_the_retry_gets_
   EXPECT_EQ(retried.status, 201) << retried.body;
   EXPECT_EQ(retried.header("Idempotent-Replayed"), "true");
   EXPECT_EQ(field(retried.body, "charge"), "chg_0000000000000000000042");
+  EXPECT_EQ(jwks_.charges().size(), 1u) << "charged exactly once";
+}
+
+TEST_F(refprovider_faults, drop_charges_once_closes_without_an_answer_and_the_retry_gets_it) {
+  std::vector<std::pair<std::string, std::string>> headers = {
+    {"Authorization", "Bearer " + token_}, {"Idempotency-Key", "drop-1"},
+    {"Refprovider-Fault", "drop"}};
+  ASSERT_EQ(provision(R"({"service":"kv:free"})", "burn").status, 503); // the configured fault
+  auto first = send(net::http_method::post, "/resources", paid("hosting:pro"), headers, 5000);
+  ASSERT_TRUE(std::holds_alternative<net::client_error>(first)) << "no answer came back";
+  EXPECT_EQ(std::get<net::client_error>(first), net::client_error::connection_lost)
+    << "the connection closed, well before the 5 s deadline";
+  ASSERT_EQ(jwks_.charges().size(), 1u) << "the work was done: charged before the drop";
+  EXPECT_EQ(service_->resources().records(), 1u);
+
+  net::client_response retried;
+  ASSERT_TRUE(eventually([&] {
+    retried = provision(paid("hosting:pro"), "drop-1");
+    return retried.status != 503 && retried.status != 409;
+  }));
+  EXPECT_EQ(retried.status, 201) << retried.body;
+  EXPECT_EQ(retried.header("Idempotent-Replayed"), "true");
   EXPECT_EQ(jwks_.charges().size(), 1u) << "charged exactly once";
 }
 
