@@ -49,6 +49,7 @@
 #include "actors/alias_index.hpp"
 #include "actors/kill_switch.hpp"
 #include "actors/loader_pool.hpp"
+#include "actors/provider_gate.hpp"
 #include "core/api_messages.hpp"
 #include "core/catalog.hpp"
 #include "core/idempotency.hpp"
@@ -386,6 +387,8 @@ struct purchase_services {
   const storage::vault_key_ring* vault = nullptr;
   core::random_source* random = nullptr; ///< attestation ids
   std::string oauth_client_id = "steward"; ///< steward's client id at every provider
+  /// Bounds the purchases in flight per provider; none when null.
+  provider_gate* gate = nullptr;
 };
 
 /// Counters shared by the user actors of a process (all relaxed).
@@ -469,6 +472,8 @@ struct purchase_flow {
   std::uint32_t attempts = 0; ///< orders sent
   /// The key's outcome is stored (from the first batch on): it is never forgotten again.
   bool outcome_stored = false;
+  /// The purchase's place at its provider's gate, given back when the flow is erased.
+  provider_gate::ticket gate_ticket;
 };
 
 /// The user actor's state; plain functions that do the work (STYLE.md).

@@ -86,10 +86,25 @@ void user_state::start_purchase(user_actor self, provision_resource_request& req
     request.reply.respond(overloaded_reply("too many purchases of this user wait for providers"));
     return;
   }
+  // Backpressure: a provider with too many purchases in flight gets no new one; nothing is
+  // written or sent, and the agent retries with the same key.
+  provider_gate::ticket ticket;
+  if (services->gate != nullptr &&
+      services->gate->try_enter(provider, ticket) == provider_gate::admission::full) {
+    forget(key.scope_key);
+    request.reply.respond(problem_reply(
+      core::problem(core::api_error::provider_unavailable,
+                    provider + " has " + std::to_string(services->gate->max()) +
+                      " purchases in flight already; nothing was bought, retry shortly")
+        .member("reason", "provider_busy")
+        .retry_after(1)));
+    return;
+  }
   const std::uint64_t id = next_purchase++;
   purchase_flow flow;
   flow.key = key;
   flow.provider = provider;
+  flow.gate_ticket = std::move(ticket);
 
   if (auto link = ledger.links.find(provider); link != ledger.links.end()) {
     if (account_tokens.contains(provider)) {
@@ -443,6 +458,9 @@ void user_state::resume_purchases(user_actor self) {
     flow.provider = resource.provider;
     flow.resource = id;
     flow.provider_key = resource.provider_key;
+    // Admitted before the process stopped: counted again, even past the bound.
+    if (config.purchases->gate != nullptr)
+      flow.gate_ticket = config.purchases->gate->enter(resource.provider);
     purchases.emplace(flow_id, std::move(flow));
     if (!read_vault(self, flow_id, order_vault_ref(id), link->second.vault_ref))
       purchases.erase(flow_id);

@@ -444,5 +444,11 @@ inline constexpr std::uint32_t purchase_reconcile_delay_ms_min = 1'000;
 inline constexpr std::uint32_t purchase_reconcile_attempts_max = 8;
 /// Purchases one user may have waiting for a provider at once.
 inline constexpr std::size_t user_purchases_in_flight_max = 16;
+/// Purchases in flight at one provider, all users together (`--provider-purchases-max`,
+/// actors/provider_gate.hpp): past it a new purchase is answered 503 before anything is written or
+/// sent. The default is the provider client's pool (128 connections per origin) and its wait queue
+/// (256) less room for catalog fetches, rotations and reconciliations.
+inline constexpr std::uint32_t provider_purchases_in_flight_default = 256;
+inline constexpr std::uint32_t provider_purchases_in_flight_max = 65'536;
 
 } // namespace steward::core::limits

@@ -76,6 +76,8 @@ TEST(options, every_flag_is_parsed) {
     "--actor-timeout-ms=4000",
     "--drain-timeout-ms=5000",
     "--user-idle-timeout-ms=0",
+    "--provider-purchases-max=2",
+    "--session-charges-per-minute=7",
   });
   EXPECT_EQ(opts.listen, (host_port{"0.0.0.0", 0}));
   EXPECT_EQ(opts.admin_listen, (host_port{"::1", 9000}));
@@ -99,6 +101,8 @@ TEST(options, every_flag_is_parsed) {
   EXPECT_EQ(opts.actor_timeout_ms, 4000u);
   EXPECT_EQ(opts.drain_timeout_ms, 5000u);
   EXPECT_EQ(opts.user_idle_timeout_ms, 0u) << "0 switches passivation off";
+  EXPECT_EQ(opts.provider_purchases_max, 2u);
+  EXPECT_EQ(opts.session_charges_per_minute, 7u);
   EXPECT_FALSE(validate(opts));
 }
 
@@ -145,6 +149,10 @@ TEST(options, numbers_are_decimal_digits_within_range) {
   // 2^64 would wrap to 0 and 2^64 + 5 to 5 without the overflow check.
   EXPECT_EQ(flag_error({"--drain-timeout-ms=18446744073709551621"}),
             "--drain-timeout-ms: must be between 1 and 300000, got 18446744073709551621");
+  EXPECT_EQ(flag_error({"--session-charges-per-minute=601"}),
+            "--session-charges-per-minute: must be between 1 and 600, got 601");
+  EXPECT_EQ(flag_error({"--provider-purchases-max=0"}),
+            "--provider-purchases-max: must be between 1 and 65536, got 0");
   EXPECT_EQ(flag_error({"--user-idle-timeout-ms=86400001"}),
             "--user-idle-timeout-ms: must be between 0 and 86400000, got 86400001");
   EXPECT_EQ(flag_error({"--header-bytes-max=32769"}),

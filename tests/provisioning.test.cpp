@@ -734,6 +734,36 @@ TEST_F(provisioning_system, a_connection_dropped_after_the_charge_is_reconciled_
     << session->body;
 }
 
+TEST_F(provisioning_system, a_provider_with_its_purchases_in_flight_gets_no_new_one) {
+  // One purchase in flight at most. The provider answers 0.7 s late, so the first purchase (its
+  // account, then its order: 1.4 s at least) holds the only place while the second arrives.
+  ASSERT_TRUE(start({"--fault=latency:700"}, {"--provider-purchases-max=1"}));
+  ASSERT_TRUE(catalog_arrived()) << provider_->stderr_text();
+  open_session();
+  ready_to_buy();
+  std::optional<http_response> first;
+  std::thread buyer([&] { first = agent("POST", "/v1/resources", R"({"service":"ref/kv:free"})", "a-1"); });
+  std::this_thread::sleep_for(300ms);
+  auto second = agent("POST", "/v1/resources", R"({"service":"ref/kv:free"})", "b-1");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 503) << second->body;
+  EXPECT_EQ(json_string(second->body, "code"), "provider_unavailable") << second->body;
+  EXPECT_EQ(json_string(second->body, "reason"), "provider_busy") << second->body;
+  EXPECT_EQ(second->header("Retry-After").value_or(""), "1");
+  buyer.join();
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 201) << first->body << provider_->stderr_text();
+  auto types = audit_types();
+  EXPECT_EQ(occurrences(types, "resource.requested"), 1u) << "the refused one wrote nothing: " << types;
+
+  // The place is given back with the answer: the same key now buys, once (not a replay).
+  auto retried = agent("POST", "/v1/resources", R"({"service":"ref/kv:free"})", "b-1");
+  ASSERT_TRUE(retried);
+  EXPECT_EQ(retried->status, 201) << retried->body;
+  EXPECT_FALSE(retried->header("Idempotent-Replayed").has_value());
+  EXPECT_EQ(occurrences(audit_types(), "resource.requested"), 2u);
+}
+
 TEST_F(provisioning_system, a_metered_service_bought_by_the_agent_stops_exactly_at_the_run_budget) {
   // 5 cents a tick against a 23-cent run: four ticks are charged, the fifth is declined, and the
   // provider's meter stops there.

@@ -284,6 +284,41 @@ TEST_F(spend_api, session_run_budget_declines_with_scope_session) {
   EXPECT_EQ(forged->status, 401);
 }
 
+TEST_F(spend_api, a_session_past_its_charges_per_minute_is_rate_limited_and_nothing_is_stored) {
+  ASSERT_TRUE(start({}, {"--session-charges-per-minute=2"}));
+  auto user = create_user("hasty");
+  auto session = platform("POST", "/v1/users/" + user + "/sessions",
+                          R"({"run_budget":{"amount":100000,"currency":"usd"}})");
+  ASSERT_TRUE(session);
+  ASSERT_EQ(session->status, 201) << session->body;
+  auto minted = platform("POST", "/v1/users/" + user + "/payment_tokens",
+                         R"({"provider":"acme","max_amount":{"amount":5000,"currency":"usd"},)"
+                         R"("expires_at":)" + std::to_string(unix_now() + 3600) +
+                           R"(,"session":")" + json_string(session->body, "id") + R"("})",
+                         "velocity-token");
+  ASSERT_TRUE(minted);
+  ASSERT_EQ(minted->status, 201) << minted->body;
+  auto token = json_string(minted->body, "id");
+  auto c = client();
+  ASSERT_EQ(charge(c, token, 100, "v1")->status, 201);
+  ASSERT_EQ(charge(c, token, 100, "v2")->status, 201);
+  auto third = charge(c, token, 100, "v3");
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->status, 429) << third->body;
+  EXPECT_EQ(json_string(third->body, "code"), "rate_limited");
+  EXPECT_EQ(third->header("Retry-After").value_or(""), "60");
+  // Not the key's outcome: the same key is refused again, not replayed, and nothing was charged.
+  auto again = charge(c, token, 100, "v3");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 429);
+  EXPECT_FALSE(again->header("Idempotent-Replayed").has_value());
+  EXPECT_EQ(provider_spent(user), 200);
+  // A token outside any session is not counted against it.
+  auto loose = mint_token(user, 5000);
+  EXPECT_EQ(charge(c, loose, 100, "v4")->status, 201);
+  EXPECT_EQ(provider_spent(user), 300);
+}
+
 TEST_F(spend_api, refunds_give_back_once_and_only_to_the_charging_provider) {
   ASSERT_TRUE(start());
   auto user = create_user("refunded");

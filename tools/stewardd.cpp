@@ -361,10 +361,26 @@ int main(int argc, char** argv) {
   client_options.metrics = &metrics;
   client_options.connections_per_origin_max = provider_connections_per_origin;
   net::http_client provider_client(client_options);
+  actors::provider_gate purchase_gate(opts.provider_purchases_max);
   actors::purchase_services purchases;
   purchases.client = &provider_client;
-  for (const auto& provider : opts.providers)
+  purchases.gate = &purchase_gate;
+  for (const auto& provider : opts.providers) {
     purchases.base_urls.emplace(provider.slug, provider.url);
+    purchase_gate.add(provider.slug);
+    core::metrics::label_set labels{{"provider", provider.slug}};
+    metrics.add_callback_gauge("steward_provider_purchases_in_flight",
+                               "Purchases admitted at the provider and not yet settled.", labels,
+                               [&purchase_gate, slug = provider.slug] {
+                                 return purchase_gate.in_flight(slug);
+                               });
+    metrics.add_callback_counter("steward_provider_purchases_refused_total",
+                                 "Purchases answered 503 because the provider had "
+                                 "--provider-purchases-max in flight.",
+                                 labels, [&purchase_gate, slug = provider.slug] {
+                                   return purchase_gate.refused(slug);
+                                 });
+  }
   purchases.signer = &signing->signer();
   purchases.issuer = [&openid] { return openid.issuer(); };
   purchases.vault = &vault;
@@ -377,6 +393,7 @@ int main(int argc, char** argv) {
   directory_config.aliases = &aliases;
   directory_config.kills = &kills;
   directory_config.idle_timeout = std::chrono::milliseconds(opts.user_idle_timeout_ms);
+  directory_config.charges_per_minute = opts.session_charges_per_minute;
   directory_config.outbox_ready = outbox_ready;
   directory_config.purchases = &purchases;
   actors::directory users(*system, directory_config);
