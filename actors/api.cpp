@@ -575,6 +575,24 @@ void catalog_list(const api_context& context, const http_request& request, const
   respond_cached(request, reply, core::catalog_list_json(view->catalogs, query));
 }
 
+/// A service that is not in the catalog: 404, unless its provider is configured and its catalog
+/// has not been fetched yet (stewardd just started, or the provider has not answered since) —
+/// then 503 with Retry-After, so that an agent retries instead of concluding that the service,
+/// or the purchase its key names, does not exist.
+void refuse_missing_service(const responder& reply, const catalog_board::view& view,
+                            std::string_view provider) {
+  if (!view.find(provider) && view.configured(provider)) {
+    reply.respond(problem_reply(
+      core::problem(core::api_error::provider_unavailable,
+                    "the catalog of " + std::string(provider) +
+                      " has not been fetched yet; retry shortly")
+        .member("reason", "catalog_not_loaded")
+        .retry_after(1)));
+    return;
+  }
+  refuse(reply, core::api_error::not_found, "no such service in the catalog (GET /v1/catalog)");
+}
+
 void catalog_service(const api_context& context, const http_request& request,
                      const route_params& params, responder reply) {
   if (!catalog_reader(context, request, reply))
@@ -586,7 +604,7 @@ void catalog_service(const api_context& context, const http_request& request,
   if (catalog && core::percent_decode(params.get("service"), service, false))
     found = catalog->find(service);
   if (!found) {
-    refuse(reply, core::api_error::not_found, "no such service in the catalog");
+    refuse_missing_service(reply, *view, params.get("provider"));
     return;
   }
   std::string body;
@@ -744,7 +762,7 @@ void provision(const api_context& context, const http_request& request, const ro
   const core::provider_catalog* catalog = view->find(ids->first);
   const core::catalog_service* service = catalog ? catalog->find(ids->second) : nullptr;
   if (!service) {
-    refuse(reply, core::api_error::not_found, "no such service in the catalog (GET /v1/catalog)");
+    refuse_missing_service(reply, *view, ids->first);
     return;
   }
   // The ids the actor may need: a gate's approval, or the purchase's objects.

@@ -17,6 +17,10 @@ const core::provider_catalog* catalog_board::view::find(std::string_view slug) c
   return catalogs[static_cast<std::size_t>(it - slugs.begin())].get();
 }
 
+bool catalog_board::view::configured(std::string_view slug) const noexcept {
+  return std::binary_search(slugs.begin(), slugs.end(), slug);
+}
+
 catalog_board::catalog_board(std::vector<std::string> slugs) {
   std::sort(slugs.begin(), slugs.end());
   slugs.erase(std::unique(slugs.begin(), slugs.end()), slugs.end());

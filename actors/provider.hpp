@@ -51,6 +51,8 @@ public:
 
     /// The provider's catalog, or null (unknown provider, or none fetched yet).
     const core::provider_catalog* find(std::string_view slug) const noexcept;
+    /// Whether `slug` is a configured provider, fetched or not.
+    bool configured(std::string_view slug) const noexcept;
   };
 
   explicit catalog_board(std::vector<std::string> slugs);

@@ -180,6 +180,21 @@ void user_state::start_purchase(user_actor self, provision_resource_request& req
       return;
     }
 
+  // One account per provider: while another purchase of this user is opening it, this one
+  // waits for that answer rather than attesting the human a second time (which a provider would
+  // answer with a second account, or with `oauth_required` for the account just made).
+  for (const auto& [other_id, other] : purchases)
+    if (other.provider == provider && other.at == purchase_flow::stage::account) {
+      forget(key.scope_key);
+      request.reply.respond(problem_reply(
+        core::problem(core::api_error::provider_unavailable,
+                      "this user's account at " + provider +
+                        " is being opened by another request; retry shortly")
+          .member("reason", "account_opening")
+          .retry_after(1)));
+      return;
+    }
+
   // No account at this provider yet: attest who the human is (DESIGN 5).
   if (!ledger.profile || services->signer == nullptr || services->random == nullptr ||
       !services->issuer) {
@@ -229,9 +244,16 @@ void user_state::on_account_answer(user_actor self, std::uint64_t id, provider_a
   const std::int64_t now = this->now();
   auto* response = std::get_if<net::client_response>(&answer.result);
   if (response == nullptr || (response->status != 200 && response->status != 201)) {
-    end_purchase(id, provider_problem(core::api_error::provider_error,
-                                      flow.provider + " could not open an account: it " +
-                                        what_happened(answer.result)));
+    // Nothing was bought. A provider that could not be reached or was overloaded is worth a
+    // retry (503); one that refused the attestation is not (502).
+    const bool transient = response == nullptr || response->status >= 500 ||
+                           response->status == 408 || response->status == 429;
+    const std::string detail =
+      flow.provider + " could not open an account: it " + what_happened(answer.result);
+    end_purchase(id, transient ? problem_reply(core::problem(core::api_error::provider_unavailable,
+                                                             detail)
+                                                 .retry_after(1))
+                               : provider_problem(core::api_error::provider_error, detail));
     return;
   }
   auto account = core::read_account_answer(response->body);

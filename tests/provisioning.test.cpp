@@ -764,6 +764,49 @@ TEST_F(provisioning_system, a_provider_with_its_purchases_in_flight_gets_no_new_
   EXPECT_EQ(occurrences(audit_types(), "resource.requested"), 2u);
 }
 
+TEST_F(provisioning_system, two_first_purchases_at_once_open_one_account) {
+  // The provider answers 0.7 s late: while the first purchase is opening the user's account, a
+  // second one is told to retry rather than attesting the human again (which the provider would
+  // answer with oauth_required for the account being made).
+  ASSERT_TRUE(start({"--fault=latency:700"}));
+  ASSERT_TRUE(catalog_arrived()) << provider_->stderr_text();
+  open_session();
+  ready_to_buy();
+  std::optional<http_response> first;
+  std::thread buyer([&] { first = agent("POST", "/v1/resources", R"({"service":"ref/kv:free"})", "o-1"); });
+  std::this_thread::sleep_for(300ms);
+  auto second = agent("POST", "/v1/resources", R"({"service":"ref/kv:free"})", "o-2");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 503) << second->body;
+  EXPECT_EQ(json_string(second->body, "reason"), "account_opening") << second->body;
+  buyer.join();
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 201) << first->body << provider_->stderr_text();
+  auto retried = agent("POST", "/v1/resources", R"({"service":"ref/kv:free"})", "o-2");
+  ASSERT_TRUE(retried);
+  EXPECT_EQ(retried->status, 201) << retried->body;
+  auto types = audit_types();
+  EXPECT_EQ(occurrences(types, "link.created"), 1u) << types;
+  EXPECT_EQ(types.find("approval.opened"), std::string::npos) << "no OAuth gate: " << types;
+}
+
+TEST_F(provisioning_system, a_provider_failing_to_open_the_account_is_worth_a_retry) {
+  // Every provisioning call of the provider answers 503, POST /accounts included: nothing is
+  // bought or linked, and the agent is told to retry (503), not that the purchase failed (502).
+  ASSERT_TRUE(start({"--fault=status:503"}));
+  ASSERT_TRUE(catalog_arrived()) << provider_->stderr_text();
+  open_session();
+  ready_to_buy();
+  auto made = agent("POST", "/v1/resources", R"({"service":"ref/kv:free"})", "acct-1");
+  ASSERT_TRUE(made);
+  EXPECT_EQ(made->status, 503) << made->body;
+  EXPECT_EQ(json_string(made->body, "code"), "provider_unavailable") << made->body;
+  EXPECT_EQ(made->header("Retry-After").value_or(""), "1");
+  auto types = audit_types();
+  EXPECT_EQ(types.find("link.created"), std::string::npos) << types;
+  EXPECT_EQ(types.find("resource.requested"), std::string::npos) << types;
+}
+
 TEST_F(provisioning_system, a_metered_service_bought_by_the_agent_stops_exactly_at_the_run_budget) {
   // 5 cents a tick against a 23-cent run: four ticks are charged, the fifth is declined, and the
   // provider's meter stops there.

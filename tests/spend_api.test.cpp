@@ -319,6 +319,34 @@ TEST_F(spend_api, a_session_past_its_charges_per_minute_is_rate_limited_and_noth
   EXPECT_EQ(provider_spent(user), 300);
 }
 
+TEST_F(spend_api, a_provider_whose_catalog_is_not_fetched_yet_is_503_not_404) {
+  // acme and other are configured at an address where nothing answers: no catalog arrives.
+  ASSERT_TRUE(start());
+  auto user = create_user("early");
+  auto session = platform("POST", "/v1/users/" + user + "/sessions",
+                          R"({"run_budget":{"amount":1000,"currency":"usd"}})");
+  ASSERT_TRUE(session);
+  ASSERT_EQ(session->status, 201) << session->body;
+  auto c = client();
+  auto early = c.bearer(json_string(session->body, "token"), "POST", "/v1/resources",
+                        R"({"service":"acme/kv:free"})", "early-1");
+  ASSERT_TRUE(early);
+  EXPECT_EQ(early->status, 503) << early->body;
+  EXPECT_EQ(json_string(early->body, "code"), "provider_unavailable");
+  EXPECT_EQ(json_string(early->body, "reason"), "catalog_not_loaded");
+  EXPECT_EQ(early->header("Retry-After").value_or(""), "1");
+  auto unknown = c.bearer(json_string(session->body, "token"), "POST", "/v1/resources",
+                          R"({"service":"nobody/kv:free"})", "early-2");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404) << "a provider steward does not know is not a transient state";
+  auto detail = platform("GET", "/v1/catalog/acme/kv:free");
+  ASSERT_TRUE(detail);
+  EXPECT_EQ(detail->status, 503) << detail->body;
+  auto nowhere = platform("GET", "/v1/catalog/nobody/kv:free");
+  ASSERT_TRUE(nowhere);
+  EXPECT_EQ(nowhere->status, 404);
+}
+
 TEST_F(spend_api, refunds_give_back_once_and_only_to_the_charging_provider) {
   ASSERT_TRUE(start());
   auto user = create_user("refunded");
