@@ -190,6 +190,28 @@ protected:
     ASSERT_EQ(approved->status, 200) << approved->body;
   }
 
+  /// `start`, the provider's catalog, a session and the gates a purchase needs: where the
+  /// purchase tests begin. Use under ASSERT_NO_FATAL_FAILURE.
+  void start_ready(const std::vector<std::string>& provider_args = {},
+                   const std::vector<std::string>& steward_args = {}) {
+    ASSERT_TRUE(start(provider_args, steward_args));
+    ASSERT_TRUE(catalog_arrived()) << provider_->stderr_text();
+    open_session();
+    ready_to_buy();
+  }
+
+  /// Two purchases of `body`, the second sent while the first is on its way (the provider must be
+  /// slow enough: 300 ms after the first left): their answers, first then second.
+  std::pair<std::optional<http_response>, std::optional<http_response>>
+  overlapping(std::string_view body, std::string_view first_key, std::string_view second_key) {
+    std::optional<http_response> first;
+    std::thread buyer([&] { first = agent("POST", "/v1/resources", body, first_key); });
+    std::this_thread::sleep_for(300ms);
+    auto second = agent("POST", "/v1/resources", body, second_key);
+    buyer.join();
+    return {std::move(first), std::move(second)};
+  }
+
   std::string refprovider_;
   std::string provider_address_;
   std::string user_;
@@ -485,10 +507,7 @@ std::size_t occurrences(const std::string& text, std::string_view word) {
 }
 
 TEST_F(provisioning_system, a_domain_is_bought_once_on_a_new_account_and_its_credentials_shown_once) {
-  ASSERT_TRUE(start());
-  ASSERT_TRUE(catalog_arrived()) << provider_->stderr_text();
-  open_session();
-  ready_to_buy();
+  ASSERT_NO_FATAL_FAILURE(start_ready());
   auto gate = agent("POST", "/v1/resources", buy_domain("superseal.club"), "buy-1");
   ASSERT_TRUE(gate);
   EXPECT_EQ(json_string(gate->body, "kind"), "purchase_confirmation");
@@ -679,10 +698,7 @@ TEST_F(provisioning_system, a_callback_for_no_pending_link_is_refused) {
 TEST_F(provisioning_system, an_answer_lost_after_the_charge_is_reconciled_with_the_same_key) {
   // The provider charges, stores its answer, and answers after steward's deadline: steward sends
   // the same order with the same key and gets the stored resource. One charge.
-  ASSERT_TRUE(start({"--fault=after-charge-timeout:6000"}));
-  ASSERT_TRUE(catalog_arrived()) << provider_->stderr_text();
-  open_session();
-  ready_to_buy();
+  ASSERT_NO_FATAL_FAILURE(start_ready({"--fault=after-charge-timeout:6000"}));
   auto made = agent("POST", "/v1/resources", R"({"service":"ref/hosting:pro","config":{}})", "h-1");
   ASSERT_TRUE(made);
   ASSERT_EQ(made->status, 201) << made->body << provider_->stderr_text();
@@ -701,10 +717,7 @@ TEST_F(provisioning_system, a_connection_dropped_after_the_charge_is_reconciled_
   // The provider charges, stores its answer and closes the connection without sending it: steward
   // cannot tell whether anything was bought, sends the same order with the same key and gets the
   // stored resource. One charge.
-  ASSERT_TRUE(start({"--fault=drop"}));
-  ASSERT_TRUE(catalog_arrived()) << provider_->stderr_text();
-  open_session();
-  ready_to_buy();
+  ASSERT_NO_FATAL_FAILURE(start_ready({"--fault=drop"}));
   auto made = agent("POST", "/v1/resources", R"({"service":"ref/hosting:pro","config":{}})", "d-1");
   ASSERT_TRUE(made);
   ASSERT_TRUE(made->status == 201 || made->status == 202) << made->body;
@@ -737,20 +750,13 @@ TEST_F(provisioning_system, a_connection_dropped_after_the_charge_is_reconciled_
 TEST_F(provisioning_system, a_provider_with_its_purchases_in_flight_gets_no_new_one) {
   // One purchase in flight at most. The provider answers 0.7 s late, so the first purchase (its
   // account, then its order: 1.4 s at least) holds the only place while the second arrives.
-  ASSERT_TRUE(start({"--fault=latency:700"}, {"--provider-purchases-max=1"}));
-  ASSERT_TRUE(catalog_arrived()) << provider_->stderr_text();
-  open_session();
-  ready_to_buy();
-  std::optional<http_response> first;
-  std::thread buyer([&] { first = agent("POST", "/v1/resources", R"({"service":"ref/kv:free"})", "a-1"); });
-  std::this_thread::sleep_for(300ms);
-  auto second = agent("POST", "/v1/resources", R"({"service":"ref/kv:free"})", "b-1");
+  ASSERT_NO_FATAL_FAILURE(start_ready({"--fault=latency:700"}, {"--provider-purchases-max=1"}));
+  auto [first, second] = overlapping(R"({"service":"ref/kv:free"})", "a-1", "b-1");
   ASSERT_TRUE(second);
   EXPECT_EQ(second->status, 503) << second->body;
   EXPECT_EQ(json_string(second->body, "code"), "provider_unavailable") << second->body;
   EXPECT_EQ(json_string(second->body, "reason"), "provider_busy") << second->body;
   EXPECT_EQ(second->header("Retry-After").value_or(""), "1");
-  buyer.join();
   ASSERT_TRUE(first);
   ASSERT_EQ(first->status, 201) << first->body << provider_->stderr_text();
   auto types = audit_types();
@@ -768,18 +774,11 @@ TEST_F(provisioning_system, two_first_purchases_at_once_open_one_account) {
   // The provider answers 0.7 s late: while the first purchase is opening the user's account, a
   // second one is told to retry rather than attesting the human again (which the provider would
   // answer with oauth_required for the account being made).
-  ASSERT_TRUE(start({"--fault=latency:700"}));
-  ASSERT_TRUE(catalog_arrived()) << provider_->stderr_text();
-  open_session();
-  ready_to_buy();
-  std::optional<http_response> first;
-  std::thread buyer([&] { first = agent("POST", "/v1/resources", R"({"service":"ref/kv:free"})", "o-1"); });
-  std::this_thread::sleep_for(300ms);
-  auto second = agent("POST", "/v1/resources", R"({"service":"ref/kv:free"})", "o-2");
+  ASSERT_NO_FATAL_FAILURE(start_ready({"--fault=latency:700"}));
+  auto [first, second] = overlapping(R"({"service":"ref/kv:free"})", "o-1", "o-2");
   ASSERT_TRUE(second);
   EXPECT_EQ(second->status, 503) << second->body;
   EXPECT_EQ(json_string(second->body, "reason"), "account_opening") << second->body;
-  buyer.join();
   ASSERT_TRUE(first);
   ASSERT_EQ(first->status, 201) << first->body << provider_->stderr_text();
   auto retried = agent("POST", "/v1/resources", R"({"service":"ref/kv:free"})", "o-2");
@@ -793,10 +792,7 @@ TEST_F(provisioning_system, two_first_purchases_at_once_open_one_account) {
 TEST_F(provisioning_system, a_provider_failing_to_open_the_account_is_worth_a_retry) {
   // Every provisioning call of the provider answers 503, POST /accounts included: nothing is
   // bought or linked, and the agent is told to retry (503), not that the purchase failed (502).
-  ASSERT_TRUE(start({"--fault=status:503"}));
-  ASSERT_TRUE(catalog_arrived()) << provider_->stderr_text();
-  open_session();
-  ready_to_buy();
+  ASSERT_NO_FATAL_FAILURE(start_ready({"--fault=status:503"}));
   auto made = agent("POST", "/v1/resources", R"({"service":"ref/kv:free"})", "acct-1");
   ASSERT_TRUE(made);
   EXPECT_EQ(made->status, 503) << made->body;
@@ -834,10 +830,7 @@ TEST_F(provisioning_system, a_metered_service_bought_by_the_agent_stops_exactly_
 TEST_F(provisioning_system, a_kill_during_provisioning_buys_nothing) {
   // Every answer of the provider is 1.5 s late: the human stops the session while the purchase is
   // on its way (the account, or the order). Whatever stage it reached, nothing is charged.
-  ASSERT_TRUE(start({"--fault=latency:1500"}));
-  ASSERT_TRUE(catalog_arrived()) << provider_->stderr_text();
-  open_session();
-  ready_to_buy();
+  ASSERT_NO_FATAL_FAILURE(start_ready({"--fault=latency:1500"}));
   auto session = json_string(agent("GET", "/v1/session")->body, "id");
   std::optional<http_response> made;
   std::thread buy([&] {
@@ -868,10 +861,7 @@ TEST_F(provisioning_system, a_purchase_cut_by_a_crash_is_settled_after_the_resta
   const auto steward_port = reserve_port();
   ASSERT_NE(steward_port, 0);
   const std::string listen = "--listen=127.0.0.1:" + std::to_string(steward_port);
-  ASSERT_TRUE(start({"--fault=after-charge-timeout:6000"}, {listen}));
-  ASSERT_TRUE(catalog_arrived()) << provider_->stderr_text();
-  open_session();
-  ready_to_buy();
+  ASSERT_NO_FATAL_FAILURE(start_ready({"--fault=after-charge-timeout:6000"}, {listen}));
   const std::string body = R"({"service":"ref/hosting:pro"})";
   std::thread buy([&] { agent("POST", "/v1/resources", body, "c-1"); });
   bool charged = false;

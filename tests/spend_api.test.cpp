@@ -65,12 +65,15 @@ protected:
     return r ? json_string(r->body, "id") : "";
   }
 
+  /// A payment token of `user` for `provider`; with `session`, scoped to that agent session.
   std::string mint_token(const std::string& user, std::int64_t max_amount,
-                         const std::string& provider = "acme", bool single_use = false) {
+                         const std::string& provider = "acme", bool single_use = false,
+                         const std::string& session = {}) {
     std::string body = R"({"provider":")" + provider + R"(","max_amount":{"amount":)" +
                        std::to_string(max_amount) + R"(,"currency":"usd"},"expires_at":)" +
                        std::to_string(unix_now() + 86'400) +
-                       (single_use ? R"(,"single_use":true})" : "}");
+                       (single_use ? R"(,"single_use":true)" : "") +
+                       (session.empty() ? "}" : R"(,"session":")" + session + R"("})");
     auto r = platform("POST", "/v1/users/" + user + "/payment_tokens", body,
                       "mint-" + std::to_string(next_key_++));
     EXPECT_TRUE(r && r->status == 201) << (r ? r->body : "no response");
@@ -249,14 +252,7 @@ TEST_F(spend_api, session_run_budget_declines_with_scope_session) {
   const std::string bearer = json_string(session->body, "token");
   ASSERT_EQ(bearer.substr(0, 4), "sst_");
 
-  auto minted = platform("POST", "/v1/users/" + user + "/payment_tokens",
-                         R"({"provider":"acme","max_amount":{"amount":5000,"currency":"usd"},)"
-                         R"("expires_at":)" + std::to_string(unix_now() + 3600) +
-                           R"(,"session":")" + session_id + R"("})",
-                         "session-token");
-  ASSERT_TRUE(minted);
-  ASSERT_EQ(minted->status, 201) << minted->body;
-  auto token = json_string(minted->body, "id");
+  auto token = mint_token(user, 5000, "acme", false, session_id);
   auto c = client();
   ASSERT_EQ(charge(c, token, 700, "s1")->status, 201);
   auto over = charge(c, token, 1, "s2");
@@ -291,14 +287,7 @@ TEST_F(spend_api, a_session_past_its_charges_per_minute_is_rate_limited_and_noth
                           R"({"run_budget":{"amount":100000,"currency":"usd"}})");
   ASSERT_TRUE(session);
   ASSERT_EQ(session->status, 201) << session->body;
-  auto minted = platform("POST", "/v1/users/" + user + "/payment_tokens",
-                         R"({"provider":"acme","max_amount":{"amount":5000,"currency":"usd"},)"
-                         R"("expires_at":)" + std::to_string(unix_now() + 3600) +
-                           R"(,"session":")" + json_string(session->body, "id") + R"("})",
-                         "velocity-token");
-  ASSERT_TRUE(minted);
-  ASSERT_EQ(minted->status, 201) << minted->body;
-  auto token = json_string(minted->body, "id");
+  auto token = mint_token(user, 5000, "acme", false, json_string(session->body, "id"));
   auto c = client();
   ASSERT_EQ(charge(c, token, 100, "v1")->status, 201);
   ASSERT_EQ(charge(c, token, 100, "v2")->status, 201);
