@@ -29,6 +29,14 @@ namespace {
 
 using namespace std::chrono_literals;
 
+/// How many times `word` occurs in `text`.
+std::size_t occurrences(const std::string& text, std::string_view word) {
+  std::size_t count = 0;
+  for (auto at = text.find(word); at != std::string::npos; at = text.find(word, at + 1))
+    ++count;
+  return count;
+}
+
 class provisioning_system : public stewardd_test {
 protected:
   void SetUp() override {
@@ -198,6 +206,22 @@ protected:
     ASSERT_TRUE(catalog_arrived()) << provider_->stderr_text();
     open_session();
     ready_to_buy();
+  }
+
+  /// One purchase requested and one charge of `amount` in the whole audit; the session spent it
+  /// and holds nothing.
+  void expect_bought_once(std::int64_t amount) {
+    auto types = audit_types();
+    EXPECT_EQ(occurrences(types, "charge.created"), 1u) << types;
+    EXPECT_EQ(occurrences(types, "resource.requested"), 1u) << types;
+    auto session = agent("GET", "/v1/session");
+    ASSERT_TRUE(session);
+    EXPECT_NE(session->body.find(R"("spent":{"amount":)" + std::to_string(amount) +
+                                 R"(,"currency":"usd"})"),
+              std::string::npos)
+      << session->body;
+    EXPECT_NE(session->body.find(R"("held":{"amount":0,"currency":"usd"})"), std::string::npos)
+      << session->body;
   }
 
   /// Two purchases of `body`, the second sent while the first is on its way (the provider must be
@@ -498,14 +522,6 @@ TEST_F(provisioning_system, approvals_are_found_only_by_their_owners) {
   EXPECT_EQ(self_approve->status, 401);
 }
 
-/// How many times `word` occurs in `text`.
-std::size_t occurrences(const std::string& text, std::string_view word) {
-  std::size_t count = 0;
-  for (auto at = text.find(word); at != std::string::npos; at = text.find(word, at + 1))
-    ++count;
-  return count;
-}
-
 TEST_F(provisioning_system, a_domain_is_bought_once_on_a_new_account_and_its_credentials_shown_once) {
   ASSERT_NO_FATAL_FAILURE(start_ready());
   auto gate = agent("POST", "/v1/resources", buy_domain("superseal.club"), "buy-1");
@@ -704,13 +720,7 @@ TEST_F(provisioning_system, an_answer_lost_after_the_charge_is_reconciled_with_t
   ASSERT_EQ(made->status, 201) << made->body << provider_->stderr_text();
   EXPECT_EQ(json_string(made->body, "status"), "ready");
   EXPECT_EQ(json_string(made->body, "api_key").rfind("rpk_", 0), 0u);
-  auto types = audit_types();
-  EXPECT_EQ(occurrences(types, "charge.created"), 1u) << types;
-  EXPECT_EQ(occurrences(types, "resource.requested"), 1u) << types;
-  auto session = agent("GET", "/v1/session");
-  ASSERT_TRUE(session);
-  EXPECT_NE(session->body.find(R"("spent":{"amount":2000,"currency":"usd"})"), std::string::npos)
-    << session->body;
+  expect_bought_once(2000);
 }
 
 TEST_F(provisioning_system, a_connection_dropped_after_the_charge_is_reconciled_with_the_same_key) {
@@ -736,15 +746,7 @@ TEST_F(provisioning_system, a_connection_dropped_after_the_charge_is_reconciled_
     }
   }
   EXPECT_EQ(status, "ready") << shown << provider_->stderr_text();
-  auto types = audit_types();
-  EXPECT_EQ(occurrences(types, "charge.created"), 1u) << types;
-  EXPECT_EQ(occurrences(types, "resource.requested"), 1u) << types;
-  auto session = agent("GET", "/v1/session");
-  ASSERT_TRUE(session);
-  EXPECT_NE(session->body.find(R"("spent":{"amount":2000,"currency":"usd"})"), std::string::npos)
-    << session->body;
-  EXPECT_NE(session->body.find(R"("held":{"amount":0,"currency":"usd"})"), std::string::npos)
-    << session->body;
+  expect_bought_once(2000);
 }
 
 TEST_F(provisioning_system, a_provider_with_its_purchases_in_flight_gets_no_new_one) {
