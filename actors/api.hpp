@@ -1,7 +1,8 @@
 #pragma once
 
-// The public API's spend routes (DESIGN 4.1-4.3, docs/api.md): what runs on the io thread before a
-// request reaches a user actor. Each handler authenticates (platform key, provider signature or
+// The public API's routes (DESIGN 4.1-4.4, docs/api.md): what runs on the io thread before a
+// request reaches a user actor. The spend routes are in api_spend.cpp, the catalog's and
+// provisioning's in api_provisioning.cpp, what they share in api_internal.hpp and api.cpp. Each handler authenticates (platform key, provider signature or
 // session token), checks the path's ids, validates `Idempotency-Key`, decodes the body into a
 // typed command, resolves the user through the alias index, and sends the command to the
 // directory with the request's responder. It never blocks: the only reads it makes are of
@@ -41,8 +42,8 @@ struct api_context {
   const catalog_board* catalog = nullptr;
 };
 
-/// Adds the spend routes to `routes`. `context` and everything it points to must outlive the
-/// server that serves them.
+/// Adds the routes to `routes` (the catalog and provisioning ones only with `context.catalog`).
+/// `context` and everything it points to must outlive the server that serves them.
 void add_api_routes(net::route_table& routes, const api_context& context);
 
 } // namespace steward::actors
