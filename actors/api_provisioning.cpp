@@ -8,6 +8,7 @@
 #include "core/json_writer.hpp"
 #include "core/problem.hpp"
 #include "core/provisioning.hpp"
+#include "core/query_string.hpp"
 #include "core/secret_token.hpp"
 #include "net/problem_response.hpp"
 
@@ -141,15 +142,10 @@ void list_approvals(const api_context& context, const http_request& request,
   std::string_view query = request.query;
   std::string name;
   std::string value;
-  while (!query.empty()) {
-    auto const end = query.find('&');
-    std::string_view pair = query.substr(0, end);
-    query = end == std::string_view::npos ? std::string_view() : query.substr(end + 1);
-    auto const equals = pair.find('=');
-    if (!core::percent_decode(pair.substr(0, equals), name, true) || name != "status")
+  while (auto pair = core::next_query_pair(query)) {
+    if (!core::percent_decode(pair->name, name, true) || name != "status")
       continue;
-    if (equals != std::string_view::npos &&
-        core::percent_decode(pair.substr(equals + 1), value, true))
+    if (pair->has_value && core::percent_decode(pair->value, value, true))
       command.status = core::parse_approval_status(value);
     if (!command.status) {
       reply.respond(problem_reply(

@@ -3,6 +3,7 @@
 #include "core/card_number.hpp"
 #include "core/hex.hpp"
 #include "core/json_failure.hpp"
+#include "core/query_string.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -475,16 +476,12 @@ std::string percent_encode(std::string_view text) {
 std::optional<std::uint64_t> query_number(std::string_view query, std::string_view name,
                                           std::uint64_t fallback, std::uint64_t max) {
   std::optional<std::uint64_t> found;
-  while (!query.empty()) {
-    auto const amp = query.find('&');
-    std::string_view const pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    auto const eq = pair.find('=');
-    if (pair.substr(0, eq) != name)
+  while (auto pair = next_query_pair(query)) {
+    if (pair->name != name)
       continue;
-    if (found || eq == std::string_view::npos)
+    if (found || !pair->has_value)
       return std::nullopt;
-    std::string_view const digits = pair.substr(eq + 1);
+    std::string_view const digits = pair->value;
     std::uint64_t value = 0;
     auto const [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
     if (error != std::errc() || end != digits.data() + digits.size() || digits.empty() ||
@@ -505,18 +502,13 @@ json_error parse_page_query(std::string_view query, std::optional<id_kind> kind,
   std::size_t parameters = 0;
   std::string name;
   std::string value;
-  while (!query.empty()) {
-    std::size_t end = query.find('&');
-    std::string_view pair = query.substr(0, end);
-    query = end == std::string_view::npos ? std::string_view() : query.substr(end + 1);
-    if (pair.empty()) continue; // `a=1&&b=2`
+  while (auto pair = next_query_pair(query)) {
+    if (pair->name.empty() && !pair->has_value) continue; // `a=1&&b=2`
     if (++parameters > query_parameters_max)
       return invalid("", "more than " + std::to_string(query_parameters_max) +
                            " query parameters");
-    std::size_t equals = pair.find('=');
-    std::string_view raw_name = pair.substr(0, equals);
-    std::string_view raw_value =
-      equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1);
+    std::string_view raw_name = pair->name;
+    std::string_view raw_value = pair->value;
     if (!percent_decode(raw_name, name, true))
       return invalid("", "malformed percent-encoding in the query string");
     bool is_limit = name == "limit";

@@ -6,6 +6,7 @@
 #include "core/json_failure.hpp"
 #include "core/json_reader.hpp"
 #include "core/limits.hpp"
+#include "core/query_string.hpp"
 #include "core/sha256.hpp"
 
 #include <algorithm>
@@ -231,18 +232,13 @@ json_error parse_catalog_query(std::string_view query, catalog_query& out) {
   std::set<std::string, std::less<>> seen;
   std::string name;
   std::string value;
-  while (!query.empty()) {
-    auto const end = query.find('&');
-    std::string_view pair = query.substr(0, end);
-    query = end == std::string_view::npos ? std::string_view() : query.substr(end + 1);
-    if (pair.empty())
+  while (auto pair = next_query_pair(query)) {
+    if (pair->name.empty() && !pair->has_value)
       continue;
     if (seen.size() >= query_parameters_max)
       return json_failure(api_error::invalid_field, "", "too many query parameters");
-    auto const equals = pair.find('=');
-    std::string_view raw_value =
-      equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1);
-    if (!percent_decode(pair.substr(0, equals), name, true))
+    std::string_view raw_value = pair->value;
+    if (!percent_decode(pair->name, name, true))
       return json_failure(api_error::invalid_field, "", "malformed percent-encoding in the query string");
     std::string pointer = "/" + name;
     if (name != "provider" && name != "category" && name != "q" && name != "limit" &&

@@ -4,6 +4,7 @@
 #include "core/base64url.hpp"
 #include "core/json_writer.hpp"
 #include "core/limits.hpp"
+#include "core/query_string.hpp"
 #include "core/sha256.hpp"
 
 #include <openssl/hmac.h>
@@ -192,17 +193,13 @@ std::optional<oauth_callback> read_oauth_callback(std::string_view query) {
   oauth_callback out;
   bool seen_state = false, seen_code = false, seen_error = false;
   std::size_t parameters = 0;
-  while (!query.empty()) {
+  while (auto pair = next_query_pair(query)) {
     if (++parameters > query_parameters_max)
       return std::nullopt;
-    auto const amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    auto const eq = pair.find('=');
     std::string name, value;
-    if (!percent_decode(pair.substr(0, eq), name, true))
+    if (!percent_decode(pair->name, name, true))
       return std::nullopt;
-    if (eq != std::string_view::npos && !percent_decode(pair.substr(eq + 1), value, true))
+    if (pair->has_value && !percent_decode(pair->value, value, true))
       return std::nullopt;
     auto take = [&](bool& seen, std::string& into) {
       if (seen)

@@ -1,6 +1,7 @@
 #include "tools/refprovider/oauth.hpp"
 
 #include "core/jws.hpp"
+#include "core/query_string.hpp"
 #include "core/secret_token.hpp"
 #include "core/sha256.hpp"
 #include "net/http_client.hpp"
@@ -103,22 +104,15 @@ bool is_client_id(std::string_view client_id) noexcept {
 
 oauth_parameter read_parameter(std::string_view params, std::string_view name) {
   oauth_parameter out;
-  while (!params.empty()) {
-    auto const amp = params.find('&');
-    auto const pair = params.substr(0, amp);
-    auto const equals = pair.find('=');
-    if (pair.substr(0, equals) == name) {
-      if (out.what != oauth_parameter::state::absent)
-        return {oauth_parameter::state::malformed, {}};
-      auto value = percent_decode(equals == std::string_view::npos ? std::string_view{}
-                                                                   : pair.substr(equals + 1));
-      if (!value)
-        return {oauth_parameter::state::malformed, {}};
-      out = {oauth_parameter::state::present, std::move(*value)};
-    }
-    if (amp == std::string_view::npos)
-      break;
-    params.remove_prefix(amp + 1);
+  while (auto pair = core::next_query_pair(params)) {
+    if (pair->name != name)
+      continue;
+    if (out.what != oauth_parameter::state::absent)
+      return {oauth_parameter::state::malformed, {}};
+    auto value = percent_decode(pair->value);
+    if (!value)
+      return {oauth_parameter::state::malformed, {}};
+    out = {oauth_parameter::state::present, std::move(*value)};
   }
   return out;
 }

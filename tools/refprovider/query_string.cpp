@@ -1,6 +1,7 @@
 #include "tools/refprovider/query_string.hpp"
 
 #include "core/hex.hpp"
+#include "core/query_string.hpp"
 
 namespace steward::refprovider {
 
@@ -31,20 +32,12 @@ std::optional<std::string> query_parameter(std::string_view query, std::string_v
                                            bool* present) {
   if (present)
     *present = false;
-  while (!query.empty()) {
-    auto const amp = query.find('&');
-    auto const pair = query.substr(0, amp);
-    auto const equals = pair.find('=');
-    auto const key = pair.substr(0, equals);
-    if (key == name) {
+  while (auto pair = core::next_query_pair(query)) {
+    if (pair->name == name) {
       if (present)
         *present = true;
-      return percent_decode(equals == std::string_view::npos ? std::string_view{}
-                                                             : pair.substr(equals + 1));
+      return percent_decode(pair->value);
     }
-    if (amp == std::string_view::npos)
-      break;
-    query.remove_prefix(amp + 1);
   }
   return std::nullopt;
 }
