@@ -38,6 +38,21 @@ std::string order_vault_ref(const std::string& resource) {
   return resource + ".order";
 }
 
+/// The purchase a provider's answer belongs to, or null: when it is gone (answered, failed), or
+/// when the user's journal failed, in which case the purchase is answered 503 and the actor may
+/// stop.
+purchase_flow* answered_purchase(user_state& state, user_actor self, std::uint64_t id) {
+  auto found = state.purchases.find(id);
+  if (found == state.purchases.end())
+    return nullptr;
+  if (state.failing) {
+    state.end_purchase(id, overloaded_reply("the user's journal failed; retry"));
+    state.maybe_stop(self);
+    return nullptr;
+  }
+  return &found->second;
+}
+
 storage::outbox_entry resource_webhook(const std::string& user, std::string_view type,
                                        const std::string& id, const core::resource_state& resource,
                                        std::int64_t now) {
@@ -232,15 +247,10 @@ void user_state::start_purchase(user_actor self, provision_resource_request& req
 }
 
 void user_state::on_account_answer(user_actor self, std::uint64_t id, provider_answer answer) {
-  auto found = purchases.find(id);
-  if (found == purchases.end())
+  auto* waiting = answered_purchase(*this, self, id);
+  if (waiting == nullptr)
     return;
-  auto& flow = found->second;
-  if (failing) {
-    end_purchase(id, overloaded_reply("the user's journal failed; retry"));
-    maybe_stop(self);
-    return;
-  }
+  auto& flow = *waiting;
   const std::int64_t now = this->now();
   auto* response = std::get_if<net::client_response>(&answer.result);
   if (response == nullptr || (response->status != 200 && response->status != 201)) {
@@ -264,7 +274,7 @@ void user_state::on_account_answer(user_actor self, std::uint64_t id, provider_a
   }
   auto request = std::move(flow.request);
   auto key = flow.key;
-  purchases.erase(found);
+  purchases.erase(id);
 
   if (account->what == core::account_answer::kind::oauth_required) {
     // The email has an account there already: a human links it through the provider's consent
@@ -499,16 +509,12 @@ void user_state::on_reconcile(user_actor self, std::uint64_t id) {
 }
 
 void user_state::on_order_answer(user_actor self, std::uint64_t id, provider_answer answer) {
-  auto found = purchases.find(id);
-  if (found == purchases.end())
+  // After a journal failure the resource stays pending in the journal; the next activation finds
+  // it.
+  auto* waiting = answered_purchase(*this, self, id);
+  if (waiting == nullptr)
     return;
-  auto& flow = found->second;
-  if (failing) {
-    // The resource stays pending in the journal; the actor stops and the next activation finds it.
-    end_purchase(id, overloaded_reply("the user's journal failed; retry"));
-    maybe_stop(self);
-    return;
-  }
+  auto& flow = *waiting;
   const std::int64_t now = this->now();
   const std::string resource_id = flow.resource;
   const auto& resource = ledger.resources.at(resource_id);
@@ -571,7 +577,7 @@ void user_state::on_order_answer(user_actor self, std::uint64_t id, provider_ans
     extras.unsealed.push_back(order_vault_ref(resource_id)); // settled: the order is not needed
     auto body = resource_body(resource_id, updated, made->credentials);
     auto reply = flow.request.reply;
-    purchases.erase(found);
+    purchases.erase(id);
     append(self, "", reply, created(std::move(body)), std::move(events), std::move(extras));
     return;
   }
@@ -623,7 +629,7 @@ void user_state::on_order_answer(user_actor self, std::uint64_t id, provider_ans
   }
   if (flow.attempts >= core::limits::purchase_reconcile_attempts_max) {
     // Left unknown; the hold expires by itself and a later activation may ask again.
-    purchases.erase(found);
+    purchases.erase(id);
     maybe_stop(self);
     return;
   }

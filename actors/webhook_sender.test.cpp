@@ -592,6 +592,7 @@ TEST(WebhookSender, DeliversWhatTheSqliteJournalOutboxHoldsAcrossARestart) {
   temp_dir dir;
   storage::sqlite_journal_options options;
   options.path = dir.path() / "journal.db";
+  options.clock = [] { return test_now; }; // the entries are not old enough to expire
   std::string error;
   auto journal = storage::sqlite_journal::open(options, error);
   ASSERT_TRUE(journal) << error;

@@ -187,6 +187,13 @@ inline constexpr std::int64_t idempotency_retention_s_max = 90 * 86'400;
 inline constexpr std::uint32_t idempotency_purge_rows_max = 10000;
 inline constexpr std::int64_t idempotency_purge_interval_s = 60;
 
+/// Webhooks that were never delivered (no `--webhook-url`, or a platform that stayed down) leave
+/// the outbox after this long, so that the journal does not grow without bound; the purge that
+/// removes expired idempotency records removes them, at most `idempotency_purge_rows_max` a time.
+inline constexpr std::int64_t outbox_retention_s_min = 86'400;
+inline constexpr std::int64_t outbox_retention_s_default = 7 * 86'400;
+inline constexpr std::int64_t outbox_retention_s_max = 90 * 86'400;
+
 static_assert(journal_queue_batches_default <= journal_queue_batches_max);
 static_assert(journal_queue_bytes_default <= journal_queue_bytes_max);
 static_assert(journal_commit_batches_default <= journal_commit_batches_max);

@@ -343,9 +343,9 @@ public:
   /// the stream, so it belongs to audit endpoints.
   virtual journal_result<stream_verification> verify_stream(std::string_view stream) = 0;
 
-  /// Asks the writer to delete idempotency records older than the retention in its next
-  /// transaction (the writer also does this by itself periodically). The callback answers like an
-  /// append's.
+  /// Asks the writer to delete idempotency records older than their retention, and outbox entries
+  /// older than theirs (undelivered webhooks), in its next transaction (the writer also does this
+  /// by itself periodically). The callback answers like an append's.
   virtual void purge_idempotency(append_callback on_purged) = 0;
 
   /// Refuses new appends (`stopped`), makes everything already queued durable, answers every

@@ -614,6 +614,7 @@ public:
   std::atomic<std::uint64_t> io_errors_{0};
   std::atomic<std::uint64_t> idempotency_purged_{0};
   std::atomic<std::uint64_t> outbox_completed_{0};
+  std::atomic<std::uint64_t> outbox_expired_{0};
   std::atomic<std::uint64_t> queue_depth_{0};
 
 private:
@@ -653,6 +654,10 @@ private:
       {&delete_sealed_, "DELETE FROM vault WHERE ref = ?1"},
       {&purge_, "DELETE FROM idempotency WHERE scope_key IN "
                 "(SELECT scope_key FROM idempotency WHERE created_at < ?1 LIMIT ?2)"},
+      // Oldest first by n (the rowid): entries are appended in time order, so the scan stops at
+      // the first young one instead of reading the table.
+      {&expire_outbox_, "DELETE FROM outbox WHERE n IN "
+                        "(SELECT n FROM outbox WHERE created_at < ?1 ORDER BY n LIMIT ?2)"},
     };
     for (auto const& item : list)
       if (item.target->prepare(db, item.sql) != SQLITE_OK) {
@@ -845,6 +850,7 @@ private:
     std::uint64_t batches = 0;
     std::uint64_t events = 0;
     std::uint64_t purged = 0;
+    std::uint64_t expired = 0;
     std::uint64_t completed = 0;
     // In queue order, so that an outbox entry appended before its completion is deleted by it.
     for (auto& request : group_) {
@@ -885,6 +891,14 @@ private:
         return;
       }
       purged = static_cast<std::uint64_t>(sqlite3_changes64(writer_db_.get()));
+      expire_outbox_.bind(1, options_.clock() - options_.outbox_retention_s);
+      expire_outbox_.bind(2, std::int64_t{limits::idempotency_purge_rows_max});
+      if (run(expire_outbox_) != SQLITE_OK) {
+        run(rollback_);
+        fail_all(journal_error::io_error);
+        return;
+      }
+      expired = static_cast<std::uint64_t>(sqlite3_changes64(writer_db_.get()));
     }
     if (run(commit_) != SQLITE_OK) {
       run(rollback_);
@@ -893,12 +907,13 @@ private:
     }
     // A group of only refused batches and an empty purge changed nothing, so SQLite wrote and
     // fsynced nothing: it is not counted as a commit.
-    if (batches > 0 || purged > 0 || completed > 0)
+    if (batches > 0 || purged > 0 || expired > 0 || completed > 0)
       commits_.fetch_add(1, std::memory_order_relaxed);
     batches_durable_.fetch_add(batches, std::memory_order_relaxed);
     events_durable_.fetch_add(events, std::memory_order_relaxed);
     idempotency_purged_.fetch_add(purged, std::memory_order_relaxed);
     outbox_completed_.fetch_add(completed, std::memory_order_relaxed);
+    outbox_expired_.fetch_add(expired, std::memory_order_relaxed);
   }
 
   /// Deletes the outbox entries `ids` (unknown ones are no-ops) and adds the rows deleted to
@@ -1050,7 +1065,7 @@ private:
   // Writer connection, used only by the writer thread (and by `open` before it starts).
   statement begin_, commit_, rollback_, savepoint_, rollback_to_, release_;
   statement write_head_, insert_event_, insert_idempotency_, insert_alias_, write_alias_, insert_outbox_, delete_outbox_,
-    insert_sealed_, delete_sealed_, upsert_snapshot_, purge_;
+    insert_sealed_, delete_sealed_, upsert_snapshot_, purge_, expire_outbox_;
 
   // Reader connection, used only under `reader_mutex_`.
   std::mutex reader_mutex_;
@@ -1101,6 +1116,11 @@ std::unique_ptr<sqlite_journal> sqlite_journal::open(const sqlite_journal_option
     return refuse("idempotency_retention_s", "must be " + std::to_string(limits::idempotency_retention_s_min) +
                                                ".." + std::to_string(limits::idempotency_retention_s_max) +
                                                " seconds (records are kept at least 24 h)");
+  if (options.outbox_retention_s < limits::outbox_retention_s_min ||
+      options.outbox_retention_s > limits::outbox_retention_s_max)
+    return refuse("outbox_retention_s", "must be " + std::to_string(limits::outbox_retention_s_min) +
+                                          ".." + std::to_string(limits::outbox_retention_s_max) +
+                                          " seconds");
   auto state = std::make_unique<impl>(options);
   if (!state->open(error))
     return nullptr;
@@ -1174,6 +1194,9 @@ std::uint64_t sqlite_journal::idempotency_purged() const noexcept {
 }
 std::uint64_t sqlite_journal::outbox_completed() const noexcept {
   return impl_->outbox_completed_.load(std::memory_order_relaxed);
+}
+std::uint64_t sqlite_journal::outbox_expired() const noexcept {
+  return impl_->outbox_expired_.load(std::memory_order_relaxed);
 }
 std::uint64_t sqlite_journal::queue_depth() const noexcept {
   return impl_->queue_depth_.load(std::memory_order_relaxed);

@@ -40,6 +40,8 @@ struct sqlite_journal_options {
   std::uint32_t commit_batches = core::limits::journal_commit_batches_default;
   /// Idempotency records older than this are purged (floor `limits::idempotency_retention_s_min`).
   std::int64_t idempotency_retention_s = core::limits::idempotency_retention_s_default;
+  /// Outbox entries older than this are deleted undelivered (`limits::outbox_retention_s_*`).
+  std::int64_t outbox_retention_s = core::limits::outbox_retention_s_default;
   /// Time source for purging; the system clock when empty. Tests inject one to age records.
   journal_clock clock;
 };
@@ -94,6 +96,8 @@ public:
   std::uint64_t idempotency_purged() const noexcept;
   /// Outbox entries deleted by `complete_outbox` (ids that were not in the outbox do not count).
   std::uint64_t outbox_completed() const noexcept;
+  /// Outbox entries deleted undelivered by purges (older than `outbox_retention_s`).
+  std::uint64_t outbox_expired() const noexcept;
   /// Batches waiting for the writer now.
   std::uint64_t queue_depth() const noexcept;
 

@@ -1307,6 +1307,30 @@ TEST_F(SqliteJournal, MalformedOutboxEntriesAreRefusedBeforeQueueing) {
   EXPECT_EQ(j->read_outbox(0, 100).value().size(), core::limits::journal_batch_outbox_max - 1);
 }
 
+TEST_F(SqliteJournal, UndeliveredWebhooksExpireAfterTheOutboxRetention) {
+  auto j = open();
+  ASSERT_TRUE(j);
+  EXPECT_TRUE(append_and_wait(*j, outbox_batch("usr_a", {webhook("evt_old", "usr_a",
+                                                                  "budget.threshold", test_time),
+                                                          webhook("evt_new", "usr_a",
+                                                                  "budget.threshold",
+                                                                  test_time + 86'400)}))
+                .durable());
+  auto purge = [&] {
+    std::promise<append_outcome> done;
+    j->purge_idempotency([&done](append_outcome outcome) { done.set_value(outcome); });
+    return done.get_future().get().durable();
+  };
+  now_ = test_time + options_.outbox_retention_s; // just inside: both stay
+  ASSERT_TRUE(purge());
+  EXPECT_EQ(ids_of(whole_outbox(*j)), (std::vector<std::string>{"evt_old", "evt_new"}));
+  now_ = test_time + options_.outbox_retention_s + 1;
+  ASSERT_TRUE(purge());
+  EXPECT_EQ(ids_of(whole_outbox(*j)), (std::vector<std::string>{"evt_new"}));
+  EXPECT_EQ(j->outbox_expired(), 1u);
+  EXPECT_EQ(j->outbox_completed(), 0u) << "expired is not delivered";
+}
+
 // --- Vault: sealed blobs -----------------------------------------------------------------------------
 
 /// A blob as the vault would hand it over: `core::seal` of `plaintext` under `key` for `owner`,
@@ -1691,7 +1715,7 @@ TEST_F(SqliteJournal, FileOfSchemaVersion3IsMigratedKeepingItsHistoryAliasesAndO
               e.payload + "', " + std::to_string(e.created_at) + ", X'" + hex(e.hash) + "')");
     db.exec("INSERT INTO aliases VALUES ('ptk:old', 'usr_a')");
     db.exec("INSERT INTO outbox (id, stream, type, payload, created_at) "
-            "VALUES ('evt_old', 'usr_a', 'budget.threshold', '{}', 1)");
+            "VALUES ('evt_old', 'usr_a', 'budget.threshold', '{}', " + std::to_string(test_time) + ")");
     EXPECT_EQ(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'vault'"), 0);
   }
   {

@@ -336,6 +336,9 @@ int main(int argc, char** argv) {
   metrics.add_callback_counter("steward_journal_overloads_total",
                                "Appends refused because the journal queue was full.", {},
                                [&journal] { return journal->overloads(); });
+  metrics.add_callback_counter("steward_webhooks_expired_total",
+                               "Webhooks deleted undelivered after the outbox retention (7 days).",
+                               {}, [&journal] { return journal->outbox_expired(); });
   metrics.add_callback_counter("steward_user_activations_total",
                                "User actors activated from the journal.", {}, [&user_counters] {
                                  return user_counters.activations.load(std::memory_order_relaxed);
