@@ -654,10 +654,11 @@ private:
       {&delete_sealed_, "DELETE FROM vault WHERE ref = ?1"},
       {&purge_, "DELETE FROM idempotency WHERE scope_key IN "
                 "(SELECT scope_key FROM idempotency WHERE created_at < ?1 LIMIT ?2)"},
-      // Oldest first by n (the rowid): entries are appended in time order, so the scan stops at
-      // the first young one instead of reading the table.
+      // Only the ?2 oldest entries by n (the rowid) are looked at: entries are appended in time
+      // order, so the expired ones are at the front, and a purge that finds nothing to expire
+      // reads ?2 rows, not a week of webhooks.
       {&expire_outbox_, "DELETE FROM outbox WHERE n IN "
-                        "(SELECT n FROM outbox WHERE created_at < ?1 ORDER BY n LIMIT ?2)"},
+                        "(SELECT n FROM outbox ORDER BY n LIMIT ?2) AND created_at < ?1"},
     };
     for (auto const& item : list)
       if (item.target->prepare(db, item.sql) != SQLITE_OK) {
