@@ -883,23 +883,27 @@ private:
         conflicts_.fetch_add(1, std::memory_order_relaxed);
     }
     if (purge) {
-      auto const cutoff = options_.clock() - options_.idempotency_retention_s;
-      purge_.bind(1, cutoff);
-      purge_.bind(2, std::int64_t{limits::idempotency_purge_rows_max});
-      if (run(purge_) != SQLITE_OK) {
+      // Rows older than their retention, at most `idempotency_purge_rows_max` a statement; the
+      // rows deleted, or nullopt when the statement failed.
+      auto const now = options_.clock();
+      auto const delete_older = [&](statement& older, std::int64_t retention_s)
+        -> std::optional<std::uint64_t> {
+        older.bind(1, now - retention_s);
+        older.bind(2, std::int64_t{limits::idempotency_purge_rows_max});
+        if (run(older) != SQLITE_OK)
+          return std::nullopt;
+        return static_cast<std::uint64_t>(sqlite3_changes64(writer_db_.get()));
+      };
+      auto const records = delete_older(purge_, options_.idempotency_retention_s);
+      auto const webhooks = records ? delete_older(expire_outbox_, options_.outbox_retention_s)
+                                    : std::nullopt;
+      if (!records || !webhooks) {
         run(rollback_);
         fail_all(journal_error::io_error);
         return;
       }
-      purged = static_cast<std::uint64_t>(sqlite3_changes64(writer_db_.get()));
-      expire_outbox_.bind(1, options_.clock() - options_.outbox_retention_s);
-      expire_outbox_.bind(2, std::int64_t{limits::idempotency_purge_rows_max});
-      if (run(expire_outbox_) != SQLITE_OK) {
-        run(rollback_);
-        fail_all(journal_error::io_error);
-        return;
-      }
-      expired = static_cast<std::uint64_t>(sqlite3_changes64(writer_db_.get()));
+      purged = *records;
+      expired = *webhooks;
     }
     if (run(commit_) != SQLITE_OK) {
       run(rollback_);
