@@ -114,6 +114,14 @@ inline bool in_doubt(const net::client_result& result) {
   return error != net::client_error::invalid_request && error != net::client_error::insecure_url;
 }
 
+/// Whether a provider call that bought nothing is worth retrying: it never got an answer, or
+/// the provider was failing or overloaded (5xx, 408, 429). A 4xx refusal is not.
+inline bool worth_retry(const net::client_result& result) {
+  auto* response = std::get_if<net::client_response>(&result);
+  return response == nullptr || response->status >= 500 || response->status == 408 ||
+         response->status == 429;
+}
+
 /// "answered 503", "timeout": what happened to a provider call, for details and logs.
 inline std::string what_happened(const net::client_result& result) {
   if (auto* response = std::get_if<net::client_response>(&result))

@@ -256,14 +256,12 @@ void user_state::on_account_answer(user_actor self, std::uint64_t id, provider_a
   if (response == nullptr || (response->status != 200 && response->status != 201)) {
     // Nothing was bought. A provider that could not be reached or was overloaded is worth a
     // retry (503); one that refused the attestation is not (502).
-    const bool transient = response == nullptr || response->status >= 500 ||
-                           response->status == 408 || response->status == 429;
     const std::string detail =
       flow.provider + " could not open an account: it " + what_happened(answer.result);
-    end_purchase(id, transient ? problem_reply(core::problem(core::api_error::provider_unavailable,
-                                                             detail)
-                                                 .retry_after(1))
-                               : provider_problem(core::api_error::provider_error, detail));
+    end_purchase(id, worth_retry(answer.result)
+                       ? problem_reply(
+                           core::problem(core::api_error::provider_unavailable, detail).retry_after(1))
+                       : provider_problem(core::api_error::provider_error, detail));
     return;
   }
   auto account = core::read_account_answer(response->body);
