@@ -11,34 +11,47 @@ velocity_window::velocity_window(std::uint32_t charges_per_minute) noexcept
   STEWARD_ASSERT(charges_per_minute <= limits::charges_per_minute_max);
 }
 
-void velocity_window::evict(std::int64_t now) noexcept {
-  // A time t still counts while now < t + 60, i.e. t > now - 60. `now` near INT64_MIN cannot
-  // happen with real clocks, but the subtraction is kept from wrapping anyway.
-  std::int64_t oldest_counted =
-    now < INT64_MIN + velocity_window_seconds ? INT64_MIN : now - velocity_window_seconds + 1;
-  while (size_ > 0 && times_[head_] < oldest_counted) {
-    head_ = (head_ + 1) % limits::charges_per_minute_max;
-    --size_;
+std::uint16_t& velocity_window::at(std::int64_t second) noexcept {
+  const std::int64_t slot = second % velocity_window_seconds;
+  return per_second_[static_cast<std::size_t>(slot < 0 ? slot + velocity_window_seconds : slot)];
+}
+
+std::uint16_t velocity_window::at(std::int64_t second) const noexcept {
+  return const_cast<velocity_window*>(this)->at(second);
+}
+
+void velocity_window::advance(std::int64_t now) noexcept {
+  // A charge at second t counts while now < t + 60. The INT64_MIN check comes first, so that the
+  // subtraction never wraps.
+  if (latest_ == INT64_MIN || now - latest_ >= velocity_window_seconds) {
+    per_second_.fill(0);
+    total_ = 0;
+  } else {
+    for (std::int64_t second = latest_ + 1; second <= now; ++second) {
+      total_ -= at(second); // the slot of second - 60, leaving the window
+      at(second) = 0;
+    }
   }
+  latest_ = now;
 }
 
 bool velocity_window::allow(std::int64_t now) noexcept {
   now = std::max(now, latest_);
-  evict(now);
-  if (size_ >= limit_) return false;
-  times_[(head_ + size_) % limits::charges_per_minute_max] = now;
-  ++size_;
-  latest_ = now;
+  advance(now);
+  if (total_ >= limit_) return false;
+  ++at(now);
+  ++total_;
   return true;
 }
 
 std::uint32_t velocity_window::count(std::int64_t now) const noexcept {
   now = std::max(now, latest_);
-  std::int64_t oldest_counted =
-    now < INT64_MIN + velocity_window_seconds ? INT64_MIN : now - velocity_window_seconds + 1;
-  std::uint32_t counted = 0;
-  for (std::uint32_t i = 0; i < size_; ++i)
-    if (times_[(head_ + i) % limits::charges_per_minute_max] >= oldest_counted) ++counted;
+  if (latest_ == INT64_MIN || now - latest_ >= velocity_window_seconds) return 0;
+  // Every recorded second is in (latest_ - 60, latest_]; those up to now - 60 no longer count.
+  std::uint32_t counted = total_;
+  for (std::int64_t second = latest_ - velocity_window_seconds + 1;
+       second <= now - velocity_window_seconds; ++second)
+    counted -= at(second);
   return counted;
 }
 

@@ -4,8 +4,10 @@
 // `charges_per_minute` charges in any 60-second window. The window slides: a charge at second t
 // counts until second t + 60, so a burst cannot straddle two fixed minutes and get twice the limit.
 //
-// The recorded times live in a ring sized by the ceiling `limits::charges_per_minute_max`, so the
-// state is a fixed block with no allocation. Time is passed in (unix seconds): the type is pure.
+// Time is whole unix seconds, passed in (the type is pure), so the window keeps one count per
+// second of the last 60: a fixed block of 136 bytes with no allocation, whatever the limit. (It
+// kept every recorded time in a ring sized by `limits::charges_per_minute_max`, 4.8 KB for each
+// session that charged in the last minute.)
 
 #include "core/limits.hpp"
 
@@ -40,15 +42,18 @@ public:
   std::uint32_t limit() const noexcept { return limit_; }
 
 private:
-  /// Forgets charges that no longer count at `now` (they are at the front: times are recorded in
-  /// non-decreasing order).
-  void evict(std::int64_t now) noexcept;
+  /// Moves the window's end to `now` (>= `latest_`): the seconds that leave it are forgotten.
+  void advance(std::int64_t now) noexcept;
+  std::uint16_t& at(std::int64_t second) noexcept;
+  std::uint16_t at(std::int64_t second) const noexcept;
 
-  std::array<std::int64_t, limits::charges_per_minute_max> times_{};
+  /// Charges recorded in second s, at index s mod 60, for the 60 seconds up to `latest_`.
+  std::array<std::uint16_t, velocity_window_seconds> per_second_{};
   std::uint32_t limit_;
-  std::uint32_t head_ = 0; ///< index of the oldest recorded time
-  std::uint32_t size_ = 0;
-  std::int64_t latest_ = INT64_MIN;
+  std::uint32_t total_ = 0; ///< the sum of `per_second_`
+  std::int64_t latest_ = INT64_MIN; ///< the latest second seen; nothing recorded while INT64_MIN
 };
+
+static_assert(limits::charges_per_minute_max <= UINT16_MAX, "a second's count fits its slot");
 
 } // namespace steward::core

@@ -73,6 +73,30 @@ TEST(Velocity, ZeroLimitRefusesEverything) {
   EXPECT_EQ(window.limit(), 0u);
 }
 
+TEST(Velocity, CountsOnlyTheLast60SecondsAfterAGap) {
+  velocity_window window(5);
+  EXPECT_EQ(window.count(0), 0u) << "nothing recorded";
+  EXPECT_TRUE(window.allow(-61)); // before the epoch: slots of negative seconds
+  EXPECT_TRUE(window.allow(-1));
+  EXPECT_TRUE(window.allow(-1));
+  EXPECT_EQ(window.count(-1), 2u) << "the charge at -61 left the window at -1";
+  EXPECT_EQ(window.count(58), 2u);
+  EXPECT_EQ(window.count(59), 0u);
+  EXPECT_TRUE(window.allow(30));
+  EXPECT_EQ(window.count(30), 3u);
+  EXPECT_EQ(window.count(59), 1u);
+  // A gap of an hour forgets everything.
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(window.allow(3600));
+  EXPECT_FALSE(window.allow(3659));
+  EXPECT_EQ(window.count(3659), 5u);
+}
+
+TEST(Velocity, IsASmallFixedBlockWhateverTheLimit) {
+  // One per session that charged in the last minute, in every resident user: it must not scale
+  // with the ceiling of 600 charges per minute.
+  EXPECT_LE(sizeof(velocity_window), 160u);
+}
+
 TEST(Velocity, DefaultComesFromLimits) {
   velocity_window window;
   EXPECT_EQ(window.limit(), limits::charges_per_minute_default);
