@@ -69,7 +69,7 @@ user_actor directory_shard_state::user_for(directory_shard::pointer self, const 
   user_cfg.kills = config.kills;
   user_cfg.outbox_ready = config.outbox_ready;
   user_cfg.purchases = config.purchases;
-  auto actor = spawn_user(self->system(), std::move(user_cfg));
+  auto actor = spawn_user(self->system(), std::move(user_cfg), take_image(user));
   self->monitor(actor);
   users.emplace(user, actor);
   return actor;
@@ -112,6 +112,61 @@ void directory_shard_state::on_passivate(const std::string& user, const user_act
   caf::anon_send(actor, retire_atom::value);
 }
 
+namespace {
+
+/// Adds (sign 1) or removes (sign -1) one image from the counters.
+void count_image(user_counters* counters, const user_image& image, std::int64_t sign) {
+  if (counters == nullptr)
+    return;
+  counters->hibernated.fetch_add(sign, std::memory_order_relaxed);
+  counters->image_bytes.fetch_add(sign * static_cast<std::int64_t>(image.ledger.size()),
+                                  std::memory_order_relaxed);
+}
+
+} // namespace
+
+void directory_shard_state::on_hibernate(const std::string& user, const user_actor& actor,
+                                         user_image image) {
+  // Only the actor this shard is retiring for `user` has the user's latest state: it was the
+  // user's one actor, and it stops right after sending this.
+  auto found = retiring.find(user);
+  if (found == retiring.end() || found->second.actor != actor.address() || hibernated_bound == 0)
+    return;
+  if (auto stale = hibernated.find(user); stale != hibernated.end()) {
+    // Cannot happen (an image is taken out when its actor is spawned); the newer one wins.
+    count_image(config.counters, stale->second, -1);
+    hibernated.erase(stale);
+  }
+  auto kept = hibernated.emplace(user, std::move(image)).first;
+  count_image(config.counters, kept->second, 1);
+  if (hibernated.size() <= hibernated_bound)
+    return;
+  // Over the bound: drop another image (any will do; its user reloads from the journal).
+  auto victim = hibernated.begin();
+  if (victim == kept)
+    ++victim;
+  count_image(config.counters, victim->second, -1);
+  hibernated.erase(victim);
+  if (config.counters != nullptr)
+    config.counters->images_dropped.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::optional<user_image> directory_shard_state::take_image(const std::string& user) {
+  auto kept = hibernated.find(user);
+  if (kept == hibernated.end())
+    return std::nullopt;
+  std::optional<user_image> out = std::move(kept->second);
+  count_image(config.counters, *out, -1);
+  hibernated.erase(kept);
+  return out;
+}
+
+void directory_shard_state::drop_images() {
+  for (const auto& [user, image] : hibernated)
+    count_image(config.counters, image, -1);
+  hibernated.clear();
+}
+
 void directory_shard_state::on_down(directory_shard::pointer self, const caf::actor_addr& source) {
   for (auto it = users.begin(); it != users.end(); ++it) {
     if (it->second.address() == source) {
@@ -137,8 +192,10 @@ void directory_shard_state::on_down(directory_shard::pointer self, const caf::ac
 namespace {
 
 directory_shard::behavior_type shard_behavior(
-  directory_shard::stateful_pointer<directory_shard_state> self, directory_config config) {
+  directory_shard::stateful_pointer<directory_shard_state> self, directory_config config,
+  std::size_t hibernated_bound) {
   self->state.config = std::move(config);
+  self->state.hibernated_bound = hibernated_bound;
   self->set_down_handler([self](caf::down_msg& down) { self->state.on_down(self, down.source); });
   self->set_exit_handler([self](caf::exit_msg& exit) {
     for (auto& [id, user] : self->state.users)
@@ -150,6 +207,7 @@ directory_shard::behavior_type shard_behavior(
         answer_overloaded(command, "the service is stopping");
     }
     self->state.retiring.clear();
+    self->state.drop_images();
     self->quit(exit.reason);
   });
   return {
@@ -159,6 +217,9 @@ directory_shard::behavior_type shard_behavior(
     },
     [self](passivate_atom, const std::string& user, const user_actor& actor) {
       self->state.on_passivate(user, actor);
+    },
+    [self](hibernate_atom, const std::string& user, const user_actor& actor, user_image& image) {
+      self->state.on_hibernate(user, actor, std::move(image));
     },
   };
 }
@@ -170,8 +231,10 @@ directory::directory(caf::actor_system& system, directory_config config) {
   if (count == 0)
     count = std::max<std::size_t>(1, system.scheduler().num_workers());
   shards_.reserve(count);
+  // Each shard's share of the images, rounded up: a non-zero bound keeps at least one per shard.
+  const std::size_t per_shard = (config.hibernated_max + count - 1) / count;
   for (std::size_t i = 0; i < count; ++i)
-    shards_.push_back(system.spawn(shard_behavior, config));
+    shards_.push_back(system.spawn(shard_behavior, config, per_shard));
 }
 
 const directory_shard& directory::shard_for(std::string_view user) const {

@@ -19,6 +19,16 @@
 // reads every event the old one appended. The journal's `(stream, seq)` key is the fence behind
 // this: an activation that read a stale head could not append (`conflict`), it would answer 503
 // and reload.
+//
+// Hibernation (docs/spend-core.md): a passivated actor that stops with every append durable sends
+// its shard its image (`hibernate`: the ledger's snapshot bytes and the stream's head) just before
+// it goes down. The shard keeps the image in place of the actor, and the user's next activation
+// starts from it at once, without reading the journal. The image is exactly the durable state:
+// only this node's actor of the user writes the stream, and while it lived the shard held no image
+// of it (an image is taken out of `hibernated` when its actor is spawned). Were it ever stale, the
+// `(stream, seq)` fence would refuse the resumed actor's first append and it would reload. At most
+// `hibernated_max` images are kept (split among the shards); past it the shard drops an arbitrary
+// one, and that user reloads from the journal like before hibernation existed.
 
 #include "actors/loader_pool.hpp"
 #include "actors/user.hpp"
@@ -43,7 +53,8 @@ namespace steward::actors {
 using directory_shard = caf::typed_actor<
   caf::reacts_to<command_atom, user_command>,
   caf::reacts_to<user_failed_atom, std::string, user_actor>,
-  caf::reacts_to<passivate_atom, std::string, user_actor>>;
+  caf::reacts_to<passivate_atom, std::string, user_actor>,
+  caf::reacts_to<hibernate_atom, std::string, user_actor, user_image>>;
 
 struct directory_config {
   /// Shard actors; 0 means one per CAF worker thread.
@@ -56,6 +67,8 @@ struct directory_config {
   std::uint64_t snapshot_every_events = core::limits::user_snapshot_every_events_default;
   /// Passed to every user actor (`user_config::idle_timeout`); zero disables passivation.
   std::chrono::milliseconds idle_timeout{core::limits::user_idle_timeout_ms_default};
+  /// Images of passivated users kept, all shards together (see "Hibernation" above); 0: none.
+  std::size_t hibernated_max = core::limits::user_hibernated_max_default;
   user_counters* counters = nullptr;
   alias_index* aliases = nullptr;
   const kill_switch* kills = nullptr;
@@ -78,6 +91,10 @@ struct directory_shard_state {
   std::unordered_map<std::string, user_actor> users;
   /// Users whose passivated actor is still draining, by user id.
   std::unordered_map<std::string, retiring_user> retiring;
+  /// Passivated users kept as their image, by user id; none of them has an actor.
+  std::unordered_map<std::string, user_image> hibernated;
+  /// This shard's share of `directory_config::hibernated_max`.
+  std::size_t hibernated_bound = 0;
 
   /// Forwards a command to its user's actor, or holds it while the user's old actor retires.
   void route(directory_shard::pointer self, user_command command);
@@ -85,6 +102,12 @@ struct directory_shard_state {
   user_actor user_for(directory_shard::pointer self, const std::string& user);
   void on_user_failed(const std::string& user, const user_actor& actor);
   void on_passivate(const std::string& user, const user_actor& actor);
+  /// Keeps the image of a passivated actor that is stopping (only from the actor it retires).
+  void on_hibernate(const std::string& user, const user_actor& actor, user_image image);
+  /// Takes `user`'s image out (for its next actor), if the shard keeps one.
+  std::optional<user_image> take_image(const std::string& user);
+  /// Forgets every image (at shutdown).
+  void drop_images();
   /// Forgets a user actor that went down; a retiring one's waiting commands go to a fresh actor.
   void on_down(directory_shard::pointer self, const caf::actor_addr& source);
 };

@@ -157,9 +157,11 @@ struct DirectoryPassivationTest : ::testing::Test, test_coordinator_fixture<> {
   std::optional<directory> users;
   std::vector<caf::actor> watchers;
 
-  void start(std::chrono::milliseconds idle = idle_timeout) {
+  void start(std::chrono::milliseconds idle = idle_timeout,
+             std::size_t hibernated_max = core::limits::user_hibernated_max_default) {
     directory_config config;
     config.shards = 2;
+    config.hibernated_max = hibernated_max;
     config.journal = &journal;
     config.loader = &loader;
     config.clock = [this] { return clock_now; };
@@ -204,11 +206,12 @@ struct DirectoryPassivationTest : ::testing::Test, test_coordinator_fixture<> {
     sched.run();
   }
 
-  directory_shard_state& shard() {
+  directory_shard_state& shard(const std::string& id) {
     return dynamic_cast<shard_pointer&>(
-             *caf::actor_cast<caf::abstract_actor*>(users->shard_for(user)))
+             *caf::actor_cast<caf::abstract_actor*>(users->shard_for(id)))
       .state;
   }
+  directory_shard_state& shard() { return shard(user); }
 
   user_state& state_of_user(const user_actor& actor) {
     return dynamic_cast<user_actor::stateful_base<user_state>&>(
@@ -220,6 +223,13 @@ struct DirectoryPassivationTest : ::testing::Test, test_coordinator_fixture<> {
   user_actor mapped() {
     auto found = shard().users.find(user);
     return found == shard().users.end() ? user_actor{} : found->second;
+  }
+
+  /// Passivates every idle user: three ticks, the first of which may still see commands.
+  void passivate_idle() {
+    tick();
+    tick();
+    tick();
   }
 
   std::size_t charges_in_journal() {
@@ -257,7 +267,7 @@ struct DirectoryPassivationTest : ::testing::Test, test_coordinator_fixture<> {
 };
 
 TEST_F(DirectoryPassivationTest, AnIdleUserIsPassivatedAndReactivatedFromTheJournal) {
-  start();
+  start(idle_timeout, /*hibernated_max=*/0);
   ASSERT_EQ(ask(token_request(user, token, 1'000'000, {}))->status, 201);
   ASSERT_EQ(ask(charge(user, token, 1, 300, "k1", {}))->status, 201);
   const user_actor first = mapped();
@@ -276,6 +286,8 @@ TEST_F(DirectoryPassivationTest, AnIdleUserIsPassivatedAndReactivatedFromTheJour
   EXPECT_EQ(counters.passivations.load(), 1u);
   EXPECT_EQ(counters.activations.load(), 1u);
   EXPECT_EQ(counters.stopped.load(), 0u);
+  EXPECT_TRUE(shard().hibernated.empty()) << "no image is kept with a bound of 0";
+  EXPECT_EQ(counters.hibernated.load(), 0);
 
   // The next command activates the user again, from the journal: the token still charges and the
   // earlier charge still counts.
@@ -283,6 +295,7 @@ TEST_F(DirectoryPassivationTest, AnIdleUserIsPassivatedAndReactivatedFromTheJour
   ASSERT_NE(charged, nullptr);
   EXPECT_EQ(charged->status, 201) << charged->body;
   EXPECT_EQ(counters.activations.load(), 2u);
+  EXPECT_EQ(counters.resumed.load(), 0u);
   ASSERT_TRUE(mapped());
   EXPECT_NE(mapped(), first);
   EXPECT_TRUE(contains(spend_body(), R"("spent":{"amount":700,"currency":"usd"})")) << spend_body();
@@ -333,7 +346,8 @@ TEST_F(DirectoryPassivationTest, AUserWithAnAppendInFlightIsPassivatedOnlyOnceIt
   EXPECT_FALSE(mapped());
   EXPECT_EQ(counters.passivations.load(), 1u);
   EXPECT_TRUE(contains(spend_body(), R"("spent":{"amount":300,"currency":"usd"})"));
-  EXPECT_EQ(counters.activations.load(), 2u);
+  EXPECT_EQ(counters.activations.load(), 1u);
+  EXPECT_EQ(counters.resumed.load(), 1u) << "the image was made once the charge was durable";
 }
 
 TEST_F(DirectoryPassivationTest, AnOpenHoldKeepsTheUserActiveUntilItIsReleased) {
@@ -418,9 +432,12 @@ TEST_F(DirectoryPassivationTest, ACommandForwardedBeforeThePassivationIsAnswered
   EXPECT_EQ(loop.reply(first_charge)->status, 201) << loop.reply(first_charge)->body;
   ASSERT_NE(await(second_charge), nullptr);
   EXPECT_EQ(*downs, 1);
-  EXPECT_EQ(counters.activations.load(), 2u);
+  EXPECT_EQ(counters.activations.load(), 1u);
+  EXPECT_EQ(counters.resumed.load(), 1u);
   EXPECT_TRUE(shard().retiring.empty());
-  // The fresh activation saw the first charge: 6000 + 6000 is over the 10000 provider cap.
+  EXPECT_TRUE(shard().hibernated.empty()) << "the image went to the fresh actor";
+  // The fresh activation, from the old actor's image, saw the first charge (handled after the
+  // passivation was asked for): 6000 + 6000 is over the 10000 provider cap.
   EXPECT_EQ(loop.reply(second_charge)->status, 402) << loop.reply(second_charge)->body;
   EXPECT_TRUE(contains(loop.reply(second_charge)->body, R"("scope":"provider_monthly")"));
 
@@ -454,11 +471,124 @@ TEST_F(DirectoryPassivationTest, ACommandAfterThePassivationGoesToAFreshActivati
   ASSERT_NE(reply, nullptr);
   EXPECT_EQ(reply->status, 201) << reply->body;
   EXPECT_EQ(counters.passivations.load(), 1u);
-  EXPECT_EQ(counters.activations.load(), 2u);
+  EXPECT_EQ(counters.activations.load(), 1u);
+  EXPECT_EQ(counters.resumed.load(), 1u);
   ASSERT_TRUE(mapped());
   EXPECT_NE(mapped(), first);
   EXPECT_EQ(charges_in_journal(), 1u);
   EXPECT_TRUE(contains(spend_body(), R"("spent":{"amount":300,"currency":"usd"})"));
+}
+
+TEST_F(DirectoryPassivationTest, AnIdleUserIsKeptAsItsImageAndResumedWithoutAJournalRead) {
+  start();
+  ASSERT_EQ(ask(token_request(user, token, 1'000'000, {}))->status, 201);
+  ASSERT_EQ(ask(charge(user, token, 1, 300, "k1", {}))->status, 201);
+  const user_actor first = mapped();
+  std::string snapshot;
+  core::encode_snapshot(state_of_user(first).ledger, snapshot);
+  passivate_idle();
+  EXPECT_FALSE(mapped());
+  EXPECT_TRUE(shard().retiring.empty());
+  ASSERT_EQ(shard().hibernated.count(user), 1u);
+  EXPECT_EQ(counters.hibernated.load(), 1);
+  const user_image& kept = shard().hibernated.at(user);
+  EXPECT_EQ(kept.seq, 2u) << "the stream's head: the token and the charge";
+  EXPECT_FALSE(kept.ledger.empty());
+  EXPECT_LT(kept.ledger.size(), snapshot.size() / 2) << "the image is the snapshot, deflated";
+  EXPECT_EQ(counters.image_bytes.load(), static_cast<std::int64_t>(kept.ledger.size()));
+
+  // The next command resumes the user from the image: no load from the journal, and the state is
+  // the durable one (the earlier charge counts, the next append continues the chain).
+  auto* charged = ask(charge(user, token, 2, 400, "k2", {}));
+  ASSERT_NE(charged, nullptr);
+  EXPECT_EQ(charged->status, 201) << charged->body;
+  EXPECT_EQ(counters.activations.load(), 1u);
+  EXPECT_EQ(counters.resumed.load(), 1u);
+  EXPECT_TRUE(shard().hibernated.empty());
+  EXPECT_EQ(counters.hibernated.load(), 0);
+  ASSERT_TRUE(mapped());
+  EXPECT_NE(mapped(), first);
+  EXPECT_TRUE(contains(spend_body(), R"("spent":{"amount":700,"currency":"usd"})")) << spend_body();
+  // Idempotency records live in the journal, not in the image: a retry of the first charge is a
+  // replay, not a second charge.
+  auto* retry = ask(charge(user, token, 3, 300, "k1", {}));
+  ASSERT_NE(retry, nullptr);
+  EXPECT_EQ(header(*retry, "Idempotent-Replayed"), "true");
+  EXPECT_EQ(charges_in_journal(), 2u);
+
+  // And again: a second hibernation carries the second charge.
+  passivate_idle();
+  EXPECT_EQ(shard().hibernated.at(user).seq, 3u);
+  EXPECT_TRUE(contains(spend_body(), R"("spent":{"amount":700,"currency":"usd"})"));
+  EXPECT_EQ(counters.resumed.load(), 2u);
+  EXPECT_EQ(counters.activations.load(), 1u);
+  auto verification = sqlite->verify_stream(user);
+  ASSERT_TRUE(verification);
+  EXPECT_TRUE(verification.value().valid);
+  EXPECT_EQ(verification.value().events, 3u);
+}
+
+TEST_F(DirectoryPassivationTest, ImagesPastTheBoundAreDroppedAndTheirUsersReloadFromTheJournal) {
+  start(idle_timeout, /*hibernated_max=*/2); // one image per shard
+  // Two users of the same shard, each with a token and a charge.
+  const std::string second = [&] {
+    for (std::uint64_t n = 2;; ++n) {
+      auto id = test_id(core::id_kind::user, n);
+      if (&shard(id) == &shard(user))
+        return id;
+    }
+  }();
+  const std::string second_token = test_id(core::id_kind::payment_token, 2);
+  ASSERT_EQ(ask(token_request(user, token, 1'000'000, {}))->status, 201);
+  ASSERT_EQ(ask(charge(user, token, 1, 300, "k1", {}))->status, 201);
+  ASSERT_EQ(ask(token_request(second, second_token, 1'000'000, {}))->status, 201);
+  ASSERT_EQ(ask(charge(second, second_token, 2, 500, "k2", {}))->status, 201);
+  passivate_idle();
+  EXPECT_TRUE(shard().users.empty());
+  EXPECT_EQ(shard().hibernated.size(), 1u) << "the bound";
+  EXPECT_EQ(counters.hibernated.load(), 1);
+  EXPECT_EQ(counters.images_dropped.load(), 1u);
+  EXPECT_EQ(counters.passivations.load(), 2u);
+
+  // Either way each user's next command sees its durable state: one from its image, the other
+  // from the journal.
+  auto* first_spend = ask(spend_request{user, {}});
+  ASSERT_NE(first_spend, nullptr);
+  EXPECT_TRUE(contains(first_spend->body, R"("spent":{"amount":300,"currency":"usd"})"));
+  auto* second_spend = ask(spend_request{second, {}});
+  ASSERT_NE(second_spend, nullptr);
+  EXPECT_TRUE(contains(second_spend->body, R"("spent":{"amount":500,"currency":"usd"})"));
+  EXPECT_EQ(counters.resumed.load(), 1u);
+  EXPECT_EQ(counters.activations.load(), 3u) << "two first activations, one reload";
+  EXPECT_EQ(counters.hibernated.load(), 0);
+}
+
+TEST_F(DirectoryPassivationTest, AnActorThatFailsWhileRetiringLeavesNoImage) {
+  start();
+  ASSERT_EQ(ask(token_request(user, token, 1'000'000, {}))->status, 201);
+  tick();
+  tick();
+  // The passivation is asked for while a charge is on its way to the actor; its append fails.
+  journal.close_gate();
+  sched.advance_time(tick_period);
+  const auto charged = post(charge(user, token, 1, 300, "k1", {}));
+  sched.run();
+  ASSERT_EQ(shard().retiring.count(user), 1u);
+  ASSERT_TRUE(wait_until([&] { return journal.held() == 1; }, [&] { return step(); }));
+  journal.fail(storage::journal_error::io_error);
+  journal.open_gate();
+  auto* reply = await(charged);
+  ASSERT_NE(reply, nullptr);
+  EXPECT_EQ(reply->status, 503);
+  ASSERT_TRUE(wait_until([&] { return shard().retiring.empty(); }, [&] { return step(); }));
+  EXPECT_TRUE(shard().hibernated.empty()) << "its memory had a charge the journal refused";
+  EXPECT_EQ(counters.hibernated.load(), 0);
+
+  // The next activation reads the journal: no charge.
+  EXPECT_TRUE(contains(spend_body(), R"("spent":{"amount":0,"currency":"usd"})")) << spend_body();
+  EXPECT_EQ(counters.activations.load(), 2u);
+  EXPECT_EQ(counters.resumed.load(), 0u);
+  EXPECT_EQ(charges_in_journal(), 0u);
 }
 
 TEST_F(DirectoryPassivationTest, AZeroIdleTimeoutDisablesPassivation) {

@@ -4,6 +4,7 @@
 #include "actors/webhook_events.hpp"
 
 #include "core/api_messages.hpp"
+#include "core/deflate.hpp"
 #include "core/json_writer.hpp"
 #include "core/problem.hpp"
 #include "net/problem_response.hpp"
@@ -59,6 +60,31 @@ std::string charge_body(const core::charge_created& charge) {
   core::write_charge(json, view);
   return body;
 }
+
+/// Primes the compression of images (see `user_image`): the snapshot's member names and the
+/// values every user repeats, as a typical snapshot spells them (`core::encode_snapshot`), the
+/// most common last (DEFLATE reaches back from the end of its dictionary most cheaply). Only the
+/// ratio depends on it, never the result: change it freely, images live only in this process.
+constexpr std::string_view image_dictionary =
+  R"(,"terms":[{"provider":"","version":"","accepted_by":"","at":}],)"
+  R"("approvals":[{"id":"apr_","kind":"","session":"ses_","provider":"","service":"","value":"",)"
+  R"("amount":,"message":"","url":"","expires_at":,"created":,"approved":,"decided_by":"",)"
+  R"("decided_at":,"note":"","used_by":"","used_at":}],)"
+  R"("links":[{"provider":"","id":"","account_id":"","outcome":"","vault_ref":"","at":}],)"
+  R"("resources":[{"id":"res_","provider":"","service":"","name":"","session":"ses_",)"
+  R"("status":"ready","provider_id":"","hold":"hld_","token":"ptk_","price":,"vault_ref":"",)"
+  R"("provider_key":"","failure_code":"","created":,"updated":}],)"
+  R"("payment":{"psp":"","reference":"","last4":"","brand":"","updated":},)"
+  R"("sessions":[{"id":"ses_","run_budget":{"amount":,"currency":"usd"},"expires_at":,"spent":,)"
+  R"("held":0,"label":"","created":,"killed":false}],)"
+  R"("holds":[{"id":"hld_","provider":"","session":"ses_","token":"ptk_","amount":,"expires_at":}],)"
+  R"("profile":{"platform_ref":"","email":"","email_verified":true,"name":"","created":,"updated":},)"
+  R"("providers":[{"provider":"","cap":{"amount":,"currency":"usd"},"spent":,"held":0}],)"
+  R"("tokens":[{"id":"ptk_","provider":"","session":"ses_","max_amount":{"amount":,"currency":"usd"},)"
+  R"("expires_at":,"single_use":false,"revoked":false,"used":,"held":0,"charges":}],)"
+  R"({"currency":"usd","month":,"provider_cap_default":10000,"global_spent":,"global_held":0,)"
+  R"("killed":false,"charges":[{"id":"chg_","token":"ptk_","provider":"","session":"ses_",)"
+  R"("amount":,"refunded":0,"month":,"at":},)";
 
 } // namespace
 
@@ -144,6 +170,33 @@ void user_state::start_loading(user_actor self) {
     refused.failure = storage::journal_failure{storage::journal_error::overloaded, 0};
     on_loaded(self, std::move(refused));
   }
+}
+
+void user_state::resume(user_actor self, user_image image) {
+  load_result result;
+  auto snapshot = core::inflate_bytes(image.ledger, image_dictionary, core::limits::body_bytes_max);
+  if (!snapshot || core::decode_snapshot(*snapshot, result.ledger)) {
+    // Made by this process from a verified state, so this is a bug; the journal still has it all.
+    start_loading(self);
+    return;
+  }
+  result.seq = image.seq;
+  result.hash = image.hash;
+  result.snapshot_seq = image.snapshot_seq;
+  if (config.counters != nullptr)
+    config.counters->resumed.fetch_add(1, std::memory_order_relaxed);
+  on_loaded(self, std::move(result));
+}
+
+user_image user_state::image() const {
+  user_image out;
+  std::string snapshot;
+  core::encode_snapshot(ledger, snapshot);
+  out.ledger = core::deflate_bytes(snapshot, image_dictionary);
+  out.seq = head_seq;
+  out.hash = head_hash;
+  out.snapshot_seq = snapshot_seq;
+  return out;
 }
 
 void user_state::on_loaded(user_actor self, load_result result) {
@@ -730,6 +783,12 @@ void user_state::maybe_stop(user_actor self) {
     // The shard has forgotten this actor, and everything it forwarded before that is answered.
     if (failing && !failure_reported && config.counters != nullptr)
       config.counters->stopped.fetch_add(1, std::memory_order_relaxed);
+    // Passivated with every append durable: the shard may keep the user as this image. It is
+    // sent before the actor goes down, so the shard has it when its down message arrives (CAF
+    // keeps one sender's messages in order, and the down message is sent after this).
+    if (passivation_requested && loaded && !failing && config.owner)
+      caf::anon_send(caf::actor_cast<caf::actor>(config.owner), hibernate_atom::value, config.user,
+                     self, image());
     if (quit)
       quit();
     return;
@@ -856,11 +915,14 @@ void user_state::answer_spend(const spend_request& request) const {
 namespace {
 
 user_actor::behavior_type user_behavior(user_actor::stateful_pointer<user_state> self,
-                                        user_config config) {
+                                        user_config config, std::optional<user_image> image) {
   self->state.config = std::move(config);
   self->state.quit = [self] { self->quit(); };
   auto handle = caf::actor_cast<user_actor>(self);
-  self->state.start_loading(handle);
+  if (image)
+    self->state.resume(handle, std::move(*image));
+  else
+    self->state.start_loading(handle);
   if (self->state.config.owner && self->state.config.idle_timeout.count() > 0)
     self->state.arm_idle(handle);
   return {
@@ -903,8 +965,9 @@ user_actor::behavior_type user_behavior(user_actor::stateful_pointer<user_state>
 
 } // namespace
 
-user_actor spawn_user(caf::actor_system& system, user_config config) {
-  return system.spawn(user_behavior, std::move(config));
+user_actor spawn_user(caf::actor_system& system, user_config config,
+                      std::optional<user_image> image) {
+  return system.spawn(user_behavior, std::move(config), std::move(image));
 }
 
 } // namespace steward::actors

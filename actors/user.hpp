@@ -301,6 +301,17 @@ struct load_result {
   std::uint64_t snapshot_seq = 0;
 };
 
+/// A passivated user in compact form (docs/spend-core.md, "Hibernation"): what a fresh activation
+/// would read from the journal, made by the stopping actor once every append of it was durable.
+/// Its shard keeps it in place of the actor, so that the user's next command needs no journal
+/// read: a few hundred bytes instead of a few kilobytes of decoded actor.
+struct user_image {
+  std::string ledger; ///< `core::encode_snapshot` of the ledger, deflated (`core::deflate_bytes`)
+  std::uint64_t seq = 0; ///< the stream's head
+  core::chain_hash hash = core::chain_genesis;
+  std::uint64_t snapshot_seq = 0; ///< the seq of the latest stored snapshot
+};
+
 /// Internal: a provider's answer to a purchase's call (accounts, resources, oauth token).
 struct provider_answer {
   net::client_result result;
@@ -324,6 +335,7 @@ struct lookup_result {
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(steward::actors::user_command)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(steward::actors::load_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(steward::actors::user_image)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(steward::actors::lookup_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(steward::actors::provider_answer)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(steward::actors::vault_read)
@@ -340,6 +352,7 @@ using expire_atom = caf::atom_constant<caf::atom("expire")>;
 using user_failed_atom = caf::atom_constant<caf::atom("userfailed")>;
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
+using hibernate_atom = caf::atom_constant<caf::atom("hibernate")>;
 using wait_over_atom = caf::atom_constant<caf::atom("waitover")>;
 using account_answer_atom = caf::atom_constant<caf::atom("accountans")>;
 using order_answer_atom = caf::atom_constant<caf::atom("orderans")>;
@@ -396,6 +409,10 @@ struct user_counters {
   std::atomic<std::uint64_t> activations{0}; ///< loads started
   std::atomic<std::uint64_t> stopped{0};     ///< actors stopped after a journal failure
   std::atomic<std::uint64_t> passivations{0}; ///< idle actors their shard forgot and retired
+  std::atomic<std::uint64_t> resumed{0};      ///< activations from an image (no journal read)
+  std::atomic<std::int64_t> hibernated{0};    ///< images the shards hold now
+  std::atomic<std::int64_t> image_bytes{0};   ///< their deflated ledger bytes
+  std::atomic<std::uint64_t> images_dropped{0}; ///< images dropped past the bound
 };
 
 struct user_config {
@@ -535,6 +552,10 @@ struct user_state {
 
   /// Starts reading the user's state on the loader pool; the result comes back as `loaded`.
   void start_loading(user_actor self);
+  /// Activates from `image` at once, without the journal; reads the journal if it does not decode.
+  void resume(user_actor self, user_image image);
+  /// The state as an image; only meaningful with nothing in flight.
+  user_image image() const;
   void on_loaded(user_actor self, load_result result);
 
   void handle(user_actor self, user_command command);
@@ -630,8 +651,10 @@ struct user_state {
   std::function<void()> quit;
 };
 
-/// Spawns a user actor; it activates at once (reads its state in the background).
-user_actor spawn_user(caf::actor_system& system, user_config config);
+/// Spawns a user actor; it activates at once: from `image` when given, else by reading its state
+/// in the background.
+user_actor spawn_user(caf::actor_system& system, user_config config,
+                      std::optional<user_image> image = std::nullopt);
 
 /// Reads a user's state from `journal`: the latest snapshot and every event after it, with the
 /// chain checked. Blocking: for the loader pool and tests.

@@ -212,9 +212,15 @@ inline constexpr std::size_t kill_register_queue_max = 1024;
 /// Commands a user actor holds while it activates; past it they are answered 503 overloaded.
 inline constexpr std::size_t user_stash_commands_max = 1024;
 /// A user actor with no command for this long (and nothing pending) is passivated: its shard
-/// forgets it and it stops, and the next command activates it again from the journal. 0 disables.
-inline constexpr std::uint32_t user_idle_timeout_ms_default = 60'000;
+/// forgets it and it stops, and the next command activates it again from its image or the
+/// journal. 0 disables.
+inline constexpr std::uint32_t user_idle_timeout_ms_default = 10'000;
 inline constexpr std::uint32_t user_idle_timeout_ms_max = 86'400'000;
+/// Images of passivated users (actors/directory.hpp, "Hibernation") the directory keeps, all
+/// shards together; past it an arbitrary one is dropped and that user reloads from the journal.
+/// 0: passivated users are not kept at all.
+inline constexpr std::uint32_t user_hibernated_max_default = 1'000'000;
+inline constexpr std::uint32_t user_hibernated_max_max = 100'000'000;
 /// Events appended between two snapshots of a user's ledger, by default.
 inline constexpr std::uint64_t user_snapshot_every_events_default = 1000;
 /// Blocking journal reads (activations, idempotency look-ups) waiting for the loader pool; past it

@@ -605,12 +605,20 @@ constexpr std::array option_specs{
               .render = render_number<&options::drain_timeout_ms>},
   option_spec{.name = "user-idle-timeout-ms",
               .metavar = "N",
-              .help = "Milliseconds a user actor may sit idle before it is taken out of memory "
-                      "(it reloads from the journal on its next request); 0: never. Range: "
-                      "0..86400000.",
+              .help = "Milliseconds a user actor may sit idle before it is passivated: kept "
+                      "as its compact image (see --user-hibernated-max), or reloaded from the "
+                      "journal on its next request; 0: never. Range: 0..86400000.",
               .apply = apply_limit_or_off<&options::user_idle_timeout_ms,
                                           limits::user_idle_timeout_ms_max>,
               .render = render_number<&options::user_idle_timeout_ms>},
+  option_spec{.name = "user-hibernated-max",
+              .metavar = "N",
+              .help = "Passivated users kept in memory as their compact image (a few hundred "
+                      "bytes each), so that their next request needs no journal read; past it an "
+                      "arbitrary one is dropped. 0: none kept. Range: 0..100000000.",
+              .apply = apply_limit_or_off<&options::user_hibernated_max,
+                                          limits::user_hibernated_max_max>,
+              .render = render_number<&options::user_hibernated_max>},
   option_spec{.name = "session-charges-per-minute",
               .metavar = "N",
               .help = "Charges one agent session may have approved in any 60 seconds; the next "

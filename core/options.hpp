@@ -87,6 +87,7 @@ struct options {
   std::uint32_t drain_timeout_ms = limits::drain_timeout_ms_default;
   /// A user actor idle this long is passivated (taken out of memory); 0: never.
   std::uint32_t user_idle_timeout_ms = limits::user_idle_timeout_ms_default;
+  std::uint32_t user_hibernated_max = limits::user_hibernated_max_default;
   std::uint32_t provider_purchases_max = limits::provider_purchases_in_flight_default;
   std::uint32_t session_charges_per_minute = limits::charges_per_minute_default;
 

@@ -76,6 +76,7 @@ TEST(options, every_flag_is_parsed) {
     "--actor-timeout-ms=4000",
     "--drain-timeout-ms=5000",
     "--user-idle-timeout-ms=0",
+    "--user-hibernated-max=5",
     "--provider-purchases-max=2",
     "--session-charges-per-minute=7",
   });
@@ -102,6 +103,7 @@ TEST(options, every_flag_is_parsed) {
   EXPECT_EQ(opts.drain_timeout_ms, 5000u);
   EXPECT_EQ(opts.user_idle_timeout_ms, 0u) << "0 switches passivation off";
   EXPECT_EQ(opts.provider_purchases_max, 2u);
+  EXPECT_EQ(opts.user_hibernated_max, 5u);
   EXPECT_EQ(opts.session_charges_per_minute, 7u);
   EXPECT_FALSE(validate(opts));
 }
@@ -155,6 +157,8 @@ TEST(options, numbers_are_decimal_digits_within_range) {
             "--provider-purchases-max: must be between 1 and 65536, got 0");
   EXPECT_EQ(flag_error({"--user-idle-timeout-ms=86400001"}),
             "--user-idle-timeout-ms: must be between 0 and 86400000, got 86400001");
+  EXPECT_EQ(flag_error({"--user-hibernated-max=100000001"}),
+            "--user-hibernated-max: must be between 0 and 100000000, got 100000001");
   EXPECT_EQ(flag_error({"--header-bytes-max=32769"}),
             "--header-bytes-max: must be between 1 and 32768, got 32769");
 }

@@ -344,8 +344,28 @@ int main(int argc, char** argv) {
                                  return user_counters.activations.load(std::memory_order_relaxed);
                                });
   metrics.add_callback_counter("steward_user_passivations_total",
-                               "Idle user actors that left memory.", {}, [&user_counters] {
+                               "Idle user actors that stopped.", {}, [&user_counters] {
                                  return user_counters.passivations.load(std::memory_order_relaxed);
+                               });
+  metrics.add_callback_counter("steward_user_resumptions_total",
+                               "User actors activated from a kept image, without a journal read.",
+                               {}, [&user_counters] {
+                                 return user_counters.resumed.load(std::memory_order_relaxed);
+                               });
+  metrics.add_callback_gauge("steward_users_hibernated",
+                             "Passivated users kept in memory as their image.", {},
+                             [&user_counters] {
+                               return user_counters.hibernated.load(std::memory_order_relaxed);
+                             });
+  metrics.add_callback_gauge("steward_user_image_bytes",
+                             "Ledger bytes of the images of passivated users kept in memory.", {},
+                             [&user_counters] {
+                               return user_counters.image_bytes.load(std::memory_order_relaxed);
+                             });
+  metrics.add_callback_counter("steward_user_images_dropped_total",
+                               "Images of passivated users dropped past --user-hibernated-max.",
+                               {}, [&user_counters] {
+                                 return user_counters.images_dropped.load(std::memory_order_relaxed);
                                });
 
   caf::actor_system_config caf_config;
@@ -396,6 +416,7 @@ int main(int argc, char** argv) {
   directory_config.aliases = &aliases;
   directory_config.kills = &kills;
   directory_config.idle_timeout = std::chrono::milliseconds(opts.user_idle_timeout_ms);
+  directory_config.hibernated_max = opts.user_hibernated_max;
   directory_config.charges_per_minute = opts.session_charges_per_minute;
   directory_config.outbox_ready = outbox_ready;
   directory_config.purchases = &purchases;
