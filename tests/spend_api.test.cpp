@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <set>
@@ -306,6 +307,57 @@ TEST_F(spend_api, a_session_past_its_charges_per_minute_is_rate_limited_and_noth
   auto loose = mint_token(user, 5000);
   EXPECT_EQ(charge(c, loose, 100, "v4")->status, 201);
   EXPECT_EQ(provider_spent(user), 300);
+}
+
+/// The value of an unlabelled series in stewardd's /metrics, or -1 when absent.
+double metric(std::uint16_t admin_port, std::string_view name) {
+  auto r = api_client(admin_port).send("GET", "/metrics");
+  if (!r || r->status != 200)
+    return -1;
+  const std::string prefix = "\n" + std::string(name) + " ";
+  const auto at = r->body.find(prefix);
+  return at == std::string::npos ? -1 : std::strtod(r->body.c_str() + at + prefix.size(), nullptr);
+}
+
+TEST_F(spend_api, an_idle_user_hibernates_and_resumes_from_its_image_with_its_money_intact) {
+  ASSERT_TRUE(start({}, {"--user-idle-timeout-ms=200"}));
+  const std::uint16_t admin = server_->admin_port();
+  auto user = create_user("sleepy");
+  auto token = mint_token(user, 5000);
+  auto c = client();
+  ASSERT_EQ(charge(c, token, 100, "h1")->status, 201);
+  auto hibernated = [&] {
+    for (int i = 0; i < 200; ++i) {
+      if (metric(admin, "steward_users_hibernated") == 1)
+        return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  };
+  ASSERT_TRUE(hibernated()) << "no image after 10 s of idleness";
+  EXPECT_GT(metric(admin, "steward_user_image_bytes"), 0);
+
+  // Resumed from the image: the charge still counts against the token, a retry of it is a replay,
+  // and the token's limit still binds (5000 - 100 - 200 left 4700; 4701 is over it).
+  auto second = charge(c, token, 200, "h2");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 201) << second->body;
+  ASSERT_TRUE(hibernated());
+  auto retry = charge(c, token, 100, "h1");
+  ASSERT_TRUE(retry);
+  EXPECT_EQ(retry->status, 201);
+  EXPECT_EQ(retry->header("Idempotent-Replayed").value_or(""), "true");
+  ASSERT_TRUE(hibernated());
+  auto over = charge(c, token, 4701, "h3");
+  ASSERT_TRUE(over);
+  EXPECT_EQ(over->status, 402) << over->body;
+  EXPECT_EQ(provider_spent(user), 300);
+  EXPECT_GE(metric(admin, "steward_user_resumptions_total"), 3);
+  EXPECT_EQ(metric(admin, "steward_user_activations_total"), 1) << "the journal was read once";
+  auto verify = platform("GET", "/v1/users/" + user + "/audit/verify");
+  ASSERT_TRUE(verify);
+  EXPECT_EQ(verify->status, 200);
+  EXPECT_NE(verify->body.find(R"("valid":true)"), std::string::npos) << verify->body;
 }
 
 TEST_F(spend_api, a_provider_whose_catalog_is_not_fetched_yet_is_503_not_404) {
