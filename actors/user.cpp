@@ -785,7 +785,8 @@ void user_state::maybe_stop(user_actor self) {
       config.counters->stopped.fetch_add(1, std::memory_order_relaxed);
     // Passivated with every append durable: the shard may keep the user as this image. It is
     // sent before the actor goes down, so the shard has it when its down message arrives (CAF
-    // keeps one sender's messages in order, and the down message is sent after this).
+    // keeps one sender's messages in order, and the down message is sent after this). Were it
+    // ever to arrive later, the shard would ignore it and the user reload from the journal.
     if (passivation_requested && loaded && !failing && config.owner)
       caf::anon_send(caf::actor_cast<caf::actor>(config.owner), hibernate_atom::value, config.user,
                      self, image());
