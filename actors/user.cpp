@@ -61,31 +61,6 @@ std::string charge_body(const core::charge_created& charge) {
   return body;
 }
 
-/// Primes the compression of images (see `user_image`): the snapshot's member names and the
-/// values every user repeats, as a typical snapshot spells them (`core::encode_snapshot`), the
-/// most common last (DEFLATE reaches back from the end of its dictionary most cheaply). Only the
-/// ratio depends on it, never the result: change it freely, images live only in this process.
-constexpr std::string_view image_dictionary =
-  R"(,"terms":[{"provider":"","version":"","accepted_by":"","at":}],)"
-  R"("approvals":[{"id":"apr_","kind":"","session":"ses_","provider":"","service":"","value":"",)"
-  R"("amount":,"message":"","url":"","expires_at":,"created":,"approved":,"decided_by":"",)"
-  R"("decided_at":,"note":"","used_by":"","used_at":}],)"
-  R"("links":[{"provider":"","id":"","account_id":"","outcome":"","vault_ref":"","at":}],)"
-  R"("resources":[{"id":"res_","provider":"","service":"","name":"","session":"ses_",)"
-  R"("status":"ready","provider_id":"","hold":"hld_","token":"ptk_","price":,"vault_ref":"",)"
-  R"("provider_key":"","failure_code":"","created":,"updated":}],)"
-  R"("payment":{"psp":"","reference":"","last4":"","brand":"","updated":},)"
-  R"("sessions":[{"id":"ses_","run_budget":{"amount":,"currency":"usd"},"expires_at":,"spent":,)"
-  R"("held":0,"label":"","created":,"killed":false}],)"
-  R"("holds":[{"id":"hld_","provider":"","session":"ses_","token":"ptk_","amount":,"expires_at":}],)"
-  R"("profile":{"platform_ref":"","email":"","email_verified":true,"name":"","created":,"updated":},)"
-  R"("providers":[{"provider":"","cap":{"amount":,"currency":"usd"},"spent":,"held":0}],)"
-  R"("tokens":[{"id":"ptk_","provider":"","session":"ses_","max_amount":{"amount":,"currency":"usd"},)"
-  R"("expires_at":,"single_use":false,"revoked":false,"used":,"held":0,"charges":}],)"
-  R"({"currency":"usd","month":,"provider_cap_default":10000,"global_spent":,"global_held":0,)"
-  R"("killed":false,"charges":[{"id":"chg_","token":"ptk_","provider":"","session":"ses_",)"
-  R"("amount":,"refunded":0,"month":,"at":},)";
-
 } // namespace
 
 const std::string& user_of(const user_command& command) noexcept {
@@ -174,7 +149,8 @@ void user_state::start_loading(user_actor self) {
 
 void user_state::resume(user_actor self, user_image image) {
   load_result result;
-  auto snapshot = core::inflate_bytes(image.ledger, image_dictionary, core::limits::body_bytes_max);
+  auto snapshot =
+    core::inflate_bytes(image.ledger, core::snapshot_dictionary(), core::limits::body_bytes_max);
   if (!snapshot || core::decode_snapshot(*snapshot, result.ledger)) {
     // Made by this process from a verified state, so this is a bug; the journal still has it all.
     start_loading(self);
@@ -192,7 +168,7 @@ user_image user_state::image() const {
   user_image out;
   std::string snapshot;
   core::encode_snapshot(ledger, snapshot);
-  out.ledger = core::deflate_bytes(snapshot, image_dictionary);
+  out.ledger = core::deflate_bytes(snapshot, core::snapshot_dictionary());
   out.seq = head_seq;
   out.hash = head_hash;
   out.snapshot_seq = snapshot_seq;

@@ -1,8 +1,10 @@
 // Micro-benchmarks of the money hot path inside a user actor (core/ledger.hpp): deciding a charge
 // against a realistically populated ledger (10 providers, 5 sessions, 50 payment tokens, a global
-// cap, some open holds), applying the accepted event, and encoding it for the journal. Items are
+// cap, some open holds), applying the accepted event, and encoding it for the journal; and the
+// image a hibernating user is kept as (made at passivation, opened at its next command). Items are
 // operations, so the figures read as operations per second per core.
 
+#include "core/deflate.hpp"
 #include "core/ids.hpp"
 #include "core/ledger.hpp"
 #include "core/velocity.hpp"
@@ -159,6 +161,68 @@ void BM_DecodeChargeEvent(benchmark::State& bench) {
   bench.SetBytesProcessed(bench.iterations() * static_cast<std::int64_t>(json.size()));
 }
 BENCHMARK(BM_DecodeChargeEvent);
+
+/// A user like steward-bench's: a profile, a provider cap, one payment token and one charge.
+ledger_state small_ledger() {
+  ledger_state state;
+  user_profile profile;
+  profile.platform_ref = "bench-1";
+  profile.email = "bench1@example.com";
+  profile.created = now;
+  profile.updated = now;
+  state.profile = profile;
+  must_apply(state, decide_set_cap(state, {cap_kind::provider, "acme",
+                                           money{1'000'000'000'000, currency::usd}},
+                                   now));
+  const std::string token = bench_id(id_kind::payment_token, 1);
+  must_apply(state, decide_create_token(state,
+                                        {token, "acme", std::nullopt,
+                                         money{1'000'000'000'000, currency::usd}, now + 86400,
+                                         false},
+                                        now));
+  must_apply(state, decide_charge(state,
+                                  charge_command{bench_id(id_kind::charge, 1), token, "acme",
+                                                 money{1, currency::usd}, "bench", std::nullopt},
+                                  now));
+  return state;
+}
+
+/// A hibernating user's image (actors/directory.hpp): the snapshot, deflated with the dictionary.
+/// Arg 0 is the bench user above, arg 1 the populated ledger of the other benchmarks.
+void BM_SnapshotImageMake(benchmark::State& bench) {
+  const ledger_state state = bench.range(0) == 0 ? small_ledger() : populated_ledger().state;
+  std::size_t json_bytes = 0;
+  std::size_t image_bytes = 0;
+  for (auto _ : bench) {
+    std::string json;
+    encode_snapshot(state, json);
+    std::string image = deflate_bytes(json, snapshot_dictionary());
+    json_bytes = json.size();
+    image_bytes = image.size();
+    benchmark::DoNotOptimize(image.data());
+  }
+  bench.SetItemsProcessed(bench.iterations());
+  bench.counters["json_bytes"] = static_cast<double>(json_bytes);
+  bench.counters["image_bytes"] = static_cast<double>(image_bytes);
+}
+BENCHMARK(BM_SnapshotImageMake)->Arg(0)->Arg(1);
+
+/// Resuming from an image: inflate, then decode the snapshot.
+void BM_SnapshotImageOpen(benchmark::State& bench) {
+  const ledger_state state = bench.range(0) == 0 ? small_ledger() : populated_ledger().state;
+  std::string json;
+  encode_snapshot(state, json);
+  const std::string image = deflate_bytes(json, snapshot_dictionary());
+  for (auto _ : bench) {
+    auto opened = inflate_bytes(image, snapshot_dictionary(), limits::body_bytes_max);
+    ledger_state out;
+    json_error error = decode_snapshot(*opened, out);
+    benchmark::DoNotOptimize(error);
+    benchmark::DoNotOptimize(out);
+  }
+  bench.SetItemsProcessed(bench.iterations());
+}
+BENCHMARK(BM_SnapshotImageOpen)->Arg(0)->Arg(1);
 
 void BM_VelocityAllow(benchmark::State& bench) {
   velocity_window window(steward::core::limits::charges_per_minute_max);

@@ -558,4 +558,10 @@ void encode_snapshot(const ledger_state& state, std::string& out);
 /// Reads a snapshot; rejects one that breaks `check_invariants` as `invalid_field`.
 json_error decode_snapshot(std::string_view json, ledger_state& out);
 
+/// Strings that recur in snapshots (member names, ids' prefixes, common values), to prime the
+/// compression of a snapshot kept in memory (`core::deflate_bytes`; a hibernated user's image,
+/// actors/directory.hpp). Only the ratio depends on it, never the result; both sides of one
+/// process use the same one, so it may change freely between builds.
+std::string_view snapshot_dictionary() noexcept;
+
 } // namespace steward::core

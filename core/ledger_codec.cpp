@@ -952,6 +952,36 @@ json_error decode_provisioning_rows(std::vector<terms_row>& terms,
 
 } // namespace
 
+std::string_view snapshot_dictionary() noexcept {
+  // The snapshot's member names and the values every user repeats, spelled as encode_snapshot
+  // writes them, the most common last (DEFLATE reaches back from the end of its dictionary most
+  // cheaply).
+  static constexpr std::string_view dictionary =
+    R"(,"terms":[{"provider":"","version":"","accepted_by":"","at":}],)"
+    R"("approvals":[{"id":"apr_","kind":"","session":"ses_","provider":"","service":"","value":"",)"
+    R"("amount":,"message":"","url":"","expires_at":,"created":,"approved":,"decided_by":"",)"
+    R"("decided_at":,"note":"","used_by":"","used_at":}],)"
+    R"("links":[{"provider":"","id":"","account_id":"","outcome":"","vault_ref":"","at":}],)"
+    R"("resources":[{"id":"res_","provider":"","service":"","name":"","session":"ses_",)"
+    R"("status":"ready","provider_id":"","hold":"hld_","token":"ptk_","price":,"vault_ref":"",)"
+    R"("provider_key":"","failure_code":"","created":,"updated":}],)"
+    R"("payment":{"psp":"","reference":"","last4":"","brand":"","updated":},)"
+    R"("sessions":[{"id":"ses_","run_budget":{"amount":,"currency":"usd"},"expires_at":,"spent":,)"
+    R"("held":0,"label":"","created":,"killed":false}],)"
+    R"("holds":[{"id":"hld_","provider":"","session":"ses_","token":"ptk_","amount":,)"
+    R"("expires_at":}],)"
+    R"("profile":{"platform_ref":"","email":"","email_verified":true,"name":"","created":,)"
+    R"("updated":},)"
+    R"("providers":[{"provider":"","cap":{"amount":,"currency":"usd"},"spent":,"held":0}],)"
+    R"("tokens":[{"id":"ptk_","provider":"","session":"ses_",)"
+    R"("max_amount":{"amount":,"currency":"usd"},)"
+    R"("expires_at":,"single_use":false,"revoked":false,"used":,"held":0,"charges":}],)"
+    R"({"currency":"usd","month":,"provider_cap_default":10000,"global_spent":,"global_held":0,)"
+    R"("killed":false,"charges":[{"id":"chg_","token":"ptk_","provider":"","session":"ses_",)"
+    R"("amount":,"refunded":0,"month":,"at":},)";
+  return dictionary;
+}
+
 json_error decode_snapshot(std::string_view json, ledger_state& out) {
   constexpr std::int64_t amount_max = limits::money_amount_max * 4;
   constexpr std::int64_t month_max = (9999 - 1970 + 1) * 12;
