@@ -229,6 +229,23 @@ void kill(const api_context& context, const http_request& request, const route_p
     return;
   const bool active = request.method == net::http_method::post;
   const std::int64_t now = now_of(context);
+  core::kill_view view{body.scope, body.id, active, now};
+  // The answer once the register made the change durable (and, for a kill, in force since the
+  // call): the same for every scope.
+  auto answer = [reply, view](bool durable) {
+    if (!durable) {
+      reply.respond(problem_reply(
+        core::problem(core::api_error::overloaded,
+                      view.active ? "the kill is in force but could not be made durable; retry"
+                                  : "the kill could not be lifted; retry")
+          .retry_after(1)));
+      return;
+    }
+    http_response response;
+    core::json_writer json(response.body);
+    core::write_kill(json, view);
+    reply.respond(std::move(response));
+  };
   switch (body.scope) {
     case core::kill_scope::global:
     case core::kill_scope::provider: {
@@ -236,38 +253,32 @@ void kill(const api_context& context, const http_request& request, const route_p
         refuse(reply, core::api_error::not_found, "no such provider");
         return;
       }
-      core::kill_view view{body.scope, body.id, active, now};
-      context.kills->change(body.id, active, now, [reply, view](bool durable) {
-        if (!durable) {
-          reply.respond(problem_reply(
-            core::problem(core::api_error::overloaded,
-                          view.active ? "the kill is in force but could not be journaled; retry"
-                                      : "the kill could not be lifted; retry")
-              .retry_after(1)));
-          return;
-        }
-        http_response response;
-        core::json_writer json(response.body);
-        core::write_kill(json, view);
-        reply.respond(std::move(response));
-      });
+      context.kills->change(body.id, active, now, std::move(answer));
       return;
     }
-    case core::kill_scope::user: {
-      if (!context.aliases->find(make_alias_key(alias_key::user, body.id))) {
-        refuse(reply, core::api_error::not_found, "no such user");
-        return;
-      }
-      context.users->send(kill_user_request{body.id, std::nullopt, active, reply});
-      return;
-    }
+    case core::kill_scope::user:
     case core::kill_scope::session: {
-      auto user = context.aliases->find(make_alias_key(alias_key::session, body.id));
+      const bool session = body.scope == core::kill_scope::session;
+      auto user = session ? context.aliases->find(make_alias_key(alias_key::session, body.id))
+                          : context.aliases->find(make_alias_key(alias_key::user, body.id));
       if (!user) {
-        refuse(reply, core::api_error::not_found, "no such session");
+        refuse(reply, core::api_error::not_found, session ? "no such session" : "no such user");
         return;
       }
-      context.users->send(kill_user_request{std::move(*user), body.id, active, reply});
+      // Durable in the kill register; the user actor then journals it in the user's stream (with
+      // the kill.activated webhook), told before the answer leaves so that a request sent after
+      // the answer finds its ledger agreeing (docs/spend-core.md, "Kill switch").
+      context.kills->change_scoped(
+        session ? actors::kill_switch::session_scope : actors::kill_switch::user_scope, body.id,
+        active, now,
+        [users = context.users, user = std::move(*user), session, view,
+         answer = std::move(answer)](bool durable) {
+          if (durable)
+            users->send(kill_user_request{user, session ? std::optional<std::string>(view.id)
+                                                        : std::nullopt,
+                                          view.active, net::responder{}});
+          answer(durable);
+        });
       return;
     }
   }

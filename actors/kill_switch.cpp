@@ -99,6 +99,45 @@ void kill_switch::change(std::string_view slug, bool active, std::int64_t now,
   });
 }
 
+namespace {
+
+std::string scoped_key(std::string_view scope, std::string_view id) {
+  std::string key(scope);
+  key += ':';
+  key += id;
+  return key;
+}
+
+} // namespace
+
+std::optional<bool> kill_switch::scoped(std::string_view scope, std::string_view id) const {
+  const std::string key = scoped_key(scope, id);
+  std::shared_lock lock(scoped_mutex_);
+  auto found = scoped_.find(key);
+  if (found == scoped_.end())
+    return std::nullopt;
+  return found->second;
+}
+
+void kill_switch::set_scoped(std::string_view scope, std::string_view id, bool active) {
+  std::unique_lock lock(scoped_mutex_);
+  scoped_.insert_or_assign(scoped_key(scope, id), active);
+}
+
+void kill_switch::change_scoped(std::string_view scope, std::string_view id, bool active,
+                                std::int64_t now, std::function<void(bool durable)> done) {
+  if (active)
+    set_scoped(scope, id, true);
+  // As in `change`: each change re-applies its state once durable, in the register's order.
+  register_->write({std::string(scope), std::string(id), active, now},
+                   [this, scope = std::string(scope), id = std::string(id), active,
+                    done = std::move(done)](bool durable) {
+                     if (durable)
+                       set_scoped(scope, id, active);
+                     done(durable);
+                   });
+}
+
 void kill_switch::journal_change(std::string_view slug, bool active, std::int64_t at,
                                  std::function<void(bool durable)> done) {
   storage::append_batch batch;
@@ -192,6 +231,11 @@ std::optional<storage::journal_failure> kill_switch::load() {
   };
   std::set<std::string> registered;
   for (const auto& record : register_->loaded()) {
+    if (record.scope == user_scope || record.scope == session_scope) {
+      // Journaled in the user's stream by its actor, which reconciles when it activates.
+      set_scoped(record.scope, record.id, record.active);
+      continue;
+    }
     set(record.id, record.active);
     registered.insert(record.id);
     auto found = journaled.find(record.id);

@@ -13,7 +13,14 @@
 // same batch. At start `load` makes the two agree: the register is the authority for what is in
 // force; a change it holds that the journal missed (a crash between the two writes) is journaled
 // then, and a journaled state the register lacks (a data dir from before the register) is copied
-// into it. User and session kills belong to the user's own stream and actor (actors/user.hpp).
+// into it.
+//
+// User and session kills (`change_scoped`) are durable in the same register, so their ack waits
+// for its small commit too, not for the journal's group commit. Their flags are kept here, by
+// user or session id, and the user actor reads them when it decides (with its ledger's own kill
+// state, which lags: the `kill.set` event is journaled by the user actor afterwards, in the
+// user's stream, and an actor that activates journals whatever the register holds that its
+// ledger does not show).
 
 #include "storage/journal.hpp"
 #include "storage/kill_register.hpp"
@@ -24,6 +31,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -58,6 +66,23 @@ public:
   void change(std::string_view slug, bool active, std::int64_t now,
               std::function<void(bool durable)> done);
 
+  /// Whether the register holds `user`'s own kill, or `session`'s, in force (a kill is in force
+  /// from its `change_scoped` on, a lift once durable).
+  bool user_killed(std::string_view user) const { return scoped(user_scope, user).value_or(false); }
+  bool session_killed(std::string_view session) const {
+    return scoped(session_scope, session).value_or(false);
+  }
+  /// The state of a user's (`user_scope`) or session's (`session_scope`) switch as set through
+  /// this object or loaded from the register; none if it was never set.
+  std::optional<bool> scoped(std::string_view scope, std::string_view id) const;
+  /// Sets (`active`) or lifts a user's or session's kill, as `change` does for the others, except
+  /// that the journal is left to the user actor; `done(durable)` on the register's thread.
+  void change_scoped(std::string_view scope, std::string_view id, bool active, std::int64_t now,
+                     std::function<void(bool durable)> done);
+
+  static constexpr std::string_view user_scope = "user";
+  static constexpr std::string_view session_scope = "session";
+
   /// Restores the switches from the register, replays the system stream, and journals or
   /// registers whatever one of them missed (see the header comment); blocks until that is
   /// durable. The failure, if any.
@@ -73,6 +98,9 @@ private:
 
   std::atomic<bool> global_{false};
   std::unordered_map<std::string, std::unique_ptr<flag>> providers_;
+  /// User and session switches by `scope:id`; written rarely, read on every decision.
+  mutable std::shared_mutex scoped_mutex_;
+  std::unordered_map<std::string, bool> scoped_;
   storage::kill_register* register_;
   storage::journal* journal_;
   std::function<void()> outbox_ready_;
@@ -90,6 +118,7 @@ private:
   std::uint64_t generation_ = 0;
 
   void set(std::string_view slug, bool active) noexcept;
+  void set_scoped(std::string_view scope, std::string_view id, bool active);
   /// Appends the `kill.set` event (and its webhook) to the system stream; `done(durable)` on the
   /// journal's thread.
   void journal_change(std::string_view slug, bool active, std::int64_t at,

@@ -184,7 +184,7 @@ void user_state::on_loaded(user_actor self, load_result result) {
                                                     "the user's journal failed verification"))
                       : overloaded_reply("the user's state could not be loaded");
     for (auto& command : stash)
-      reply_of(command).respond(net::http_response(response));
+      answer_command(command, net::http_response(response));
     stash.clear();
     failing = true;
     maybe_stop(self);
@@ -194,6 +194,7 @@ void user_state::on_loaded(user_actor self, load_result result) {
   head_seq = result.seq;
   head_hash = result.hash;
   snapshot_seq = result.snapshot_seq;
+  reconcile_kills(self);
   arm_expiry(self);
   resume_purchases(self);
   auto waiting = std::move(stash);
@@ -208,13 +209,13 @@ void user_state::handle(user_actor self, user_command command) {
   active_since_tick = true;
   if (!loaded) {
     if (stash.size() >= core::limits::user_stash_commands_max)
-      reply_of(command).respond(overloaded_reply("too many requests wait for this user"));
+      answer_command(command, overloaded_reply("too many requests wait for this user"));
     else
       stash.push_back(std::move(command));
     return;
   }
   if (failing) {
-    reply_of(command).respond(overloaded_reply("the user's journal failed; retry"));
+    answer_command(command, overloaded_reply("the user's journal failed; retry"));
     return;
   }
   if (auto* spend = std::get_if<spend_request>(&command)) {
@@ -322,12 +323,13 @@ void user_state::execute(user_actor self, user_command command) {
   if (auto* charge = std::get_if<charge_request>(&command)) {
     // Kills are read again here, after every command queued before them: nothing decided after a
     // kill's ack is approved. The refusal is not the key's outcome (the kill may be lifted).
-    const bool stopped = ledger.killed || (config.kills != nullptr &&
-                                           config.kills->refuses(charge->command.provider));
+    const bool user_killed = user_stopped();
+    const bool stopped = user_killed || (config.kills != nullptr &&
+                                         config.kills->refuses(charge->command.provider));
     if (stopped) {
       forget(key.scope_key);
-      reply.respond(killed_reply(ledger.killed ? "this user's spending is stopped"
-                                               : "spending with this provider is stopped"));
+      reply.respond(killed_reply(user_killed ? "this user's spending is stopped"
+                                             : "spending with this provider is stopped"));
       return;
     }
     // The session a charge counts against is its token's.
@@ -337,7 +339,7 @@ void user_state::execute(user_actor self, user_command command) {
     core::velocity_window* window = nullptr;
     if (auto open = session ? ledger.sessions.find(*session) : ledger.sessions.end();
         open != ledger.sessions.end()) {
-      if (open->second.killed) {
+      if (open->second.killed || session_stopped(open->first)) {
         forget(key.scope_key);
         reply.respond(killed_reply("this session's spending is stopped"));
         return;
@@ -555,25 +557,38 @@ void user_state::execute_plain(user_actor self, user_command command) {
     return;
   }
   auto& kill = std::get<kill_user_request>(command);
+  journal_kill(self, kill.session, kill.active, reply);
+}
+
+void user_state::journal_kill(user_actor self, const std::optional<std::string>& session,
+                              bool active, const net::responder& reply) {
+  const std::int64_t now = this->now();
+  if (!reply.valid()) {
+    const bool shown = session ? ledger.sessions.contains(*session) &&
+                                   ledger.sessions.at(*session).killed == active
+                               : ledger.killed == active;
+    if (shown)
+      return;
+  }
   auto decision = core::decide_kill(
-    ledger, kill.session ? std::optional<std::string_view>(*kill.session) : std::nullopt,
-    kill.active, now);
+    ledger, session ? std::optional<std::string_view>(*session) : std::nullopt, active, now);
   if (auto* decline = std::get_if<core::decline>(&decision)) {
-    reply.respond(decline_reply(*decline));
+    if (reply.valid())
+      reply.respond(decline_reply(*decline));
     return;
   }
   // In force from here: every command after this one in the mailbox sees the flag.
   core::apply_event(ledger, std::get<core::accepted>(decision).event);
   core::kill_view view;
-  view.scope = kill.session ? core::kill_scope::session : core::kill_scope::user;
-  view.id = kill.session ? *kill.session : config.user;
-  view.active = kill.active;
+  view.scope = session ? core::kill_scope::session : core::kill_scope::user;
+  view.id = session ? *session : config.user;
+  view.active = active;
   view.created = now;
   std::string body;
   core::json_writer json(body);
   core::write_kill(json, view);
   std::vector<storage::outbox_entry> outbox;
-  if (kill.active) {
+  if (active) {
     storage::outbox_entry entry;
     // The event's seq makes the id unique per activation.
     entry.id = derived_event_id(config.user + "/kill/" + std::to_string(head_seq + 1));
@@ -585,6 +600,30 @@ void user_state::execute_plain(user_actor self, user_command command) {
   }
   finish(self, "", reply, ok(std::move(body)), {std::move(std::get<core::accepted>(decision).event)},
          {}, {}, std::move(outbox));
+}
+
+bool user_state::user_stopped() const {
+  return ledger.killed || (config.kills != nullptr && config.kills->user_killed(config.user));
+}
+
+bool user_state::session_stopped(const std::string& session) const {
+  if (auto found = ledger.sessions.find(session);
+      found != ledger.sessions.end() && found->second.killed)
+    return true;
+  return config.kills != nullptr && config.kills->session_killed(session);
+}
+
+void user_state::reconcile_kills(user_actor self) {
+  if (config.kills == nullptr)
+    return;
+  if (auto registered = config.kills->scoped(kill_switch::user_scope, config.user))
+    journal_kill(self, std::nullopt, *registered, net::responder{});
+  std::vector<std::pair<std::string, bool>> sessions;
+  for (const auto& [id, session] : ledger.sessions)
+    if (auto registered = config.kills->scoped(kill_switch::session_scope, id))
+      sessions.emplace_back(id, *registered);
+  for (const auto& [id, active] : sessions)
+    journal_kill(self, id, active, net::responder{});
 }
 
 std::string user_state::user_body() const {
@@ -610,7 +649,8 @@ std::string user_state::session_body(const std::string& id,
   view.label = session.label;
   view.intent_domains = session.intent_domains;
   view.budget = session;
-  view.killed = session.killed || ledger.killed || (config.kills != nullptr && config.kills->global());
+  view.killed = session_stopped(id) || user_stopped() ||
+                (config.kills != nullptr && config.kills->global());
   view.created = session.created;
   std::string body;
   core::json_writer json(body);

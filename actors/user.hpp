@@ -573,6 +573,18 @@ struct user_state {
   void on_idle(user_actor self);
   /// Whether anything would be lost or left undone if the actor stopped now.
   bool has_pending_work() const;
+  /// The user's own kill, or the session's: as the ledger has it, or as the kill register has it
+  /// before the ledger caught up (docs/spend-core.md, "Kill switch").
+  bool user_stopped() const;
+  bool session_stopped(const std::string& session) const;
+  /// Journals a user's (no `session`) or session's kill or lift, with its webhook; `reply` gets the
+  /// kill once durable, if it is valid. Without a reply (the register has it already) a change that
+  /// the ledger shows already is not journaled again.
+  void journal_kill(user_actor self, const std::optional<std::string>& session, bool active,
+                    const net::responder& reply);
+  /// At activation: journals every user or session kill the register holds that the ledger does
+  /// not show (a crash between the register's commit and the journal's).
+  void reconcile_kills(user_actor self);
 
   // Provisioning (user_provisioning.cpp).
   void execute_provision(user_actor self, provision_resource_request& request,

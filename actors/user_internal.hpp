@@ -99,6 +99,13 @@ inline net::responder reply_of(const user_command& command) {
   return std::visit([](const auto& request) { return request.reply; }, command);
 }
 
+/// Answers `command` with `response`, unless nobody waits for it: the kill route's own request
+/// to journal a user or session kill the register already made durable carries no responder.
+inline void answer_command(const user_command& command, net::http_response response) {
+  if (auto reply = reply_of(command); reply.valid())
+    reply.respond(std::move(response));
+}
+
 // --- Provider calls (purchases and resource actions) ----------------------------------------------
 
 /// Whether a provider call's effect is unknown, so that only the same request with the same key

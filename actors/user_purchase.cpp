@@ -439,10 +439,8 @@ void user_state::send_order(user_actor self, std::uint64_t id) {
     // A kill that came while the first batch was being made durable stops the purchase before
     // the provider hears of it.
     const auto& resource = ledger.resources.at(flow.resource);
-    const bool session_killed =
-      resource.session && ledger.sessions.contains(*resource.session) &&
-      ledger.sessions.at(*resource.session).killed;
-    if (ledger.killed || session_killed ||
+    const bool session_killed = resource.session && session_stopped(*resource.session);
+    if (user_stopped() || session_killed ||
         (config.kills != nullptr && config.kills->refuses(flow.provider))) {
       fail_purchase(self, id, "killed",
                     core::problem(core::api_error::killed,

@@ -20,7 +20,11 @@ using sqlite::exec;
 using sqlite::reset_guard;
 using sqlite::statement;
 
+// Version 1 (`PRAGMA user_version`) admits the user and session scopes. A file of version 0 (its
+// CHECK allows only global and provider) is rebuilt into the new table in one transaction; a
+// fresh file is created at version 1 through the same steps.
 constexpr const char* schema = R"sql(
+  BEGIN IMMEDIATE;
   CREATE TABLE IF NOT EXISTS kills (
     scope  TEXT    NOT NULL CHECK (scope IN ('global', 'provider')),
     id     TEXT    NOT NULL,
@@ -28,6 +32,23 @@ constexpr const char* schema = R"sql(
     at     INTEGER NOT NULL,
     PRIMARY KEY (scope, id)
   ) WITHOUT ROWID;
+  COMMIT;
+)sql";
+
+constexpr const char* migration_1 = R"sql(
+  BEGIN IMMEDIATE;
+  CREATE TABLE kills_v1 (
+    scope  TEXT    NOT NULL CHECK (scope IN ('global', 'provider', 'user', 'session')),
+    id     TEXT    NOT NULL,
+    active INTEGER NOT NULL CHECK (active IN (0, 1)),
+    at     INTEGER NOT NULL,
+    PRIMARY KEY (scope, id)
+  ) WITHOUT ROWID;
+  INSERT INTO kills_v1 (scope, id, active, at) SELECT scope, id, active, at FROM kills;
+  DROP TABLE kills;
+  ALTER TABLE kills_v1 RENAME TO kills;
+  PRAGMA user_version = 1;
+  COMMIT;
 )sql";
 
 std::string describe(sqlite3* db, const std::filesystem::path& path, std::string_view action) {
@@ -70,6 +91,23 @@ public:
     mode.reset();
     if (exec(raw, "PRAGMA synchronous=FULL") != SQLITE_OK || exec(raw, schema) != SQLITE_OK) {
       error = describe(raw, path_, "cannot set up the kill register");
+      return false;
+    }
+    statement version;
+    if (version.prepare(raw, "PRAGMA user_version") != SQLITE_OK || version.step() != SQLITE_ROW) {
+      error = describe(raw, path_, "cannot read the kill register's version");
+      return false;
+    }
+    const std::int64_t found = version.column_int(0);
+    version.reset();
+    if (found > 1) {
+      error = path_.string() + ": the kill register is of version " + std::to_string(found) +
+              ", newer than this stewardd (1)";
+      return false;
+    }
+    if (found < 1 && exec(raw, migration_1) != SQLITE_OK) {
+      error = describe(raw, path_, "cannot migrate the kill register");
+      exec(raw, "ROLLBACK");
       return false;
     }
     if (upsert_.prepare(raw, "INSERT INTO kills (scope, id, active, at) VALUES (?1, ?2, ?3, ?4) "

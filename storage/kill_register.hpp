@@ -1,7 +1,7 @@
 #pragma once
 
-// The durable state of the global and provider kill switches, in a small SQLite file of its own
-// (DIR/kills.db) with its own writer thread (docs/spend-core.md, "Kill switch").
+// The durable state of the kill switches (global, provider, user and session), in a small SQLite
+// file of its own (DIR/kills.db) with its own writer thread (docs/spend-core.md, "Kill switch").
 //
 // Why not the journal: a kill's ack must leave fast under load (DESIGN 7: p99 <= 1 ms), and a
 // journal append waits behind the group commit already in progress, which under 512 connections
@@ -9,7 +9,8 @@
 // transaction: a few pages and one fsync. The journal still receives every change as a `kill.set`
 // event of the system stream (the audit trail and the `kill.activated` webhook), written once the
 // register has it; `actors/kill_switch` reconciles the two at start, the register being the
-// authority for what is in force.
+// authority for what is in force. User and session kills are journaled in the user's own stream
+// instead, by the user actor, which reconciles them when it activates.
 //
 // One row per switch, (scope, id) → active, at. Writes are queued (at most
 // `limits::kill_register_queue_max`) and committed in arrival order, as many as are queued in one
@@ -26,9 +27,9 @@
 namespace steward::storage {
 
 struct kill_record {
-  /// `global` or `provider`.
+  /// `global`, `provider`, `user` or `session`.
   std::string scope;
-  /// The provider slug; empty for the global switch.
+  /// The provider slug, user id or session id; empty for the global switch.
   std::string id;
   bool active = false;
   /// Unix seconds of the change.

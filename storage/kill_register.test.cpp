@@ -1,6 +1,7 @@
 #include "storage/kill_register.hpp"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -55,6 +56,69 @@ TEST_F(KillRegister, AWriteIsThereAfterReopeningAndTheLastOneWins) {
   const std::vector<kill_record> expected{
     {"global", "", true, 101}, {"provider", "acme", false, 102}, {"provider", "other", true, 103}};
   EXPECT_EQ(kills->loaded(), expected);
+}
+
+TEST_F(KillRegister, UserAndSessionKillsAreStoredBesideTheOthers) {
+  {
+    auto kills = open();
+    ASSERT_TRUE(kills);
+    EXPECT_TRUE(write(*kills, {"user", "usr_a", true, 100}));
+    EXPECT_TRUE(write(*kills, {"session", "ses_b", true, 101}));
+    EXPECT_TRUE(write(*kills, {"session", "ses_b", false, 102}));
+    EXPECT_FALSE(write(*kills, {"team", "t", true, 103})) << "not a scope";
+  }
+  auto kills = open();
+  ASSERT_TRUE(kills);
+  const std::vector<kill_record> expected{{"session", "ses_b", false, 102},
+                                          {"user", "usr_a", true, 100}};
+  EXPECT_EQ(kills->loaded(), expected);
+}
+
+TEST_F(KillRegister, AFileOfTheFirstVersionIsMigratedWithItsRows) {
+  {
+    // The file as the first version made it: its CHECK admits global and provider only.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ / "kills.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "PRAGMA journal_mode=WAL;"
+                           "CREATE TABLE kills (scope TEXT NOT NULL CHECK (scope IN ('global', "
+                           "'provider')), id TEXT NOT NULL, active INTEGER NOT NULL CHECK (active "
+                           "IN (0, 1)), at INTEGER NOT NULL, PRIMARY KEY (scope, id)) WITHOUT ROWID;"
+                           "INSERT INTO kills VALUES ('provider', 'acme', 1, 50);",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "INSERT INTO kills VALUES ('user', 'usr_a', 1, 51)", nullptr,
+                           nullptr, nullptr),
+              SQLITE_CONSTRAINT)
+      << "the old CHECK";
+    sqlite3_close(db);
+  }
+  {
+    auto kills = open();
+    ASSERT_TRUE(kills);
+    const std::vector<kill_record> kept{{"provider", "acme", true, 50}};
+    EXPECT_EQ(kills->loaded(), kept);
+    EXPECT_TRUE(write(*kills, {"user", "usr_a", true, 51}));
+  }
+  auto kills = open(); // a second open finds version 1 and migrates nothing
+  ASSERT_TRUE(kills);
+  const std::vector<kill_record> expected{{"provider", "acme", true, 50},
+                                          {"user", "usr_a", true, 51}};
+  EXPECT_EQ(kills->loaded(), expected);
+}
+
+TEST_F(KillRegister, AFileOfANewerVersionIsRefused) {
+  {
+    auto kills = open();
+    ASSERT_TRUE(kills);
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "kills.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 2", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  std::string error;
+  EXPECT_FALSE(kill_register::open(dir_ / "kills.db", error));
+  EXPECT_NE(error.find("version 2"), std::string::npos) << error;
 }
 
 TEST_F(KillRegister, ConcurrentWritesAreAllAnsweredInFewCommits) {

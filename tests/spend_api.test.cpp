@@ -8,11 +8,13 @@
 #include "tests/support/process.hpp"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -623,6 +625,81 @@ TEST_F(spend_api, kills_at_every_scope_stop_charges_and_lift) {
   ASSERT_TRUE(unknown);
   EXPECT_EQ(unknown->status, 404);
   EXPECT_EQ(provider_spent(user), 40);
+}
+
+/// Whether `user`'s audit log holds `needle`, polled for up to 5 s (the user actor journals a
+/// registered kill after its ack).
+bool audit_shows(const std::function<std::optional<http_response>()>& audit, std::string_view needle) {
+  for (int i = 0; i < 100; ++i) {
+    auto r = audit();
+    if (r && r->status == 200 && r->body.find(needle) != std::string::npos)
+      return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+TEST_F(spend_api, user_and_session_kills_are_registered_then_journaled_in_the_users_stream) {
+  ASSERT_TRUE(start());
+  auto user = create_user("registered");
+  auto token = mint_token(user, 1'000'000);
+  auto c = client();
+  ASSERT_EQ(charge(c, token, 10, "r1")->status, 201);
+  auto audit = [&] { return platform("GET", "/v1/users/" + user + "/audit?limit=100"); };
+
+  // Acknowledged once the kill register has it; the user's stream gets it afterwards.
+  const std::string kill_user = R"({"scope":"user","id":")" + user + R"("})";
+  ASSERT_EQ(platform("POST", "/v1/kill", kill_user)->status, 200);
+  EXPECT_EQ(charge(c, token, 10, "r2")->status, 403);
+  EXPECT_TRUE(audit_shows(audit, R"("type":"kill.set")"));
+  ASSERT_EQ(platform("DELETE", "/v1/kill", kill_user)->status, 200);
+  EXPECT_EQ(charge(c, token, 10, "r3")->status, 201);
+
+  // A crash between the register's commit and the journal's: the register alone has the kill.
+  // It is in force at once after the restart, and the user's next activation journals it.
+  auto run_dir = server_->run_dir();
+  ASSERT_TRUE(server_->process().signal(SIGKILL));
+  server_->process().wait_exit(deadline_in(5s));
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((run_dir / "data" / "kills.db").c_str(), &db), SQLITE_OK);
+    const std::string insert = "INSERT INTO kills (scope, id, active, at) VALUES ('user', '" +
+                               user + "', 1, " + std::to_string(unix_now()) +
+                               ") ON CONFLICT (scope, id) DO UPDATE SET active = 1";
+    EXPECT_EQ(sqlite3_exec(db, insert.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  ASSERT_TRUE(start(run_dir));
+  auto c2 = client();
+  auto refused = charge(c2, token, 10, "r4");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 403) << refused->body;
+  EXPECT_EQ(json_string(refused->body, "code"), "killed");
+  // user, token, charge, kill, lift, charge, and the kill journaled at this activation.
+  EXPECT_TRUE(audit_shows(audit, R"("seq":7,"type":"kill.set")")) << audit()->body;
+  auto verify = platform("GET", "/v1/users/" + user + "/audit/verify");
+  ASSERT_TRUE(verify);
+  EXPECT_NE(verify->body.find(R"("valid":true)"), std::string::npos) << verify->body;
+  ASSERT_EQ(platform("DELETE", "/v1/kill", kill_user)->status, 200);
+  EXPECT_EQ(charge(c2, token, 10, "r5")->status, 201);
+
+  // A session's kill takes the same path, and stops only that session's tokens.
+  auto session = platform("POST", "/v1/users/" + user + "/sessions",
+                          R"({"run_budget":{"amount":100000,"currency":"usd"}})");
+  ASSERT_TRUE(session);
+  ASSERT_EQ(session->status, 201) << session->body;
+  const std::string session_id = json_string(session->body, "id");
+  auto session_token = mint_token(user, 5000, "acme", false, session_id);
+  const std::string kill_session = R"({"scope":"session","id":")" + session_id + R"("})";
+  ASSERT_EQ(platform("POST", "/v1/kill", kill_session)->status, 200);
+  EXPECT_EQ(charge(c2, session_token, 10, "r6")->status, 403);
+  EXPECT_EQ(charge(c2, token, 10, "r7")->status, 201) << "a token outside the session";
+  EXPECT_TRUE(audit_shows(audit, R"("session":")" + session_id + R"(","active":true)"))
+    << "the session's kill.set: " << audit()->body;
+  ASSERT_EQ(platform("DELETE", "/v1/kill", kill_session)->status, 200);
+  EXPECT_EQ(charge(c2, session_token, 10, "r8")->status, 201);
+  EXPECT_EQ(provider_spent(user), 50);
 }
 
 TEST_F(spend_api, no_charge_sent_after_a_kill_ack_is_approved) {
