@@ -191,7 +191,9 @@ void connection::reject(std::uint16_t parse_status, std::string_view detail) {
 void connection::on_response(std::uint32_t sequence, http_response&& response) {
   auto it = std::find_if(slots_.begin(), slots_.end(),
                          [sequence](const slot& s) { return s.sequence == sequence; });
-  if (it == slots_.end() || it->ready) {
+  // A connection closing now (aborted, timed out, drained) writes nothing more; with io_uring it
+  // outlives its close until the kernel completes its operations, so an answer can still find it.
+  if (it == slots_.end() || it->ready || close_now_) {
     context_.stats->late_reply();
     return;
   }
