@@ -11,13 +11,22 @@ velocity_window::velocity_window(std::uint32_t charges_per_minute) noexcept
   STEWARD_ASSERT(charges_per_minute <= limits::charges_per_minute_max);
 }
 
-std::uint16_t& velocity_window::at(std::int64_t second) noexcept {
+namespace {
+
+/// The slot of `second` in the ring: second mod 60, non-negative for seconds before the epoch too.
+std::size_t slot_of(std::int64_t second) noexcept {
   const std::int64_t slot = second % velocity_window_seconds;
-  return per_second_[static_cast<std::size_t>(slot < 0 ? slot + velocity_window_seconds : slot)];
+  return static_cast<std::size_t>(slot < 0 ? slot + velocity_window_seconds : slot);
+}
+
+} // namespace
+
+std::uint16_t& velocity_window::at(std::int64_t second) noexcept {
+  return per_second_[slot_of(second)];
 }
 
 std::uint16_t velocity_window::at(std::int64_t second) const noexcept {
-  return const_cast<velocity_window*>(this)->at(second);
+  return per_second_[slot_of(second)];
 }
 
 void velocity_window::advance(std::int64_t now) noexcept {
