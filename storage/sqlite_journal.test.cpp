@@ -1736,11 +1736,13 @@ TEST_F(SqliteJournal, FileOfSchemaVersion3IsMigratedKeepingItsHistoryAliasesAndO
   }
   {
     raw_db db(options_.path);
-    EXPECT_EQ(db.scalar("SELECT max(version) FROM schema_version"), 4);
-    EXPECT_EQ(db.scalar("SELECT count(*) FROM schema_version"), 4);
-    // Migrations 1 to 3 are not run again (their rows keep the hand-written time); 4 is recorded.
+    EXPECT_EQ(db.scalar("SELECT max(version) FROM schema_version"), sqlite_journal::schema_version);
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM schema_version"), sqlite_journal::schema_version);
+    // Migrations 1 to 3 are not run again (their rows keep the hand-written time); 4 and later
+    // are recorded.
     EXPECT_EQ(db.scalar("SELECT count(*) FROM schema_version WHERE version <= 3 AND applied_at = 0"), 3);
-    EXPECT_GT(db.scalar("SELECT applied_at FROM schema_version WHERE version = 4"), 0);
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM schema_version WHERE version >= 4 AND applied_at > 0"),
+              sqlite_journal::schema_version - 3);
   }
   auto j = open(); // and a second open migrates nothing
   ASSERT_TRUE(j);
@@ -1749,6 +1751,98 @@ TEST_F(SqliteJournal, FileOfSchemaVersion3IsMigratedKeepingItsHistoryAliasesAndO
   EXPECT_EQ(stream_of(*j, "ptk:old"), "usr_a");
   EXPECT_EQ(j->verify_stream("usr_a").value().events, 3u);
   EXPECT_TRUE(j->verify_stream("usr_a").value().valid);
+}
+
+/// Migration 4's SQL as it shipped, on top of version 3: the schema of a version-4 binary's file,
+/// the last with events and idempotency records clustered on their keys.
+constexpr const char* schema_v4_sql = R"sql(
+  CREATE TABLE vault (
+    ref    TEXT NOT NULL PRIMARY KEY CHECK (ref <> ''),
+    stream TEXT NOT NULL CHECK (stream <> ''),
+    blob   BLOB NOT NULL CHECK (length(blob) > 0)
+  );
+  INSERT INTO schema_version (version, applied_at) VALUES (4, 0);
+)sql";
+
+TEST_F(SqliteJournal, FileOfSchemaVersion4MovesToTheAppendOnlyLayoutKeepingHistoryAndKeys) {
+  // Two streams written interleaved, as a busy journal writes them, and two idempotency records.
+  stream_head a{"usr_a"};
+  stream_head b{"usr_b"};
+  std::vector<append_batch> old_batches;
+  for (int i = 0; i < 3; ++i) {
+    old_batches.push_back(next_batch(a, 2));
+    old_batches.push_back(next_batch(b));
+  }
+  auto const old_record = make_record("key_old");
+  auto const older_record = make_record("key_older");
+  {
+    raw_db db(options_.path);
+    db.exec(schema_v1_sql);
+    db.exec(schema_v2_sql);
+    db.exec(schema_v3_sql);
+    db.exec(schema_v4_sql);
+    for (auto const& batch : old_batches)
+      for (auto const& e : batch.events)
+        db.exec("INSERT INTO events VALUES ('" + e.stream + "', " + std::to_string(e.seq) + ", '" + e.type +
+                "', '" + e.payload + "', " + std::to_string(e.created_at) + ", X'" + hex(e.hash) + "')");
+    db.exec("INSERT INTO idempotency VALUES ('key_old', X'" + hex(old_record.fingerprint) + "', 201, '" +
+            old_record.response_body + "', " + std::to_string(test_time) + ")");
+    db.exec("INSERT INTO idempotency VALUES ('key_older', X'" + hex(older_record.fingerprint) + "', 201, '" +
+            older_record.response_body + "', " + std::to_string(test_time - 10) + ")");
+  }
+  {
+    auto j = open();
+    ASSERT_TRUE(j);
+    auto events = j->read_stream("usr_a", 1, 10);
+    ASSERT_TRUE(events);
+    ASSERT_EQ(events.value().size(), 6u);
+    for (std::size_t i = 0; i < 6; ++i)
+      expect_same(events.value()[i], old_batches[2 * (i / 2)].events[i % 2]);
+    EXPECT_EQ(j->verify_stream("usr_b").value().events, 3u);
+    auto const found = j->find_idempotency("key_old").value();
+    ASSERT_TRUE(found.has_value());
+    EXPECT_EQ(found->fingerprint, old_record.fingerprint);
+    EXPECT_EQ(found->response_body, old_record.response_body);
+    EXPECT_TRUE(j->find_idempotency("key_older").value().has_value());
+
+    // The keys still fence: a taken seq and a taken scope key are conflicts, and store nothing.
+    stream_head stale{"usr_a", 5, events.value()[3].hash};
+    EXPECT_EQ(append_and_wait(*j, next_batch(stale)).error, journal_error::conflict);
+    auto const b_head = b;
+    auto reused = next_batch(b);
+    reused.idempotency.push_back(make_record("key_old"));
+    EXPECT_EQ(append_and_wait(*j, std::move(reused)).error, journal_error::conflict);
+    b = b_head;
+
+    // And the streams go on.
+    auto next = next_batch(b);
+    next.idempotency.push_back(make_record("key_new"));
+    EXPECT_TRUE(append_and_wait(*j, std::move(next)).durable());
+    EXPECT_TRUE(append_and_wait(*j, next_batch(a)).durable());
+    EXPECT_TRUE(j->find_idempotency("key_new").value().has_value());
+  }
+  {
+    raw_db db(options_.path);
+    EXPECT_EQ(db.scalar("SELECT max(version) FROM schema_version"), sqlite_journal::schema_version);
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM schema_version WHERE version <= 4 AND applied_at = 0"), 4);
+    // The append-only layout: rowid tables, keyed by narrow indexes; the old tables are gone.
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM pragma_table_info('events') WHERE name = 'n' AND pk = 1"), 1);
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM pragma_table_info('idempotency') WHERE name = 'n' AND pk = 1"), 1);
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM sqlite_master WHERE name IN "
+                        "('events_by_stream', 'idempotency_by_key', 'idempotency_by_created_at')"),
+              3);
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM sqlite_master WHERE name LIKE '%_v5'"), 0);
+    // The newest rows are the last ones: a commit appends.
+    EXPECT_EQ(db.scalar("SELECT seq FROM events WHERE stream = 'usr_a' ORDER BY n DESC LIMIT 1"), 7);
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM events"), 11);
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM idempotency"), 3);
+  }
+  auto j = open(); // and a second open migrates nothing
+  ASSERT_TRUE(j);
+  EXPECT_TRUE(j->verify_stream("usr_a").value().valid);
+  EXPECT_EQ(j->verify_stream("usr_a").value().events, 7u);
+  EXPECT_TRUE(j->verify_stream("usr_b").value().valid);
+  EXPECT_EQ(j->verify_stream("usr_b").value().events, 4u);
 }
 
 // --- Crash durability ------------------------------------------------------------------------------
