@@ -138,8 +138,10 @@ static_assert(sealed_blob_bytes_max >= core::limits::sealed_plaintext_bytes_max 
 constexpr int writer_cache_kib = 32768;
 /// How often the checkpointer copies the WAL back into the database file.
 constexpr std::chrono::milliseconds checkpoint_interval{250};
-/// WAL frames past which the checkpointer restarts the WAL (about 64 MiB of 4 KiB pages).
-constexpr int checkpoint_restart_frames = 16384;
+/// Between two checkpoint passes over a WAL past the bound that the first did not copy whole.
+constexpr std::chrono::milliseconds long_wal_pass_pause{1};
+/// How long a WAL restart waits for readers to leave the WAL before it gives up until next time.
+constexpr int wal_restart_busy_ms = 20;
 
 std::int64_t system_clock_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -359,6 +361,7 @@ public:
       error = describe(db, options_.path, "cannot configure the journal");
       return false;
     }
+    sqlite3_wal_hook(db, &impl::on_wal_commit, this);
     if (exec(db, "PRAGMA synchronous=FULL") != SQLITE_OK || exec(db, cache_pragma.c_str()) != SQLITE_OK) {
       error = describe(db, options_.path, "cannot configure the journal");
       return false;
@@ -393,28 +396,41 @@ public:
   /// Every `checkpoint_interval`, a PASSIVE checkpoint: it copies what it can without waiting for
   /// the writer or the readers, so it never blocks a commit; once it has copied everything, the
   /// writer's next commit starts the WAL over from its beginning, which keeps the file bounded.
+  ///
+  /// Under steady load that never happens: the writer always commits again before it could see
+  /// the WAL fully copied, and the WAL grew by hundreds of MB a minute. So once the WAL is longer
+  /// than `wal_restart_frames`, the passes run back to back, each copying only what the
+  /// writer added during the one before, and one that copied the whole WAL asks the writer to
+  /// restart it (`restart_wal`, between two commits).
   void run_checkpointer() {
     std::unique_lock lock(checkpoint_mutex_);
     while (!checkpoint_stopping_) {
-      checkpoint_wake_.wait_for(lock, checkpoint_interval);
+      checkpoint_wake_.wait_for(lock, checkpoint_interval, [this] {
+        return checkpoint_stopping_ || wal_long_.load(std::memory_order_relaxed);
+      });
       if (checkpoint_stopping_)
         break;
       lock.unlock();
       int wal_frames = 0;
       int copied = 0;
-      int rc = sqlite3_wal_checkpoint_v2(checkpoint_db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
-                                         &wal_frames, &copied);
-      // Under steady load the writer never finds the WAL fully copied when it starts a commit,
-      // so the WAL would only grow. Once it is long and the passive pass has copied nearly all
-      // of it, a RESTART waits for the current commit, copies the rest and makes the next commit
-      // start the WAL from its beginning; the writer waits a few milliseconds for that, once.
-      if (rc == SQLITE_OK && wal_frames > checkpoint_restart_frames &&
-          wal_frames - copied < checkpoint_restart_frames / 8)
-        rc = sqlite3_wal_checkpoint_v2(checkpoint_db_.get(), nullptr, SQLITE_CHECKPOINT_RESTART,
-                                       &wal_frames, &copied);
+      auto const rc = sqlite3_wal_checkpoint_v2(checkpoint_db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                                &wal_frames, &copied);
       if (rc == SQLITE_OK)
         checkpoints_.fetch_add(1, std::memory_order_relaxed);
       lock.lock();
+      if (!wal_long_.load(std::memory_order_relaxed))
+        continue;
+      if (rc == SQLITE_OK) {
+        // Nearly all copied: only what the writer committed during this pass is left. The writer
+        // copies that and restarts the WAL after its current commit, then says so.
+        restart_wanted_.store(true, std::memory_order_relaxed);
+        checkpoint_wake_.wait_for(lock, checkpoint_interval, [this] {
+          return checkpoint_stopping_ || !restart_wanted_.load(std::memory_order_relaxed);
+        });
+      } else {
+        // Busy (the writer restarting, or a reader in the way): try again shortly.
+        checkpoint_wake_.wait_for(lock, long_wal_pass_pause, [this] { return checkpoint_stopping_; });
+      }
     }
   }
 
@@ -644,6 +660,12 @@ public:
   std::atomic<std::uint64_t> events_durable_{0};
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> checkpoints_{0};
+  std::atomic<std::uint64_t> wal_restarts_{0};
+  /// Set by the checkpointer, taken by the writer: see `run_checkpointer`.
+  std::atomic<bool> restart_wanted_{false};
+  /// Set by the writer's commit hook once the WAL is past the bound; cleared by the checkpointer
+  /// once it is not.
+  std::atomic<bool> wal_long_{false};
   std::atomic<std::uint64_t> conflicts_{0};
   std::atomic<std::uint64_t> overloads_{0};
   std::atomic<std::uint64_t> io_errors_{0};
@@ -866,7 +888,38 @@ private:
       for (auto& request : group_)
         request.callback(append_outcome{request.outcome});
       group_.clear();
+      if (restart_wanted_.load(std::memory_order_relaxed))
+        restart_wal();
     }
+  }
+
+  /// Copies the few frames the checkpointer has not, then makes the next commit write the WAL
+  /// from its start. Run by the writer between two commits, so no commit waits for the lock; it
+  /// waits for readers at most `wal_restart_busy_ms`, and a reader still in the WAL then only
+  /// defers the restart to the checkpointer's next full pass.
+  /// SQLite's hook after each commit of the writer, with the WAL's length: a WAL past the bound
+  /// wakes the checkpointer at once rather than at its next interval.
+  static int on_wal_commit(void* self, sqlite3*, const char*, int frames) {
+    auto* journal = static_cast<impl*>(self);
+    if (frames > static_cast<int>(journal->options_.wal_restart_frames) &&
+        !journal->wal_long_.exchange(true, std::memory_order_relaxed)) {
+      std::lock_guard lock(journal->checkpoint_mutex_);
+      journal->checkpoint_wake_.notify_one();
+    }
+    return SQLITE_OK;
+  }
+
+  void restart_wal() {
+    sqlite3_busy_timeout(writer_db_.get(), wal_restart_busy_ms);
+    auto const rc = sqlite3_wal_checkpoint_v2(writer_db_.get(), nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
+    sqlite3_busy_timeout(writer_db_.get(), static_cast<int>(limits::journal_busy_timeout_ms));
+    if (rc == SQLITE_OK) {
+      wal_restarts_.fetch_add(1, std::memory_order_relaxed);
+      wal_long_.store(false, std::memory_order_relaxed); // the next commit writes from the start
+    }
+    std::lock_guard lock(checkpoint_mutex_);
+    restart_wanted_.store(false, std::memory_order_relaxed);
+    checkpoint_wake_.notify_one();
   }
 
   /// Stores the whole group in one transaction and sets every request's outcome.
@@ -1156,6 +1209,10 @@ std::unique_ptr<sqlite_journal> sqlite_journal::open(const sqlite_journal_option
     return refuse("idempotency_retention_s", "must be " + std::to_string(limits::idempotency_retention_s_min) +
                                                ".." + std::to_string(limits::idempotency_retention_s_max) +
                                                " seconds (records are kept at least 24 h)");
+  if (options.wal_restart_frames < wal_restart_frames_min ||
+      options.wal_restart_frames > static_cast<std::uint32_t>(std::numeric_limits<int>::max()))
+    return refuse("wal_restart_frames", "must be at least " + std::to_string(wal_restart_frames_min) +
+                                          " and fit an int");
   if (options.outbox_retention_s < limits::outbox_retention_s_min ||
       options.outbox_retention_s > limits::outbox_retention_s_max)
     return refuse("outbox_retention_s", "must be " + std::to_string(limits::outbox_retention_s_min) +
@@ -1226,6 +1283,7 @@ std::uint64_t sqlite_journal::events_durable() const noexcept {
 }
 std::uint64_t sqlite_journal::commits() const noexcept { return impl_->commits_.load(std::memory_order_relaxed); }
 std::uint64_t sqlite_journal::checkpoints() const noexcept { return impl_->checkpoints_.load(std::memory_order_relaxed); }
+std::uint64_t sqlite_journal::wal_restarts() const noexcept { return impl_->wal_restarts_.load(std::memory_order_relaxed); }
 std::uint64_t sqlite_journal::conflicts() const noexcept { return impl_->conflicts_.load(std::memory_order_relaxed); }
 std::uint64_t sqlite_journal::overloads() const noexcept { return impl_->overloads_.load(std::memory_order_relaxed); }
 std::uint64_t sqlite_journal::io_errors() const noexcept { return impl_->io_errors_.load(std::memory_order_relaxed); }

@@ -29,6 +29,9 @@ namespace steward::storage {
 /// Unix seconds now.
 using journal_clock = std::function<std::int64_t()>;
 
+/// The smallest `sqlite_journal_options::wal_restart_frames`: tests use small WALs.
+inline constexpr std::uint32_t wal_restart_frames_min = 16;
+
 struct sqlite_journal_options {
   /// The database file; its directory must exist. `-wal` and `-shm` files appear beside it.
   std::filesystem::path path;
@@ -42,6 +45,10 @@ struct sqlite_journal_options {
   std::int64_t idempotency_retention_s = core::limits::idempotency_retention_s_default;
   /// Outbox entries older than this are deleted undelivered (`limits::outbox_retention_s_*`).
   std::int64_t outbox_retention_s = core::limits::outbox_retention_s_default;
+  /// WAL frames (4 KiB pages) past which a writer that never idles has the WAL restarted once the
+  /// checkpointer has copied it all (about 256 MiB; at least
+  /// `wal_restart_frames_min`; docs/journal.md).
+  std::uint32_t wal_restart_frames = 65536;
   /// Time source for purging; the system clock when empty. Tests inject one to age records.
   journal_clock clock;
 };
@@ -85,6 +92,8 @@ public:
   std::uint64_t commits() const noexcept;
   /// Checkpoints completed by the checkpointer thread (the WAL copied back into the file).
   std::uint64_t checkpoints() const noexcept;
+  /// WAL restarts the writer made because the WAL had grown past `wal_restart_frames` under load.
+  std::uint64_t wal_restarts() const noexcept;
   /// Batches refused with `conflict` (a taken seq, idempotency key, outbox id or vault ref, or an
   /// alias key naming another stream).
   std::uint64_t conflicts() const noexcept;

@@ -333,6 +333,9 @@ int main(int argc, char** argv) {
   metrics.add_callback_counter("steward_journal_commits_total",
                                "Journal transactions committed (one fsync each).", {},
                                [&journal] { return journal->commits(); });
+  metrics.add_callback_counter("steward_journal_wal_restarts_total",
+                               "WAL restarts the journal writer made to bound the WAL under steady load.", {},
+                               [&journal] { return journal->wal_restarts(); });
   metrics.add_callback_counter("steward_journal_overloads_total",
                                "Appends refused because the journal queue was full.", {},
                                [&journal] { return journal->overloads(); });
