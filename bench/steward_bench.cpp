@@ -48,6 +48,7 @@ constexpr std::string_view usage_text =
   --provider=SLUG    provider whose signature the charges carry                 [acme]
   --kill-provider=SLUG  during the window, kill and unkill this other provider every 100 ms
                      and report the kill's answer latency                        [none]
+  --kill-user        the same for a user of the probe's own, bench-kill-probe    [off]
   --report=FILE      also write the results as JSON to FILE
   --threads=N        event-loop threads of the load phase                       [1]
 
@@ -149,6 +150,10 @@ void check_load_options(const bench::load_options& o) {
 bench::charges_options parse_charges(const std::vector<std::string_view>& args) {
   bench::charges_options o;
   for (auto arg : args) {
+    if (arg == "--kill-user") { // a switch, the one option without a value
+      o.kill_user = true;
+      continue;
+    }
     const auto [name, value] = split_option(arg);
     if (parse_load_option(name, value, o))
       continue;
@@ -158,6 +163,7 @@ bench::charges_options parse_charges(const std::vector<std::string_view>& args) 
       o.provider = value;
     else if (name == "kill-provider")
       o.kill_provider = value;
+
     else
       usage_error("unknown option --" + std::string(name));
   }
@@ -171,6 +177,8 @@ bench::charges_options parse_charges(const std::vector<std::string_view>& args) 
       (!core::is_valid_provider_slug(o.kill_provider) || o.kill_provider == o.provider))
     usage_error("--kill-provider=" + o.kill_provider +
                 ": must be another configured provider's slug than --provider");
+  if (o.kill_user && !o.kill_provider.empty())
+    usage_error("--kill-user and --kill-provider: one kill probe at a time");
   check_load_options(o);
   return o;
 }

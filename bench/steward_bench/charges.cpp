@@ -297,7 +297,27 @@ struct kill_probe_result {
   std::uint64_t failed = 0;
 };
 
-/// Kills and lifts `o.kill_provider` every `o.kill_interval_s` between `from_ns` and `until_ns`.
+/// The platform reference of the user `--kill-user` kills and lifts.
+constexpr std::string_view kill_probe_user = "bench-kill-probe";
+
+/// The body of the probe's kills: the provider, or the probe's own user, created here. Empty
+/// when that user could not be created.
+std::string kill_body(const charges_options& o, int fd, const endpoint& server, const std::string& platform_key) {
+  if (!o.kill_user)
+    return R"({"scope":"provider","id":")" + o.kill_provider + R"("})";
+  std::string request;
+  append_request(request, "PUT", "/v1/users/" + std::string(kill_probe_user), server.host_header,
+                 "Authorization: Bearer " + platform_key + "\r\n",
+                 R"({"email":")" + std::string(kill_probe_user) + R"(@example.com"})");
+  std::string answer;
+  const int status = exchange(fd, request, 5000, &answer);
+  const std::string_view id = answer_id(answer);
+  if ((status != 200 && status != 201) || id.substr(0, 4) != "usr_")
+    return {};
+  return R"({"scope":"user","id":")" + std::string(id) + R"("})";
+}
+
+/// Kills and lifts the probe's target every `o.kill_interval_s` between `from_ns` and `until_ns`.
 kill_probe_result run_kill_probe(const charges_options& o, const endpoint& server,
                                  const std::string& platform_key, std::int64_t from_ns,
                                  std::int64_t until_ns) {
@@ -307,7 +327,12 @@ kill_probe_result run_kill_probe(const charges_options& o, const endpoint& serve
     out.failed = 1;
     return out;
   }
-  const std::string body = R"({"scope":"provider","id":")" + o.kill_provider + R"("})";
+  const std::string body = kill_body(o, fd, server, platform_key);
+  if (body.empty()) {
+    out.failed = 1;
+    ::close(fd);
+    return out;
+  }
   while (monotonic_ns() < from_ns)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   bool active = true;
@@ -326,6 +351,12 @@ kill_probe_result run_kill_probe(const charges_options& o, const endpoint& serve
       break;
     active = !active;
     std::this_thread::sleep_for(std::chrono::duration<double>(o.kill_interval_s));
+  }
+  if (!active) { // the last request was a kill: lift it, unmeasured, so that the target can charge
+    std::string request;
+    append_request(request, "DELETE", "/v1/kill", server.host_header,
+                   "Authorization: Bearer " + platform_key + "\r\n", body);
+    exchange(fd, request, 5000);
   }
   ::close(fd);
   return out;
@@ -360,7 +391,7 @@ std::string json_report(const charges_options& o, const results& r) {
   w.key("throughput_per_s").raw(fixed(static_cast<double>(m.approved) / o.duration_s, 1));
   w.key("requests_per_s").raw(fixed(static_cast<double>(m.responses) / o.duration_s, 1));
   write_latency_ms(w, "latency_ms", m.latency);
-  if (!o.kill_provider.empty()) {
+  if (o.kill_probe()) {
     const auto& k = r.kills.latency;
     w.key("kill_ack_ms").begin_object().member("count", k.count()).member("failed", r.kills.failed);
     w.key("p50").raw(fixed(ms(k.value_at_percentile(50))));
@@ -391,12 +422,13 @@ void print_summary(std::ostream& out, const charges_options& o, const results& r
   out << "  latency ms  ";
   print_percentiles(out, m.latency);
   out << "  (every answer, from its " << (o.rate > 0 ? "scheduled" : "send") << " time)\n";
-  if (!o.kill_provider.empty()) {
+  if (o.kill_probe()) {
     const auto& k = r.kills.latency;
     out << "  kill ack ms p50 " << fixed(ms(k.value_at_percentile(50))) << "  p99 "
         << fixed(ms(k.value_at_percentile(99))) << "  max " << fixed(ms(k.max_us())) << "  ("
-        << k.count() << " kills and lifts of " << o.kill_provider << ", " << r.kills.failed
-        << " failed)\n";
+        << k.count() << " kills and lifts of "
+        << (o.kill_user ? "user " + std::string(kill_probe_user) : o.kill_provider) << ", "
+        << r.kills.failed << " failed)\n";
   }
   print_samples(out, r.load);
 }
@@ -455,7 +487,7 @@ int run_charges(const charges_options& options) {
 
   kill_probe_result kills;
   std::thread kill_probe;
-  if (!options.kill_provider.empty())
+  if (options.kill_probe())
     kill_probe = std::thread([&] {
       kills = run_kill_probe(options, *server, *platform_key, window.measure_ns, window.end_ns);
     });

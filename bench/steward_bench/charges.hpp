@@ -29,7 +29,12 @@ struct charges_options : load_options {
   /// provider (`POST /v1/kill`) and lifts the kill again, on a connection of its own, and reports
   /// how long each answer took (DESIGN 7: kill ack p99 under load). It must not be `provider`.
   std::string kill_provider;
+  /// Instead of a provider, the probe kills and lifts a user of its own, `bench-kill-probe`
+  /// (created before the window, never charged): the user scope's path (docs/spend-core.md).
+  bool kill_user = false;
   double kill_interval_s = 0.1;
+
+  bool kill_probe() const noexcept { return kill_user || !kill_provider.empty(); }
 };
 
 /// Runs the scenario; prints progress on stderr and the summary on stdout. Returns the process
