@@ -351,6 +351,19 @@ std::optional<std::string> apply_data_dir(std::string_view value, options& out) 
   return std::nullopt;
 }
 
+std::optional<std::string> apply_kill_register(std::string_view value, options& out) {
+  if (value.empty()) { // the default, DIR/kills.db
+    out.kill_register.clear();
+    return std::nullopt;
+  }
+  if (has_control(value))
+    return "must not contain control characters";
+  if (value.back() == '/')
+    return "must name a file, not a directory";
+  out.kill_register = std::string(value);
+  return std::nullopt;
+}
+
 std::optional<std::string> apply_journal(std::string_view value, options& out) {
   if (value == "sqlite")
     out.journal = journal_backend::sqlite;
@@ -488,6 +501,14 @@ constexpr std::array option_specs{
               .help = "Embedded journal, keys and secrets.",
               .apply = apply_data_dir,
               .render = render_string<&options::data_dir>},
+  option_spec{.name = "kill-register",
+              .metavar = "FILE",
+              .help = "The kill register's SQLite file (kills at every scope, committed before "
+                      "their answer). On a disk of its own, a kill's fsync does not wait behind "
+                      "the journal's writes.",
+              .apply = apply_kill_register,
+              .render = render_string<&options::kill_register>,
+              .default_note = "DIR/kills.db"},
   option_spec{.name = "journal",
               .metavar = "sqlite|postgres",
               .help = "Storage backend.",

@@ -59,6 +59,9 @@ struct options {
   host_port listen{"127.0.0.1", 8080};
   host_port admin_listen{"127.0.0.1", 8081};
   std::string data_dir = "./data";
+  /// The kill register's file; empty: `DIR/kills.db`. Another disk than the journal's spares each
+  /// kill's fsync the journal's flushes (docs/benchmarks.md, "Kill ack").
+  std::string kill_register;
   journal_backend journal = journal_backend::sqlite;
   /// libpq URI (`postgres://` or `postgresql://`); required with, and only with, the postgres journal.
   std::string postgres_url;

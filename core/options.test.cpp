@@ -42,6 +42,7 @@ TEST(options, defaults_are_those_of_design_8_and_limits) {
   EXPECT_EQ(opts.listen, (host_port{"127.0.0.1", 8080}));
   EXPECT_EQ(opts.admin_listen, (host_port{"127.0.0.1", 8081}));
   EXPECT_EQ(opts.data_dir, "./data");
+  EXPECT_TRUE(opts.kill_register.empty()) << "DIR/kills.db";
   EXPECT_EQ(opts.journal, journal_backend::sqlite);
   EXPECT_EQ(opts.io, io_backend::automatic);
   EXPECT_TRUE(opts.providers.empty());
@@ -58,6 +59,7 @@ TEST(options, every_flag_is_parsed) {
     "--listen=0.0.0.0:0",
     "--admin-listen=[::1]:9000",
     "--data-dir=/var/lib/steward",
+    "--kill-register=/var/lib/steward-kills/kills.db",
     "--journal=postgres",
     "--postgres-url=postgresql://steward@db/steward",
     "--io-threads=2",
@@ -83,6 +85,7 @@ TEST(options, every_flag_is_parsed) {
   EXPECT_EQ(opts.listen, (host_port{"0.0.0.0", 0}));
   EXPECT_EQ(opts.admin_listen, (host_port{"::1", 9000}));
   EXPECT_EQ(opts.data_dir, "/var/lib/steward");
+  EXPECT_EQ(opts.kill_register, "/var/lib/steward-kills/kills.db");
   EXPECT_EQ(opts.journal, journal_backend::postgres);
   EXPECT_EQ(opts.postgres_url, "postgresql://steward@db/steward");
   EXPECT_EQ(opts.io_threads, 2u);
@@ -161,6 +164,10 @@ TEST(options, numbers_are_decimal_digits_within_range) {
             "--user-hibernated-max: must be between 0 and 100000000, got 100000001");
   EXPECT_EQ(flag_error({"--header-bytes-max=32769"}),
             "--header-bytes-max: must be between 1 and 32768, got 32769");
+  EXPECT_TRUE(parse_flags({"--kill-register=/k.db", "--kill-register="}).kill_register.empty())
+    << "empty: DIR/kills.db";
+  EXPECT_EQ(flag_error({"--kill-register=/var/lib/kills/"}),
+            "--kill-register: must name a file, not a directory");
 }
 
 TEST(options, listen_addresses) {

@@ -702,6 +702,36 @@ TEST_F(spend_api, user_and_session_kills_are_registered_then_journaled_in_the_us
   EXPECT_EQ(provider_spent(user), 50);
 }
 
+TEST_F(spend_api, the_kill_register_may_live_outside_the_data_dir) {
+  // On another disk in production (docs/configuration.md); here another directory.
+  const auto elsewhere = work_dir() / "kills-disk";
+  std::filesystem::create_directories(elsewhere);
+  const std::string flag = "--kill-register=" + (elsewhere / "kills.db").string();
+  ASSERT_TRUE(start({}, {flag}));
+  auto user = create_user("elsewhere");
+  auto token = mint_token(user, 1'000'000);
+  auto c = client();
+  ASSERT_EQ(charge(c, token, 10, "e1")->status, 201);
+  const std::string kill_acme = R"({"scope":"provider","id":"acme"})";
+  ASSERT_EQ(platform("POST", "/v1/kill", kill_acme)->status, 200);
+  EXPECT_TRUE(std::filesystem::exists(elsewhere / "kills.db"));
+  auto run_dir = server_->run_dir();
+  EXPECT_FALSE(std::filesystem::exists(run_dir / "data" / "kills.db"));
+
+  // After a crash, the same register puts the kill in force at once.
+  ASSERT_TRUE(server_->process().signal(SIGKILL));
+  server_->process().wait_exit(deadline_in(5s));
+  ASSERT_TRUE(start(run_dir, {flag}));
+  auto c2 = client();
+  auto refused = charge(c2, token, 10, "e2");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 403) << refused->body;
+  EXPECT_EQ(json_string(refused->body, "code"), "killed");
+  ASSERT_EQ(platform("DELETE", "/v1/kill", kill_acme)->status, 200);
+  EXPECT_EQ(charge(c2, token, 10, "e3")->status, 201);
+  EXPECT_EQ(provider_spent(user), 20);
+}
+
 TEST_F(spend_api, no_charge_sent_after_a_kill_ack_is_approved) {
   ASSERT_TRUE(start());
   auto user = create_user("racekill");

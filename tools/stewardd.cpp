@@ -275,7 +275,8 @@ int main(int argc, char** argv) {
   }
   // The kill register: the durable state of the global and provider kill switches, in a file of
   // its own so that a kill's ack never waits behind the journal's group commit.
-  auto const kills_path = std::filesystem::path(opts.data_dir) / "kills.db";
+  auto const kills_path = opts.kill_register.empty() ? std::filesystem::path(opts.data_dir) / "kills.db"
+                                                      : std::filesystem::path(opts.kill_register);
   auto kill_register = storage::kill_register::open(kills_path, journal_error);
   if (!kill_register) {
     std::cerr << "stewardd: " << journal_error << "\n";
