@@ -39,6 +39,16 @@ bool platform_authorized(const api_context& context, const http_request& request
   return true;
 }
 
+/// Whether the request carries the admin token; answers 401 when not.
+bool admin_authorized(const api_context& context, const http_request& request, const responder& reply) {
+  auto bearer = core::parse_bearer(request.header("Authorization"));
+  if (context.admin_token.empty() || !bearer || !core::secrets_equal(bearer.token, context.admin_token)) {
+    refuse(reply, core::api_error::unauthorized, "a valid admin token is required");
+    return false;
+  }
+  return true;
+}
+
 /// The calling provider's slug when its signature verifies; answers 401 otherwise.
 std::optional<std::string> provider_authorized(const api_context& context,
                                                const http_request& request,
@@ -150,20 +160,31 @@ std::optional<std::string> new_id(const api_context& context, core::id_kind kind
 
 } // namespace api_detail
 
-void add_api_routes(net::route_table& routes, const api_context& context) {
-  api_detail::route_adder add = [&routes, &context](net::http_method method,
-                                                    std::string_view pattern,
-                                                    api_detail::handler_fn fn,
-                                                    std::uint32_t extra_wait_ms) {
+namespace {
+
+/// Adds each route to `routes`, its handler called with `context`.
+api_detail::route_adder adder_for(net::route_table& routes, const api_context& context) {
+  return [&routes, &context](net::http_method method, std::string_view pattern, api_detail::handler_fn fn,
+                             std::uint32_t extra_wait_ms) {
     routes.add(
       method, pattern,
       [&context, fn](const net::http_request& request, const net::route_params& params,
                      net::responder reply) { fn(context, request, params, reply); },
       extra_wait_ms);
   };
+}
+
+} // namespace
+
+void add_api_routes(net::route_table& routes, const api_context& context) {
+  auto add = adder_for(routes, context);
   api_detail::add_spend_routes(add);
   if (context.catalog)
     api_detail::add_provisioning_routes(add);
+}
+
+void add_admin_api_routes(net::route_table& routes, const api_context& context) {
+  api_detail::add_admin_spend_routes(adder_for(routes, context));
 }
 
 } // namespace steward::actors

@@ -35,6 +35,8 @@ struct api_context {
   storage::journal* journal = nullptr;
   loader_pool* loader = nullptr;
   std::string platform_key;
+  /// The operator's token (`DIR/admin.token`), for the admin listener's routes.
+  std::string admin_token;
   std::unordered_map<std::string, std::string> provider_secrets; ///< slug -> HMAC secret
   std::function<std::int64_t()> clock; ///< unix seconds; the system clock when empty
   core::random_source* random = nullptr;
@@ -45,5 +47,10 @@ struct api_context {
 /// Adds the routes to `routes` (the catalog and provisioning ones only with `context.catalog`).
 /// `context` and everything it points to must outlive the server that serves them.
 void add_api_routes(net::route_table& routes, const api_context& context);
+
+/// Adds the admin listener's API routes: `POST` and `DELETE /v1/kill` with the admin token, the
+/// operator's kill switch. It works when the public listener is saturated or full, and its kills
+/// do not queue behind the public listener's requests (docs/api.md). The same lifetime rule.
+void add_admin_api_routes(net::route_table& routes, const api_context& context);
 
 } // namespace steward::actors

@@ -32,6 +32,8 @@ void refuse(const responder& reply, core::api_error code, std::string_view detai
 /// Unix seconds now: the context's clock, else the system clock.
 std::int64_t now_of(const api_context& context);
 
+/// Whether the request carries the admin token; answers 401 when not.
+bool admin_authorized(const api_context& context, const http_request& request, const responder& reply);
 /// Whether the request carries the platform key; answers 401 when not.
 bool platform_authorized(const api_context& context, const http_request& request,
                          const responder& reply);
@@ -90,6 +92,8 @@ using route_adder = std::function<void(net::http_method, std::string_view, handl
 
 /// Platform, provider and agent spend routes (api_spend.cpp).
 void add_spend_routes(const route_adder& add);
+/// The admin listener's kill switch (api_spend.cpp).
+void add_admin_spend_routes(const route_adder& add);
 /// Catalog, terms, approvals, resources and the OAuth callback (api_provisioning.cpp).
 void add_provisioning_routes(const route_adder& add);
 

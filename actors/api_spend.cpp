@@ -220,10 +220,8 @@ void audit_verify(const api_context& context, const http_request& request,
   post_read(context, reply, std::move(job));
 }
 
-void kill(const api_context& context, const http_request& request, const route_params&,
-          responder reply) {
-  if (!platform_authorized(context, request, reply))
-    return;
+/// `POST` / `DELETE /v1/kill` once the caller is authorized, on either listener.
+void change_kill(const api_context& context, const http_request& request, const responder& reply) {
   core::kill_request body;
   if (!decode_body(request, reply, body, core::decode_kill_request))
     return;
@@ -282,6 +280,18 @@ void kill(const api_context& context, const http_request& request, const route_p
       return;
     }
   }
+}
+
+void kill(const api_context& context, const http_request& request, const route_params&,
+          responder reply) {
+  if (platform_authorized(context, request, reply))
+    change_kill(context, request, reply);
+}
+
+void admin_kill(const api_context& context, const http_request& request, const route_params&,
+                responder reply) {
+  if (admin_authorized(context, request, reply))
+    change_kill(context, request, reply);
 }
 
 // --- Provider ---------------------------------------------------------------------------------
@@ -386,6 +396,12 @@ void agent_spend(const api_context& context, const http_request& request, const 
 }
 
 } // namespace
+
+void add_admin_spend_routes(const route_adder& add) {
+  using net::http_method;
+  add(http_method::post, "/v1/kill", admin_kill, 0);
+  add(http_method::delete_, "/v1/kill", admin_kill, 0);
+}
 
 void add_spend_routes(const route_adder& add) {
   using net::http_method;

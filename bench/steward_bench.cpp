@@ -49,6 +49,8 @@ constexpr std::string_view usage_text =
   --kill-provider=SLUG  during the window, kill and unkill this other provider every 100 ms
                      and report the kill's answer latency                        [none]
   --kill-user        the same for a user of the probe's own, bench-kill-probe    [off]
+  --kill-url=URL     send the probe's kills there (stewardd's admin listener) with
+                     DIR/admin.token instead of to --url with the platform key  [--url]
   --report=FILE      also write the results as JSON to FILE
   --threads=N        event-loop threads of the load phase                       [1]
 
@@ -163,6 +165,8 @@ bench::charges_options parse_charges(const std::vector<std::string_view>& args) 
       o.provider = value;
     else if (name == "kill-provider")
       o.kill_provider = value;
+    else if (name == "kill-url")
+      o.kill_url = value;
 
     else
       usage_error("unknown option --" + std::string(name));
@@ -179,6 +183,8 @@ bench::charges_options parse_charges(const std::vector<std::string_view>& args) 
                 ": must be another configured provider's slug than --provider");
   if (o.kill_user && !o.kill_provider.empty())
     usage_error("--kill-user and --kill-provider: one kill probe at a time");
+  if (!o.kill_url.empty() && !o.kill_probe())
+    usage_error("--kill-url needs a kill probe (--kill-provider or --kill-user)");
   check_load_options(o);
   return o;
 }

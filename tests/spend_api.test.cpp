@@ -702,6 +702,48 @@ TEST_F(spend_api, user_and_session_kills_are_registered_then_journaled_in_the_us
   EXPECT_EQ(provider_spent(user), 50);
 }
 
+TEST_F(spend_api, the_operator_kills_on_the_admin_listener_with_the_admin_token) {
+  ASSERT_TRUE(start());
+  const auto admin_token = read_secret(server_->run_dir() / "data" / "admin.token");
+  ASSERT_FALSE(admin_token.empty());
+  auto user = create_user("operated");
+  auto token = mint_token(user, 1'000'000);
+  auto c = client();
+  ASSERT_EQ(charge(c, token, 10, "o1")->status, 201);
+  api_client admin(server_->admin_port());
+  const std::string kill_user = R"({"scope":"user","id":")" + user + R"("})";
+
+  // Each listener takes its own credential only, and a refusal changes nothing.
+  auto wrong = admin.bearer(platform_key_, "POST", "/v1/kill", kill_user);
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 401) << wrong->body;
+  auto public_with_admin_token = c.bearer(admin_token, "POST", "/v1/kill", kill_user);
+  ASSERT_TRUE(public_with_admin_token);
+  EXPECT_EQ(public_with_admin_token->status, 401);
+  EXPECT_EQ(charge(c, token, 10, "o2")->status, 201);
+
+  // The same kill switch: in force at the answer, at every scope, and lifted the same way.
+  for (const std::string& body : {kill_user, std::string(R"({"scope":"provider","id":"acme"})"),
+                                  std::string(R"({"scope":"global"})")}) {
+    auto killed = admin.bearer(admin_token, "POST", "/v1/kill", body);
+    ASSERT_TRUE(killed);
+    ASSERT_EQ(killed->status, 200) << killed->body;
+    EXPECT_NE(killed->body.find(R"("active":true)"), std::string::npos) << killed->body;
+    auto refused = charge(c, token, 10, "o3");
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 403) << body;
+    EXPECT_EQ(json_string(refused->body, "code"), "killed");
+    auto lifted = admin.bearer(admin_token, "DELETE", "/v1/kill", body);
+    ASSERT_TRUE(lifted);
+    ASSERT_EQ(lifted->status, 200) << lifted->body;
+  }
+  auto unknown = admin.bearer(admin_token, "POST", "/v1/kill", R"({"scope":"provider","id":"nobody"})");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  EXPECT_EQ(charge(c, token, 10, "o3")->status, 201) << "the refused key runs once lifted";
+  EXPECT_EQ(provider_spent(user), 30);
+}
+
 TEST_F(spend_api, the_kill_register_may_live_outside_the_data_dir) {
   // On another disk in production (docs/configuration.md); here another directory.
   const auto elsewhere = work_dir() / "kills-disk";

@@ -465,6 +465,7 @@ int main(int argc, char** argv) {
   api.journal = journal.get();
   api.loader = &loader;
   api.platform_key = secrets.platform_key;
+  api.admin_token = secrets.admin_token;
   for (const auto& provider : secrets.provider_secrets)
     api.provider_secrets.emplace(provider.slug, provider.secret);
   api.random = &random;
@@ -493,8 +494,11 @@ int main(int argc, char** argv) {
                               net::responder reply) { reply.respond(openid.response()); });
   net::listener_metrics public_stats(metrics, "public", public_routes.routes);
 
-  // Admin listener: probes and metrics, loopback by default.
+  // Admin listener: probes, metrics and the operator's kill switch, loopback by default. It has
+  // an io thread of its own, mostly idle, so a kill sent here neither waits behind the public
+  // listener's requests nor finds it full.
   net::route_table admin_routes;
+  actors::add_admin_api_routes(admin_routes, api);
   admin_routes.add(net::http_method::get, "/healthz",
                    [](const net::http_request&, const net::route_params&, net::responder reply) {
                      reply.respond(static_json(R"({"status":"ok"})"));

@@ -300,37 +300,43 @@ struct kill_probe_result {
 /// The platform reference of the user `--kill-user` kills and lifts.
 constexpr std::string_view kill_probe_user = "bench-kill-probe";
 
-/// The body of the probe's kills: the provider, or the probe's own user, created here. Empty
-/// when that user could not be created.
-std::string kill_body(const charges_options& o, int fd, const endpoint& server, const std::string& platform_key) {
+/// The body of the probe's kills: the provider, or the probe's own user, created here through
+/// the public listener. Empty when that user could not be created.
+std::string kill_body(const charges_options& o, const endpoint& server, const std::string& platform_key) {
   if (!o.kill_user)
     return R"({"scope":"provider","id":")" + o.kill_provider + R"("})";
+  const int fd = connect_blocking(server);
+  if (fd < 0)
+    return {};
   std::string request;
   append_request(request, "PUT", "/v1/users/" + std::string(kill_probe_user), server.host_header,
                  "Authorization: Bearer " + platform_key + "\r\n",
                  R"({"email":")" + std::string(kill_probe_user) + R"(@example.com"})");
   std::string answer;
   const int status = exchange(fd, request, 5000, &answer);
+  ::close(fd);
   const std::string_view id = answer_id(answer);
   if ((status != 200 && status != 201) || id.substr(0, 4) != "usr_")
     return {};
   return R"({"scope":"user","id":")" + std::string(id) + R"("})";
 }
 
+/// Where the probe's kills go: the public listener with the platform key, or with `--kill-url`
+/// the admin listener with the admin token.
+struct kill_target {
+  endpoint server;
+  std::string credential;
+};
+
 /// Kills and lifts the probe's target every `o.kill_interval_s` between `from_ns` and `until_ns`.
 kill_probe_result run_kill_probe(const charges_options& o, const endpoint& server,
-                                 const std::string& platform_key, std::int64_t from_ns,
-                                 std::int64_t until_ns) {
+                                 const std::string& platform_key, const kill_target& target,
+                                 std::int64_t from_ns, std::int64_t until_ns) {
   kill_probe_result out;
-  const int fd = connect_blocking(server);
+  const std::string body = kill_body(o, server, platform_key);
+  const int fd = body.empty() ? -1 : connect_blocking(target.server);
   if (fd < 0) {
     out.failed = 1;
-    return out;
-  }
-  const std::string body = kill_body(o, fd, server, platform_key);
-  if (body.empty()) {
-    out.failed = 1;
-    ::close(fd);
     return out;
   }
   while (monotonic_ns() < from_ns)
@@ -338,8 +344,8 @@ kill_probe_result run_kill_probe(const charges_options& o, const endpoint& serve
   bool active = true;
   while (monotonic_ns() < until_ns) {
     std::string request;
-    append_request(request, active ? "POST" : "DELETE", "/v1/kill", server.host_header,
-                   "Authorization: Bearer " + platform_key + "\r\n", body);
+    append_request(request, active ? "POST" : "DELETE", "/v1/kill", target.server.host_header,
+                   "Authorization: Bearer " + target.credential + "\r\n", body);
     const auto sent = monotonic_ns();
     const int status = exchange(fd, request, 5000);
     const auto answered = monotonic_ns();
@@ -354,8 +360,8 @@ kill_probe_result run_kill_probe(const charges_options& o, const endpoint& serve
   }
   if (!active) { // the last request was a kill: lift it, unmeasured, so that the target can charge
     std::string request;
-    append_request(request, "DELETE", "/v1/kill", server.host_header,
-                   "Authorization: Bearer " + platform_key + "\r\n", body);
+    append_request(request, "DELETE", "/v1/kill", target.server.host_header,
+                   "Authorization: Bearer " + target.credential + "\r\n", body);
     exchange(fd, request, 5000);
   }
   ::close(fd);
@@ -455,6 +461,20 @@ int run_charges(const charges_options& options) {
     return 1;
   }
 
+  std::optional<kill_target> kill_to;
+  if (options.kill_url.empty()) {
+    kill_to = kill_target{*server, *platform_key};
+  } else {
+    const auto admin = resolve_endpoint(options.kill_url, error);
+    const auto admin_token = read_secret(dir / "admin.token");
+    if (!admin || !admin_token) {
+      std::cerr << "steward-bench: --kill-url: "
+                << (admin ? "cannot read " + (dir / "admin.token").string() : error) << "\n";
+      return 1;
+    }
+    kill_to = kill_target{*admin, *admin_token};
+  }
+
   // --- Setup --------------------------------------------------------------------------------------
   const auto setup_started = monotonic_ns();
   std::vector<std::string> tokens;
@@ -489,7 +509,7 @@ int run_charges(const charges_options& options) {
   std::thread kill_probe;
   if (options.kill_probe())
     kill_probe = std::thread([&] {
-      kills = run_kill_probe(options, *server, *platform_key, window.measure_ns, window.end_ns);
+      kills = run_kill_probe(options, *server, *platform_key, *kill_to, window.measure_ns, window.end_ns);
     });
 
   results r;

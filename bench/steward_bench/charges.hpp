@@ -32,6 +32,9 @@ struct charges_options : load_options {
   /// Instead of a provider, the probe kills and lifts a user of its own, `bench-kill-probe`
   /// (created before the window, never charged): the user scope's path (docs/spend-core.md).
   bool kill_user = false;
+  /// When set, the probe's kills go to this listener (stewardd's admin one) with the admin token
+  /// (`DIR/admin.token`) instead of to `url` with the platform key.
+  std::string kill_url;
   double kill_interval_s = 0.1;
 
   bool kill_probe() const noexcept { return kill_user || !kill_provider.empty(); }
