@@ -8,6 +8,7 @@
 // caller answers 503 instead of waiting. `stop()` runs every job already queued, then joins.
 
 #include "core/limits.hpp"
+#include "core/thread_identity.hpp"
 
 #include <condition_variable>
 #include <cstddef>
@@ -24,12 +25,17 @@ namespace steward::actors {
 /// jobs wait, past that `post` refuses.
 class loader_pool {
 public:
-  explicit loader_pool(std::size_t threads = 2) {
+  /// `nice`: the threads' nice value (`--bulk-nice`), 0 for the process's.
+  explicit loader_pool(std::size_t threads = 2, int nice = 0) {
     if (threads == 0)
       threads = 1;
     threads_.reserve(threads);
     for (std::size_t i = 0; i < threads; ++i)
-      threads_.emplace_back([this] { run(); });
+      threads_.emplace_back([this, i, nice] {
+        core::name_this_thread("loader-" + std::to_string(i));
+        core::nice_this_thread(nice);
+        run();
+      });
   }
 
   ~loader_pool() { stop(); }

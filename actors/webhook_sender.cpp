@@ -4,6 +4,7 @@
 #include "core/hmac_signature.hpp"
 #include "core/json_writer.hpp"
 #include "core/limits.hpp"
+#include "core/thread_identity.hpp"
 
 #include <algorithm>
 #include <condition_variable>
@@ -185,7 +186,10 @@ webhook_sender::webhook_sender(webhook_config config)
           .count();
     };
   client_ = std::make_unique<net::http_client>(client_options_for(config_));
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    core::name_this_thread("webhooks");
+    run();
+  });
 }
 
 webhook_sender::~webhook_sender() {

@@ -648,6 +648,14 @@ constexpr std::array option_specs{
               .apply = apply_limit<&options::session_charges_per_minute,
                                    limits::charges_per_minute_max>,
               .render = render_number<&options::session_charges_per_minute>},
+  option_spec{.name = "bulk-nice",
+              .metavar = "N",
+              .help = "Nice value of the threads that carry the charges (public io threads, actor "
+                      "workers, journal, loaders), so that under full load a kill's threads (the "
+                      "admin listener, the kill register) get a core first. 0: all threads equal. "
+                      "Range: 0..19.",
+              .apply = apply_limit_or_off<&options::bulk_nice, 19>,
+              .render = render_number<&options::bulk_nice>},
   option_spec{.name = "provider-purchases-max",
               .metavar = "N",
               .help = "Purchases in flight at one provider, all users together; past it a new "

@@ -93,6 +93,10 @@ struct options {
   std::uint32_t user_hibernated_max = limits::user_hibernated_max_default;
   std::uint32_t provider_purchases_max = limits::provider_purchases_in_flight_default;
   std::uint32_t session_charges_per_minute = limits::charges_per_minute_default;
+  /// Nice value of the threads that carry the charges (the public listener's io threads, the
+  /// actor workers, the journal's writer and checkpointer, the loader pool), 0..19; the admin
+  /// listener's io thread and the kill register's writer stay at the process's own.
+  std::uint32_t bulk_nice = 5;
 
   /// `--help` / `--version`: the binary prints `usage()` or its version and exits.
   bool help = false;

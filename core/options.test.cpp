@@ -51,6 +51,7 @@ TEST(options, defaults_are_those_of_design_8_and_limits) {
   EXPECT_EQ(opts.connections_max, limits::connections_default);
   EXPECT_EQ(opts.header_bytes_max, limits::header_bytes_default);
   EXPECT_EQ(opts.drain_timeout_ms, limits::drain_timeout_ms_default);
+  EXPECT_EQ(opts.bulk_nice, 5u);
   EXPECT_FALSE(validate(opts));
 }
 
@@ -81,6 +82,7 @@ TEST(options, every_flag_is_parsed) {
     "--user-hibernated-max=5",
     "--provider-purchases-max=2",
     "--session-charges-per-minute=7",
+    "--bulk-nice=0",
   });
   EXPECT_EQ(opts.listen, (host_port{"0.0.0.0", 0}));
   EXPECT_EQ(opts.admin_listen, (host_port{"::1", 9000}));
@@ -108,6 +110,7 @@ TEST(options, every_flag_is_parsed) {
   EXPECT_EQ(opts.provider_purchases_max, 2u);
   EXPECT_EQ(opts.user_hibernated_max, 5u);
   EXPECT_EQ(opts.session_charges_per_minute, 7u);
+  EXPECT_EQ(opts.bulk_nice, 0u) << "0 keeps every thread at the process's nice value";
   EXPECT_FALSE(validate(opts));
 }
 
@@ -164,6 +167,7 @@ TEST(options, numbers_are_decimal_digits_within_range) {
             "--user-hibernated-max: must be between 0 and 100000000, got 100000001");
   EXPECT_EQ(flag_error({"--header-bytes-max=32769"}),
             "--header-bytes-max: must be between 1 and 32768, got 32769");
+  EXPECT_EQ(flag_error({"--bulk-nice=20"}), "--bulk-nice: must be between 0 and 19, got 20");
   EXPECT_TRUE(parse_flags({"--kill-register=/k.db", "--kill-register="}).kill_register.empty())
     << "empty: DIR/kills.db";
   EXPECT_EQ(flag_error({"--kill-register=/var/lib/kills/"}),

@@ -1,6 +1,7 @@
 #include "net/http_client.hpp"
 
 #include "core/assert.hpp"
+#include "core/thread_identity.hpp"
 
 #include <asio/connect.hpp>
 #include <asio/executor_work_guard.hpp>
@@ -493,7 +494,10 @@ http_client::impl::impl(client_options options)
     std::random_device device;
     random_.seed((std::uint64_t(device()) << 32) | device());
   }
-  thread_ = std::thread([this] { io_.run(); });
+  thread_ = std::thread([this] {
+    core::name_this_thread("http-client");
+    io_.run();
+  });
 }
 
 void http_client::impl::request(client_request request, client_callback done) {

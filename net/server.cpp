@@ -1,5 +1,6 @@
 #include "net/server.hpp"
 
+#include "core/thread_identity.hpp"
 #include "net/epoll_transport.hpp"
 #include "net/uring_transport.hpp"
 
@@ -136,7 +137,10 @@ std::optional<std::string> server::start(std::string* fallback_note) {
                                                  *budget_, config_.drain_timeout_ms);
     auto* raw = slot.get();
     // The ring is single-issuer, so it is set up on the thread that will drive it.
-    slot->thread = std::thread([raw, &ready] {
+    slot->thread = std::thread([raw, &ready, name = "io-" + config_.name + "-" + std::to_string(i),
+                                nice = config_.thread_nice] {
+      core::name_this_thread(name);
+      core::nice_this_thread(nice);
       auto problem = raw->uring ? raw->uring->setup() : raw->epoll->setup();
       bool ok = !problem;
       ready.set_value(std::move(problem));

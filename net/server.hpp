@@ -26,6 +26,8 @@ struct server_config {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
   std::uint32_t io_threads = 1;
+  /// Nice value of the io threads (0 = as the process; `--bulk-nice` for the public listener).
+  int thread_nice = 0;
   io_backend backend = io_backend::auto_select;
   std::uint32_t connections_max = 0;
   std::uint32_t drain_timeout_ms = 0;

@@ -3,6 +3,7 @@
 #include "storage/sqlite_statement.hpp"
 
 #include "core/limits.hpp"
+#include "core/thread_identity.hpp"
 
 #include <atomic>
 #include <condition_variable>
@@ -132,7 +133,10 @@ public:
       record.at = select.column_int(3);
       loaded_.push_back(std::move(record));
     }
-    writer_ = std::thread([this] { run(); });
+    writer_ = std::thread([this] {
+      core::name_this_thread("kill-register");
+      run();
+    });
     return true;
   }
 

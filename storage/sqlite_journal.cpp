@@ -4,6 +4,7 @@
 
 #include "core/assert.hpp"
 #include "core/sealed_box.hpp"
+#include "core/thread_identity.hpp"
 
 #include <sqlite3.h>
 
@@ -388,8 +389,16 @@ public:
     }
 
     next_purge_ = std::chrono::steady_clock::now();
-    writer_ = std::thread([this] { run_writer(); });
-    checkpointer_ = std::thread([this] { run_checkpointer(); });
+    writer_ = std::thread([this] {
+      core::name_this_thread("journal-writer");
+      core::nice_this_thread(options_.thread_nice);
+      run_writer();
+    });
+    checkpointer_ = std::thread([this] {
+      core::name_this_thread("journal-ckpt");
+      core::nice_this_thread(options_.thread_nice);
+      run_checkpointer();
+    });
     return true;
   }
 

@@ -49,6 +49,8 @@ struct sqlite_journal_options {
   /// checkpointer has copied it all (about 256 MiB; at least
   /// `wal_restart_frames_min`; docs/journal.md).
   std::uint32_t wal_restart_frames = 65536;
+  /// Nice value of the writer and checkpointer threads (0..19; `--bulk-nice`).
+  int thread_nice = 0;
   /// Time source for purging; the system clock when empty. Tests inject one to age records.
   journal_clock clock;
 };

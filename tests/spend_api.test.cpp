@@ -14,10 +14,13 @@
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -742,6 +745,54 @@ TEST_F(spend_api, the_operator_kills_on_the_admin_listener_with_the_admin_token)
   EXPECT_EQ(unknown->status, 404);
   EXPECT_EQ(charge(c, token, 10, "o3")->status, 201) << "the refused key runs once lifted";
   EXPECT_EQ(provider_spent(user), 30);
+}
+
+/// Nice value of each of stewardd's threads, by thread name (names repeat: the lowest first).
+std::multimap<std::string, int> thread_nice_values(pid_t pid) {
+  std::multimap<std::string, int> out;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    std::ifstream stat(task.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    // After ") ": state is field 3, nice is field 19.
+    std::istringstream fields(line.substr(line.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i <= 19 && fields >> field; ++i) {
+    }
+    out.emplace(name, std::stoi(field));
+  }
+  return out;
+}
+
+TEST_F(spend_api, the_threads_that_carry_charges_yield_to_the_kill_path) {
+  ASSERT_TRUE(start());
+  auto nice = thread_nice_values(server_->process().pid());
+  auto only = [&](const std::string& name) {
+    auto [first, last] = nice.equal_range(name);
+    EXPECT_NE(first, last) << "no thread named " << name;
+    std::set<int> values;
+    for (auto it = first; it != last; ++it)
+      values.insert(it->second);
+    return values;
+  };
+  // --bulk-nice defaults to 5: the charges' threads.
+  EXPECT_EQ(only("io-public-0"), std::set<int>{5});
+  EXPECT_EQ(only("journal-writer"), std::set<int>{5});
+  EXPECT_EQ(only("journal-ckpt"), std::set<int>{5});
+  EXPECT_EQ(only("loader-0"), std::set<int>{5});
+  // The kill path keeps the process's own.
+  EXPECT_EQ(only("io-admin-0"), std::set<int>{0});
+  EXPECT_EQ(only("kill-register"), std::set<int>{0});
+
+  // --bulk-nice=0: every thread equal.
+  ASSERT_TRUE(server_->process().signal(SIGTERM));
+  server_->process().wait_exit(deadline_in(10s));
+  ASSERT_TRUE(start({}, {"--bulk-nice=0"}));
+  for (const auto& [name, value] : thread_nice_values(server_->process().pid()))
+    EXPECT_EQ(value, 0) << name;
 }
 
 TEST_F(spend_api, the_kill_register_may_live_outside_the_data_dir) {

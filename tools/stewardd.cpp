@@ -14,6 +14,7 @@
 #include "core/attestation.hpp"
 #include "core/metrics.hpp"
 #include "core/options.hpp"
+#include "core/thread_identity.hpp"
 #include "net/listener_metrics.hpp"
 #include "net/problem_response.hpp"
 #include "net/server.hpp"
@@ -25,6 +26,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/send.hpp>
+#include <caf/thread_hook.hpp>
 
 #ifdef STEWARD_ALLOCATOR_MIMALLOC
 #  include <mimalloc.h>
@@ -79,6 +81,19 @@ net::connection_settings connection_settings_from(const core::options& opts) {
   settings.actor_timeout_ms = opts.actor_timeout_ms;
   return settings;
 }
+
+/// Gives CAF's threads (the workers that run the actors, its clock) the `--bulk-nice` value: they
+/// carry the charges, while a kill is answered without them.
+class bulk_thread_hook final : public caf::thread_hook {
+public:
+  explicit bulk_thread_hook(int nice) : nice_(nice) {}
+  void init(caf::actor_system&) override {}
+  void thread_started() override { core::nice_this_thread(nice_); }
+  void thread_terminates() override {}
+
+private:
+  int nice_;
+};
 
 net::server_config listener_config(std::string name, const core::host_port& address,
                                    std::uint32_t io_threads, const core::options& opts) {
@@ -267,6 +282,7 @@ int main(int argc, char** argv) {
   // the global and provider kill switches.
   storage::sqlite_journal_options journal_options;
   journal_options.path = std::filesystem::path(opts.data_dir) / "journal.db";
+  journal_options.thread_nice = static_cast<int>(opts.bulk_nice);
   std::string journal_error;
   auto journal = storage::sqlite_journal::open(journal_options, journal_error);
   if (!journal) {
@@ -291,7 +307,7 @@ int main(int argc, char** argv) {
       return exit_start_failed;
     }
   }
-  actors::loader_pool loader;
+  actors::loader_pool loader(2, static_cast<int>(opts.bulk_nice));
   actors::user_counters user_counters;
 
   // Webhooks to the platform leave the journal's outbox through one sender, signed with the
@@ -375,6 +391,7 @@ int main(int argc, char** argv) {
   caf::actor_system_config caf_config;
   caf_config.set("scheduler.max-threads", std::size_t(workers));
   caf_config.set("logger.console", caf::atom("none"));
+  caf_config.add_thread_hook<bulk_thread_hook>(static_cast<int>(opts.bulk_nice));
   auto system = std::make_unique<caf::actor_system>(caf_config);
   auto node = actors::spawn_node(*system, actors::node_config{&draining, &node_mailbox});
 
@@ -514,8 +531,9 @@ int main(int argc, char** argv) {
                    });
   net::listener_metrics admin_stats(metrics, "admin", admin_routes.routes);
 
-  net::server public_server(listener_config("public", opts.listen, io_threads, opts),
-                            std::move(public_routes), public_stats);
+  auto public_config = listener_config("public", opts.listen, io_threads, opts);
+  public_config.thread_nice = static_cast<int>(opts.bulk_nice);
+  net::server public_server(std::move(public_config), std::move(public_routes), public_stats);
   net::server admin_server(listener_config("admin", opts.admin_listen, 1, opts),
                            std::move(admin_routes), admin_stats);
 
