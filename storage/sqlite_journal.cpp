@@ -407,10 +407,10 @@ public:
   /// writer's next commit starts the WAL over from its beginning, which keeps the file bounded.
   ///
   /// Under steady load that never happens: the writer always commits again before it could see
-  /// the WAL fully copied, and the WAL grew by hundreds of MB a minute. So once the WAL is longer
-  /// than `wal_restart_frames`, the passes run back to back, each copying only what the
-  /// writer added during the one before, and one that copied the whole WAL asks the writer to
-  /// restart it (`restart_wal`, between two commits).
+  /// the WAL fully copied, and the WAL grew by hundreds of MB a minute. So once a commit leaves
+  /// the WAL longer than `wal_restart_frames`, the commit hook wakes the checkpointer; after each
+  /// pass it asks the writer to restart the WAL (`restart_wal`, between two commits), which
+  /// copies only what was committed during the pass.
   void run_checkpointer() {
     std::unique_lock lock(checkpoint_mutex_);
     while (!checkpoint_stopping_) {
@@ -436,6 +436,8 @@ public:
         checkpoint_wake_.wait_for(lock, checkpoint_interval, [this] {
           return checkpoint_stopping_ || !restart_wanted_.load(std::memory_order_relaxed);
         });
+        if (restart_failed_) // a reader was in the way: give it an interval before asking again
+          checkpoint_wake_.wait_for(lock, checkpoint_interval, [this] { return checkpoint_stopping_; });
       } else {
         // Busy (the writer restarting, or a reader in the way): try again shortly.
         checkpoint_wake_.wait_for(lock, long_wal_pass_pause, [this] { return checkpoint_stopping_; });
@@ -672,8 +674,8 @@ public:
   std::atomic<std::uint64_t> wal_restarts_{0};
   /// Set by the checkpointer, taken by the writer: see `run_checkpointer`.
   std::atomic<bool> restart_wanted_{false};
-  /// Set by the writer's commit hook once the WAL is past the bound; cleared by the checkpointer
-  /// once it is not.
+  /// Set by the writer's commit hook once the WAL is past the bound; cleared by the writer once
+  /// it restarted the WAL.
   std::atomic<bool> wal_long_{false};
   std::atomic<std::uint64_t> conflicts_{0};
   std::atomic<std::uint64_t> overloads_{0};
@@ -902,10 +904,6 @@ private:
     }
   }
 
-  /// Copies the few frames the checkpointer has not, then makes the next commit write the WAL
-  /// from its start. Run by the writer between two commits, so no commit waits for the lock; it
-  /// waits for readers at most `wal_restart_busy_ms`, and a reader still in the WAL then only
-  /// defers the restart to the checkpointer's next full pass.
   /// SQLite's hook after each commit of the writer, with the WAL's length: a WAL past the bound
   /// wakes the checkpointer at once rather than at its next interval.
   static int on_wal_commit(void* self, sqlite3*, const char*, int frames) {
@@ -918,6 +916,11 @@ private:
     return SQLITE_OK;
   }
 
+  /// Copies the few frames the checkpointer has not, then makes the next commit write the WAL
+  /// from its start. Run by the writer between two commits, so no commit waits for the lock. It
+  /// waits for readers at most `wal_restart_busy_ms`; a reader still in the WAL (a long audit
+  /// read, say) makes it give up, and the checkpointer then waits an interval before it asks
+  /// again, so that such a reader costs the writer 20 ms per interval at most.
   void restart_wal() {
     sqlite3_busy_timeout(writer_db_.get(), wal_restart_busy_ms);
     auto const rc = sqlite3_wal_checkpoint_v2(writer_db_.get(), nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
@@ -927,6 +930,7 @@ private:
       wal_long_.store(false, std::memory_order_relaxed); // the next commit writes from the start
     }
     std::lock_guard lock(checkpoint_mutex_);
+    restart_failed_ = rc != SQLITE_OK;
     restart_wanted_.store(false, std::memory_order_relaxed);
     checkpoint_wake_.notify_one();
   }
@@ -1194,6 +1198,8 @@ private:
   // The checkpointer thread and its connection.
   db_ptr checkpoint_db_;
   std::mutex checkpoint_mutex_;
+  /// Whether the writer's last WAL restart gave up (guarded by `checkpoint_mutex_`).
+  bool restart_failed_ = false;
   std::condition_variable checkpoint_wake_;
   bool checkpoint_stopping_ = false;
   std::thread checkpointer_;
