@@ -31,8 +31,7 @@ std::int64_t now_of(const api_context& context) {
 /// Whether the request carries the platform key; answers 401 when not.
 bool platform_authorized(const api_context& context, const http_request& request,
                          const responder& reply) {
-  auto bearer = core::parse_bearer(request.header("Authorization"));
-  if (!bearer || !core::secrets_equal(bearer.token, context.platform_key)) {
+  if (!core::bearer_matches(request.header("Authorization"), context.platform_key)) {
     refuse(reply, core::api_error::unauthorized, "a valid platform key is required");
     return false;
   }
@@ -41,8 +40,7 @@ bool platform_authorized(const api_context& context, const http_request& request
 
 /// Whether the request carries the admin token; answers 401 when not.
 bool admin_authorized(const api_context& context, const http_request& request, const responder& reply) {
-  auto bearer = core::parse_bearer(request.header("Authorization"));
-  if (context.admin_token.empty() || !bearer || !core::secrets_equal(bearer.token, context.admin_token)) {
+  if (!core::bearer_matches(request.header("Authorization"), context.admin_token)) {
     refuse(reply, core::api_error::unauthorized, "a valid admin token is required");
     return false;
   }

@@ -206,8 +206,7 @@ void get_approval(const api_context& context, const http_request& request,
                   const route_params& params, responder reply) {
   // The platform sees every approval of the user; an agent only those of its own session.
   get_approval_request command;
-  auto bearer = core::parse_bearer(request.header("Authorization"));
-  if (!(bearer && core::secrets_equal(bearer.token, context.platform_key))) {
+  if (!core::bearer_matches(request.header("Authorization"), context.platform_key)) {
     auto principal = session_authorized(context, request, reply);
     if (!principal)
       return;

@@ -654,7 +654,7 @@ constexpr std::array option_specs{
                       "workers, journal, loaders), so that under full load a kill's threads (the "
                       "admin listener, the kill register) get a core first. 0: all threads equal. "
                       "Range: 0..19.",
-              .apply = apply_limit_or_off<&options::bulk_nice, 19>,
+              .apply = apply_limit_or_off<&options::bulk_nice, bulk_nice_max>,
               .render = render_number<&options::bulk_nice>},
   option_spec{.name = "provider-purchases-max",
               .metavar = "N",

@@ -52,6 +52,9 @@ struct provider_option {
 /// Everything stewardd can be told. Members default to what stewardd uses when the operator says
 /// nothing; `*_max` and `*_timeout_ms` start at the defaults of core/limits.hpp and may only be
 /// lowered below the ceilings there.
+/// The largest `--bulk-nice`: the kernel's lowest priority.
+inline constexpr std::uint32_t bulk_nice_max = 19;
+
 struct options {
   /// `--config-file`: read before the flags are applied; empty when none was given.
   std::string config_file;

@@ -141,4 +141,9 @@ api_error to_api_error(bearer_error error) noexcept {
   return api_error::internal;
 }
 
+bool bearer_matches(std::string_view authorization, std::string_view configured) {
+  auto const bearer = parse_bearer(authorization);
+  return bearer && secrets_equal(bearer.token, configured);
+}
+
 } // namespace steward::core

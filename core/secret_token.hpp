@@ -74,6 +74,10 @@ enum class bearer_error : std::uint8_t {
   too_long,   ///< the credential is over limits::bearer_token_bytes_max
 };
 
+/// Whether an `Authorization` value is `Bearer` and a credential equal to `configured`
+/// (`parse_bearer`, then `secrets_equal`: constant time, and an empty `configured` never matches).
+bool bearer_matches(std::string_view authorization, std::string_view configured);
+
 /// The credential of a `Bearer` authorization, or why there is none.
 struct bearer_result {
   std::string_view token; ///< a view into the header value; empty on error

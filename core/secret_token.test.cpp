@@ -99,6 +99,17 @@ TEST(SecretToken, SecretsEqual) {
   EXPECT_FALSE(secrets_equal("", "")); // no configured key opens nothing
 }
 
+TEST(SecretToken, BearerMatches) {
+  constexpr std::string_view key = "spk_abcdefghijklmnopqrstuvwxyz012345";
+  EXPECT_TRUE(bearer_matches("Bearer spk_abcdefghijklmnopqrstuvwxyz012345", key));
+  EXPECT_TRUE(bearer_matches("bearer spk_abcdefghijklmnopqrstuvwxyz012345", key)) << "the scheme is case-insensitive";
+  EXPECT_FALSE(bearer_matches("Bearer spk_abcdefghijklmnopqrstuvwxyz012346", key));
+  EXPECT_FALSE(bearer_matches("Basic spk_abcdefghijklmnopqrstuvwxyz012345", key));
+  EXPECT_FALSE(bearer_matches("spk_abcdefghijklmnopqrstuvwxyz012345", key)) << "no scheme";
+  EXPECT_FALSE(bearer_matches("", key));
+  EXPECT_FALSE(bearer_matches("Bearer spk_x", "")) << "no configured secret opens nothing";
+}
+
 TEST(SecretToken, BearerParsing) {
   auto ok = [](std::string_view header) {
     auto result = parse_bearer(header);
