@@ -433,6 +433,13 @@ public:
         // Nearly all copied: only what the writer committed during this pass is left. The writer
         // copies that and restarts the WAL after its current commit, then says so.
         restart_wanted_.store(true, std::memory_order_relaxed);
+        {
+          // Under the writer's lock, so that an idle writer cannot miss it between its check
+          // and its wait. (Lock order: checkpoint_mutex_, then queue_mutex_; never the reverse.)
+          std::lock_guard queue_lock(queue_mutex_);
+          if (writer_waiting_)
+            queue_ready_.notify_one();
+        }
         checkpoint_wake_.wait_for(lock, checkpoint_interval, [this] {
           return checkpoint_stopping_ || !restart_wanted_.load(std::memory_order_relaxed);
         });
@@ -871,7 +878,11 @@ private:
         std::unique_lock lock(queue_mutex_);
         writer_waiting_ = true;
         // The timed wait lets an idle journal still purge expired idempotency records.
-        queue_ready_.wait_until(lock, next_purge_, [this] { return count_ > 0 || stopping_; });
+        // An idle writer also wakes for a WAL restart the checkpointer asks for: it would
+        // otherwise wait for the next batch, with the WAL's file still at its full length.
+        queue_ready_.wait_until(lock, next_purge_, [this] {
+          return count_ > 0 || stopping_ || restart_wanted_.load(std::memory_order_relaxed);
+        });
         writer_waiting_ = false;
         if (count_ == 0 && stopping_)
           break;

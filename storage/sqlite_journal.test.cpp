@@ -284,6 +284,20 @@ TEST_F(SqliteJournal, CheckpointerCopiesTheWalIntoTheDatabaseFile) {
   EXPECT_EQ(raw.scalar("PRAGMA wal_checkpoint(PASSIVE)"), 0) << "nothing left busy";
 }
 
+/// next_batch(...) with payloads of about 1 KiB each.
+append_batch padded_batch(stream_head& head, std::size_t count) {
+  std::string const padding(1024, 'p');
+  auto batch = next_batch(head, count);
+  auto prev = batch.prev_hash;
+  for (auto& e : batch.events) {
+    e.payload = R"({"padding":")" + padding + std::to_string(e.seq) + R"("})";
+    e.hash = core::next_chain_hash(prev, chain_fields(e));
+    prev = e.hash;
+  }
+  head.prev = prev;
+  return batch;
+}
+
 /// Appends `batches_per_thread` batches of 16 events of about 1 KiB each to one new stream per
 /// thread (`prefix` and its number) from `threads` threads, each keeping 64 batches in flight, so that the writer's queue never
 /// runs dry. Returns the WAL file's largest size seen meanwhile; every append must be durable.
@@ -291,7 +305,6 @@ std::uintmax_t storm(sqlite_journal& j, const fs::path& db_path, int threads, st
                      const std::string& prefix = "usr_storm") {
   constexpr std::size_t in_flight_per_thread = 64;
   constexpr std::size_t events_per_batch = 16;
-  std::string const padding(1024, 'p');
   std::atomic<std::uintmax_t> wal_high_water{0};
   std::atomic<bool> storming{true};
   std::thread watcher([&] {
@@ -313,15 +326,7 @@ std::uintmax_t storm(sqlite_journal& j, const fs::path& db_path, int threads, st
       std::size_t in_flight = 0;
       stream_head head{prefix + std::to_string(t)};
       for (std::size_t i = 0; i < batches_per_thread; ++i) {
-        auto batch = next_batch(head, events_per_batch);
-        // Padded payloads, chained again.
-        auto prev = batch.prev_hash;
-        for (auto& e : batch.events) {
-          e.payload = R"({"padding":")" + padding + std::to_string(e.seq) + R"("})";
-          e.hash = core::next_chain_hash(prev, chain_fields(e));
-          prev = e.hash;
-        }
-        head.prev = prev;
+        auto batch = padded_batch(head, events_per_batch);
         {
           std::unique_lock lock(m);
           answered.wait(lock, [&] { return in_flight < in_flight_per_thread; });
@@ -389,9 +394,25 @@ TEST_F(SqliteJournal, AReaderInTheWalDefersItsRestartWithoutStoppingTheWriter) {
     EXPECT_EQ(reader.scalar("SELECT count(*) FROM events"), 1) << "its snapshot is kept";
     reader.exec("COMMIT");
   }
-  // Once it left, the next storm restarts the WAL again.
-  storm(*j, options_.path, 2, 256, "usr_after");
+  // Once it left, the WAL is restarted within an interval or two, whether or not batches keep
+  // coming: an idle writer wakes for it.
+  storm(*j, options_.path, 2, 64, "usr_after");
+  for (int i = 0; i < 500 && j->wal_restarts() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_GE(j->wal_restarts(), 1u);
+}
+
+TEST_F(SqliteJournal, AnIdleWriterStillRestartsALongWal) {
+  options_.wal_restart_frames = 64;
+  options_.queue_batches = 4096;
+  auto j = open();
+  ASSERT_TRUE(j);
+  stream_head head{"usr_once"};
+  // One batch of 512 events of about 1 KiB: a WAL twice the bound and more, then no more batches.
+  ASSERT_TRUE(append_and_wait(*j, padded_batch(head, 512)).durable());
+  for (int i = 0; i < 500 && j->wal_restarts() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(j->wal_restarts(), 1u) << "the writer restarted the WAL without waiting for a batch";
 }
 
 TEST_F(SqliteJournal, AWalRestartBoundBelowTheFloorIsRefused) {
