@@ -214,22 +214,11 @@ void user_state::execute_provision(user_actor self, provision_resource_request& 
     request.reply.respond(killed_reply("provisioning with this provider is stopped"));
     return;
   }
-  // The preflight reads the kills the ledger shows; one the register holds and the ledger does
-  // not show yet refuses the same way (not the key's outcome: it may be lifted).
-  const auto shown = ledger.sessions.find(request.session);
-  const bool user_registered = !ledger.killed && user_stopped();
-  const bool session_registered = (shown == ledger.sessions.end() || !shown->second.killed) &&
-                                  session_stopped(request.session);
-  if (user_registered || session_registered) {
-    forget(key.scope_key);
-    request.reply.respond(problem_reply(
-      core::problem(core::api_error::killed, user_registered ? "the user's kill switch is on"
-                                                             : "the session's kill switch is on")
-        .member("scope", "session")));
-    return;
-  }
+  // A kill the register holds counts before the ledger shows it, and a dry run reports it the
+  // same way as one the ledger shows.
+  const core::kills_in_force kills{user_stopped(), session_stopped(request.session)};
   auto result = core::run_preflight(ledger, request.session, catalog, service, request.request,
-                                    now, core::limits::purchase_confirmation_above_default);
+                                    now, core::limits::purchase_confirmation_above_default, kills);
 
   if (request.request.dry_run) {
     // A dry run changes nothing, not even the key's record: it can be run again with the key.

@@ -82,7 +82,7 @@ json_error decode_provision_request(std::string_view body, provision_request& ou
 preflight_result run_preflight(const ledger_state& ledger, std::string_view session_id,
                                const provider_catalog& catalog, const catalog_service& service,
                                const provision_request& request, std::int64_t now,
-                               std::int64_t confirmation_above) {
+                               std::int64_t confirmation_above, kills_in_force kills) {
   preflight_result result;
   auto pass = [&](std::string_view check, std::string detail) {
     result.checks.push_back({check, true, std::nullopt, std::nullopt, std::move(detail), {}});
@@ -110,9 +110,10 @@ preflight_result run_preflight(const ledger_state& ledger, std::string_view sess
     return result;
   }
   const session_state& session = session_it->second;
-  if (ledger.killed || session.killed) {
+  const bool user_killed = ledger.killed || kills.user;
+  if (user_killed || session.killed || kills.session) {
     refuse("session", api_error::killed,
-           ledger.killed ? "the user's kill switch is on" : "the session's kill switch is on",
+           user_killed ? "the user's kill switch is on" : "the session's kill switch is on",
            "a human lifts the kill switch (DELETE /v1/kill)");
     return result;
   }

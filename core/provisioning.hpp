@@ -102,12 +102,20 @@ struct preflight_result {
   bool passed() const noexcept { return !refusal && !gate; }
 };
 
+/// Kill switches in force that the ledger may not show yet: the kill register records a user or
+/// session kill before the ledger's event for it is durable (docs/spend-core.md, "Kill switch").
+struct kills_in_force {
+  bool user = false;
+  bool session = false;
+};
+
 /// Runs the checks above. `session` is the agent's session id (it must be in the ledger);
-/// `confirmation_above` is the fixed price above which a non-durable purchase is gated.
+/// `confirmation_above` is the fixed price above which a non-durable purchase is gated; `kills`
+/// adds to the ledger's own kill flags.
 preflight_result run_preflight(const ledger_state& ledger, std::string_view session,
                                const provider_catalog& catalog, const catalog_service& service,
                                const provision_request& request, std::int64_t now,
-                               std::int64_t confirmation_above);
+                               std::int64_t confirmation_above, kills_in_force kills = {});
 
 /// The ids a purchase mints (the user actor draws them at random).
 struct purchase_ids {

@@ -55,12 +55,12 @@ protected:
     apply(approval_decided{id, true, "ada", std::nullopt, now - 4});
   }
 
-  preflight_result run(std::string_view service_id, std::string body) {
+  preflight_result run(std::string_view service_id, std::string body, kills_in_force kills = {}) {
     provision_request request;
     auto error = decode_provision_request(body, request);
     EXPECT_FALSE(error) << error.detail;
     return run_preflight(ledger, session, catalog, *catalog.find(service_id), request, now,
-                         limits::purchase_confirmation_above_default);
+                         limits::purchase_confirmation_above_default, kills);
   }
 
   provider_catalog catalog;
@@ -187,6 +187,21 @@ TEST_F(Preflight, KilledOrExpiredSessionsGoNoFurther) {
   ASSERT_TRUE(killed.refusal);
   EXPECT_EQ(killed.refusal->code, api_error::killed);
   EXPECT_EQ(killed.checks.size(), 1u);
+}
+
+TEST_F(Preflight, KillsTheLedgerDoesNotShowYetRefuseAlike) {
+  auto open = run("kv:free", R"({"service":"ref/kv:free"})");
+  ASSERT_FALSE(open.checks.empty());
+  EXPECT_TRUE(open.checks[0].pass) << "no kill: the session check passes";
+  auto user = run("kv:free", R"({"service":"ref/kv:free"})", {true, false});
+  ASSERT_TRUE(user.refusal);
+  EXPECT_EQ(user.refusal->code, api_error::killed);
+  EXPECT_EQ(user.refusal->detail, "the user's kill switch is on");
+  EXPECT_EQ(user.checks.size(), 1u);
+  auto session_only = run("kv:free", R"({"service":"ref/kv:free"})", {false, true});
+  ASSERT_TRUE(session_only.refusal);
+  EXPECT_EQ(session_only.refusal->code, api_error::killed);
+  EXPECT_EQ(session_only.refusal->detail, "the session's kill switch is on");
 }
 
 TEST(ProvisionRequest, DecodesStrictly) {
