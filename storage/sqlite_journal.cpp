@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <mutex>
@@ -172,8 +173,10 @@ db_ptr open_connection(const std::filesystem::path& path, std::string& error) {
   return db;
 }
 
-/// Applies every migration newer than the file's version, all in one transaction.
-bool migrate(sqlite3* db, const std::filesystem::path& path, std::string& error) {
+/// Applies every migration newer than the file's version, all in one transaction. An existing
+/// file's migration is announced through `notice` (when set), before and after.
+bool migrate(sqlite3* db, const std::filesystem::path& path, std::string& error,
+             const std::function<void(const std::string&)>& notice) {
   if (exec(db, "BEGIN IMMEDIATE") != SQLITE_OK) {
     error = describe(db, path, "cannot start the schema migration");
     return false;
@@ -201,6 +204,13 @@ bool migrate(sqlite3* db, const std::filesystem::path& path, std::string& error)
     exec(db, "ROLLBACK");
     return false;
   }
+  // A new file (version 0) is made in milliseconds; an existing one may hold millions of rows.
+  bool const announce = notice && current > 0 && current < sqlite_journal::schema_version;
+  auto const started = std::chrono::steady_clock::now();
+  if (announce)
+    notice(path.string() + ": migrating the journal from schema version " + std::to_string(current) + " to " +
+           std::to_string(sqlite_journal::schema_version) +
+           " in one transaction; a large journal takes a while, and stewardd listens once it is done");
   for (auto const& step : migrations) {
     if (step.version <= current)
       continue;
@@ -216,6 +226,13 @@ bool migrate(sqlite3* db, const std::filesystem::path& path, std::string& error)
   }
   if (exec(db, "COMMIT") != SQLITE_OK)
     return fail("cannot commit the schema migration");
+  if (announce) {
+    auto const ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.1f", static_cast<double>(ms.count()) / 1000.0);
+    notice(path.string() + ": journal migrated to schema version " + std::to_string(sqlite_journal::schema_version) +
+           " in " + seconds + " s");
+  }
   return true;
 }
 
@@ -367,7 +384,7 @@ public:
       error = describe(db, options_.path, "cannot configure the journal");
       return false;
     }
-    if (!migrate(db, options_.path, error))
+    if (!migrate(db, options_.path, error, options_.notice))
       return false;
     if (!prepare_writer(error))
       return false;

@@ -53,6 +53,10 @@ struct sqlite_journal_options {
   int thread_nice = 0;
   /// Time source for purging; the system clock when empty. Tests inject one to age records.
   journal_clock clock;
+  /// Lines for the operator while `open` works on an existing file: before a schema migration
+  /// (which may take tens of seconds on a large journal, in one transaction) and once it is done.
+  /// Not called for a new file. Called on the opening thread; may be empty.
+  std::function<void(const std::string&)> notice;
 };
 
 /// The SQLite journal. Thread-safe: `append`, the reads and the counters may be called from any

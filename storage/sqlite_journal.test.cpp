@@ -649,6 +649,8 @@ TEST_F(SqliteJournal, StopDrainsTheQueueThenRefuses) {
 
 TEST_F(SqliteJournal, ReopenFindsEverythingAndMigrationsAreIdempotent) {
   stream_head a{"usr_a"};
+  std::vector<std::string> notices;
+  options_.notice = [&notices](const std::string& line) { notices.push_back(line); };
   {
     auto j = open();
     ASSERT_TRUE(j);
@@ -667,6 +669,7 @@ TEST_F(SqliteJournal, ReopenFindsEverythingAndMigrationsAreIdempotent) {
     EXPECT_EQ(events.value().back().hash, a.prev);
     EXPECT_TRUE(j->find_idempotency("key_9").value().has_value());
   }
+  EXPECT_TRUE(notices.empty()) << "a new file and a current one are opened without a word: " << notices.front();
   raw_db db(options_.path);
   // One row per migration, each applied once however often the file is opened.
   EXPECT_EQ(db.scalar("SELECT count(*) FROM schema_version"), sqlite_journal::schema_version);
@@ -1937,9 +1940,16 @@ TEST_F(SqliteJournal, FileOfSchemaVersion4MovesToTheAppendOnlyLayoutKeepingHisto
     db.exec("INSERT INTO idempotency VALUES ('key_older', X'" + hex(older_record.fingerprint) + "', 201, '" +
             older_record.response_body + "', " + std::to_string(test_time - 10) + ")");
   }
+  std::vector<std::string> notices;
+  options_.notice = [&notices](const std::string& line) { notices.push_back(line); };
   {
     auto j = open();
     ASSERT_TRUE(j);
+    // The operator is told before and after: stewardd is silent meanwhile otherwise.
+    ASSERT_EQ(notices.size(), 2u);
+    EXPECT_NE(notices[0].find("migrating the journal from schema version 4 to 5"), std::string::npos) << notices[0];
+    EXPECT_NE(notices[0].find(options_.path.string()), std::string::npos) << notices[0];
+    EXPECT_NE(notices[1].find("journal migrated to schema version 5 in "), std::string::npos) << notices[1];
     auto events = j->read_stream("usr_a", 1, 10);
     ASSERT_TRUE(events);
     ASSERT_EQ(events.value().size(), 6u);
@@ -1984,8 +1994,10 @@ TEST_F(SqliteJournal, FileOfSchemaVersion4MovesToTheAppendOnlyLayoutKeepingHisto
     EXPECT_EQ(db.scalar("SELECT count(*) FROM events"), 11);
     EXPECT_EQ(db.scalar("SELECT count(*) FROM idempotency"), 3);
   }
+  notices.clear();
   auto j = open(); // and a second open migrates nothing
   ASSERT_TRUE(j);
+  EXPECT_TRUE(notices.empty()) << notices.front();
   EXPECT_TRUE(j->verify_stream("usr_a").value().valid);
   EXPECT_EQ(j->verify_stream("usr_a").value().events, 7u);
   EXPECT_TRUE(j->verify_stream("usr_b").value().valid);

@@ -283,6 +283,7 @@ int main(int argc, char** argv) {
   storage::sqlite_journal_options journal_options;
   journal_options.path = std::filesystem::path(opts.data_dir) / "journal.db";
   journal_options.thread_nice = static_cast<int>(opts.bulk_nice);
+  journal_options.notice = [](const std::string& line) { std::cerr << "stewardd: " << line << std::endl; };
   std::string journal_error;
   auto journal = storage::sqlite_journal::open(journal_options, journal_error);
   if (!journal) {
