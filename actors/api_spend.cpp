@@ -270,11 +270,11 @@ void change_kill(const api_context& context, const http_request& request, const 
         session ? actors::kill_switch::session_scope : actors::kill_switch::user_scope, body.id,
         active, now,
         [users = context.users, user = std::move(*user), session, view,
-         answer = std::move(answer)](bool durable) {
+         answer = std::move(answer)](bool durable, std::uint64_t version) {
           if (durable)
             users->send(kill_user_request{user, session ? std::optional<std::string>(view.id)
                                                         : std::nullopt,
-                                          view.active, net::responder{}});
+                                          view.active, net::responder{}, version});
           answer(durable);
         });
       return;

@@ -71,7 +71,7 @@ struct directory_config {
   std::size_t hibernated_max = core::limits::user_hibernated_max_default;
   user_counters* counters = nullptr;
   alias_index* aliases = nullptr;
-  const kill_switch* kills = nullptr;
+  kill_switch* kills = nullptr;
   std::function<void()> outbox_ready;
   /// Providers to buy from (`user_config::purchases`); must outlive the directory.
   const purchase_services* purchases = nullptr;

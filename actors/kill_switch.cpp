@@ -110,32 +110,62 @@ std::string scoped_key(std::string_view scope, std::string_view id) {
 
 } // namespace
 
-std::optional<bool> kill_switch::scoped(std::string_view scope, std::string_view id) const {
+std::optional<kill_switch::scoped_state> kill_switch::scoped(std::string_view scope,
+                                                             std::string_view id) const {
   const std::string key = scoped_key(scope, id);
   std::shared_lock lock(scoped_mutex_);
   auto found = scoped_.find(key);
   if (found == scoped_.end())
     return std::nullopt;
-  return found->second;
-}
-
-void kill_switch::set_scoped(std::string_view scope, std::string_view id, bool active) {
-  std::unique_lock lock(scoped_mutex_);
-  scoped_.insert_or_assign(scoped_key(scope, id), active);
+  return found->second.state;
 }
 
 void kill_switch::change_scoped(std::string_view scope, std::string_view id, bool active,
-                                std::int64_t now, std::function<void(bool durable)> done) {
-  if (active)
-    set_scoped(scope, id, true);
+                                std::int64_t now,
+                                std::function<void(bool durable, std::uint64_t version)> done) {
+  std::string key = scoped_key(scope, id);
+  std::lock_guard order(scoped_order_mutex_);
+  const std::uint64_t version = ++scoped_versions_;
+  {
+    std::unique_lock lock(scoped_mutex_);
+    auto& entry = scoped_[key];
+    if (active)
+      entry.state.active = true; // in force from here; a lift only once durable
+    entry.state.version = version;
+    ++entry.writing;
+  }
   // As in `change`: each change re-applies its state once durable, in the register's order.
   register_->write({std::string(scope), std::string(id), active, now},
-                   [this, scope = std::string(scope), id = std::string(id), active,
-                    done = std::move(done)](bool durable) {
-                     if (durable)
-                       set_scoped(scope, id, active);
-                     done(durable);
+                   [this, key = std::move(key), active, version, done = std::move(done)](bool durable) {
+                     {
+                       std::unique_lock lock(scoped_mutex_);
+                       // Still there: `settle` forgets nothing that is being written.
+                       auto& entry = scoped_[key];
+                       --entry.writing;
+                       if (durable)
+                         entry.state.active = active;
+                     }
+                     done(durable, version);
                    });
+}
+
+void kill_switch::settle(std::string_view scope, std::string_view id, scoped_state seen) {
+  const std::string key = scoped_key(scope, id);
+  std::lock_guard order(scoped_order_mutex_);
+  {
+    std::unique_lock lock(scoped_mutex_);
+    auto found = scoped_.find(key);
+    if (found == scoped_.end() || found->second.writing != 0 ||
+        found->second.state.version != seen.version || found->second.state.active != seen.active)
+      return;
+    scoped_.erase(found);
+  }
+  // Queued behind every change made before, and before any made after: the row removed is the
+  // one the user's stream shows (and the removal also checks its state).
+  register_->erase({std::string(scope), std::string(id), seen.active, 0}, [this](bool done) {
+    if (done)
+      settled_.fetch_add(1, std::memory_order_relaxed);
+  });
 }
 
 void kill_switch::journal_change(std::string_view slug, bool active, std::int64_t at,
@@ -233,7 +263,9 @@ std::optional<storage::journal_failure> kill_switch::load() {
   for (const auto& record : register_->loaded()) {
     if (record.scope == user_scope || record.scope == session_scope) {
       // Journaled in the user's stream by its actor, which reconciles when it activates.
-      set_scoped(record.scope, record.id, record.active);
+      std::lock_guard order(scoped_order_mutex_);
+      std::unique_lock lock(scoped_mutex_);
+      scoped_[scoped_key(record.scope, record.id)].state = {record.active, ++scoped_versions_};
       continue;
     }
     set(record.id, record.active);

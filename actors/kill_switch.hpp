@@ -68,17 +68,31 @@ public:
 
   /// Whether the register holds `user`'s own kill, or `session`'s, in force (a kill is in force
   /// from its `change_scoped` on, a lift once durable).
-  bool user_killed(std::string_view user) const { return scoped(user_scope, user).value_or(false); }
-  bool session_killed(std::string_view session) const {
-    return scoped(session_scope, session).value_or(false);
-  }
+  bool user_killed(std::string_view user) const { return is_on(scoped(user_scope, user)); }
+  bool session_killed(std::string_view session) const { return is_on(scoped(session_scope, session)); }
+
+  /// A user's or session's switch as this object holds it: its state, and the version of the
+  /// last change made to it (every change and every row loaded at start gets a new one).
+  struct scoped_state {
+    bool active = false;
+    std::uint64_t version = 0;
+  };
   /// The state of a user's (`user_scope`) or session's (`session_scope`) switch as set through
-  /// this object or loaded from the register; none if it was never set.
-  std::optional<bool> scoped(std::string_view scope, std::string_view id) const;
+  /// this object or loaded from the register; none if it was never set, or settled.
+  std::optional<scoped_state> scoped(std::string_view scope, std::string_view id) const;
   /// Sets (`active`) or lifts a user's or session's kill, as `change` does for the others, except
-  /// that the journal is left to the user actor; `done(durable)` on the register's thread.
+  /// that the journal is left to the user actor; `done(durable, version)` on the register's
+  /// thread, with the change's version for `settle`.
   void change_scoped(std::string_view scope, std::string_view id, bool active, std::int64_t now,
-                     std::function<void(bool durable)> done);
+                     std::function<void(bool durable, std::uint64_t version)> done);
+  /// Called by the user actor once its stream durably shows `seen` (a state it was told, with
+  /// its version): when that is still the switch's last change and no change is being written,
+  /// the switch is forgotten here and its register row removed, and the user's ledger alone
+  /// holds it from then on. Otherwise nothing happens. This keeps the register and this map as
+  /// small as the kills whose journaling is still under way (docs/spend-core.md).
+  void settle(std::string_view scope, std::string_view id, scoped_state seen);
+  /// Switches forgotten by `settle` whose register row was removed.
+  std::uint64_t settled() const noexcept { return settled_.load(std::memory_order_relaxed); }
 
   static constexpr std::string_view user_scope = "user";
   static constexpr std::string_view session_scope = "session";
@@ -98,9 +112,20 @@ private:
 
   std::atomic<bool> global_{false};
   std::unordered_map<std::string, std::unique_ptr<flag>> providers_;
+  struct scoped_entry {
+    scoped_state state;
+    std::uint32_t writing = 0; ///< its changes queued in the register, not answered yet
+  };
+  static bool is_on(const std::optional<scoped_state>& state) { return state && state->active; }
+  /// Held from a scoped change's version to its place in the register's queue (and by `settle`
+  /// from its check to its removal's place), so that versions follow the queue's order. Taken
+  /// before `scoped_mutex_`, never after; the register's callbacks take only `scoped_mutex_`.
+  std::mutex scoped_order_mutex_;
+  std::uint64_t scoped_versions_ = 0; ///< guarded by `scoped_order_mutex_`
   /// User and session switches by `scope:id`; written rarely, read on every decision.
   mutable std::shared_mutex scoped_mutex_;
-  std::unordered_map<std::string, bool> scoped_;
+  std::unordered_map<std::string, scoped_entry> scoped_;
+  std::atomic<std::uint64_t> settled_{0};
   storage::kill_register* register_;
   storage::journal* journal_;
   std::function<void()> outbox_ready_;
@@ -118,7 +143,6 @@ private:
   std::uint64_t generation_ = 0;
 
   void set(std::string_view slug, bool active) noexcept;
-  void set_scoped(std::string_view scope, std::string_view id, bool active);
   /// Appends the `kill.set` event (and its webhook) to the system stream; `done(durable)` on the
   /// journal's thread.
   void journal_change(std::string_view slug, bool active, std::int64_t at,

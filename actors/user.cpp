@@ -557,18 +557,24 @@ void user_state::execute_plain(user_actor self, user_command command) {
     return;
   }
   auto& kill = std::get<kill_user_request>(command);
-  journal_kill(self, kill.session, kill.active, reply);
+  journal_kill(self, kill.session, kill.active, reply, kill.version);
 }
 
 void user_state::journal_kill(user_actor self, const std::optional<std::string>& session,
-                              bool active, const net::responder& reply) {
+                              bool active, const net::responder& reply, std::uint64_t version) {
   const std::int64_t now = this->now();
+  kill_settlement settle{session ? kill_switch::session_scope : kill_switch::user_scope,
+                         session ? *session : config.user, {active, version}};
   if (!reply.valid()) {
     const bool shown = session ? ledger.sessions.contains(*session) &&
                                    ledger.sessions.at(*session).killed == active
                                : ledger.killed == active;
-    if (shown)
+    if (shown) {
+      // Shown durably only when no batch is in flight (the ledger runs ahead of the journal).
+      if (version != 0 && config.kills != nullptr && in_flight.empty() && !failing)
+        config.kills->settle(settle.scope, settle.id, settle.state);
       return;
+    }
   }
   auto decision = core::decide_kill(
     ledger, session ? std::optional<std::string_view>(*session) : std::nullopt, active, now);
@@ -598,8 +604,11 @@ void user_state::journal_kill(user_actor self, const std::optional<std::string>&
     entry.created_at = now;
     outbox.push_back(std::move(entry));
   }
-  finish(self, "", reply, ok(std::move(body)), {std::move(std::get<core::accepted>(decision).event)},
-         {}, {}, std::move(outbox));
+  batch_extras extras;
+  extras.outbox = std::move(outbox);
+  extras.settle = std::move(settle);
+  append(self, "", reply, ok(std::move(body)), {std::move(std::get<core::accepted>(decision).event)},
+         std::move(extras));
 }
 
 bool user_state::user_stopped() const {
@@ -617,13 +626,13 @@ void user_state::reconcile_kills(user_actor self) {
   if (config.kills == nullptr)
     return;
   if (auto registered = config.kills->scoped(kill_switch::user_scope, config.user))
-    journal_kill(self, std::nullopt, *registered, net::responder{});
-  std::vector<std::pair<std::string, bool>> sessions;
+    journal_kill(self, std::nullopt, registered->active, net::responder{}, registered->version);
+  std::vector<std::pair<std::string, kill_switch::scoped_state>> sessions;
   for (const auto& [id, session] : ledger.sessions)
     if (auto registered = config.kills->scoped(kill_switch::session_scope, id))
       sessions.emplace_back(id, *registered);
-  for (const auto& [id, active] : sessions)
-    journal_kill(self, id, active, net::responder{});
+  for (const auto& [id, registered] : sessions)
+    journal_kill(self, id, registered.active, net::responder{}, registered.version);
 }
 
 std::string user_state::user_body() const {
@@ -737,7 +746,7 @@ void user_state::append(user_actor self, const std::string& scope_key, net::resp
   const auto id = next_batch++;
   in_flight[id].push_back(pending_reply{reply, std::move(response), scope_key,
                                         std::move(extras.aliases), queues_webhooks,
-                                        extras.purchase});
+                                        extras.purchase, std::move(extras.settle)});
   config.journal->append(std::move(batch),
                          [deliver = config.deliver, self, id](storage::append_outcome outcome) {
                            deliver_to(deliver, self, durable_atom::value, id, outcome);
@@ -766,6 +775,8 @@ void user_state::on_durable(user_actor self, std::uint64_t id, storage::append_o
       // A purchase calls its provider only once what it is about to buy is durable.
       if (pending.purchase != 0)
         send_order(self, pending.purchase);
+      if (pending.settle.state.version != 0 && config.kills != nullptr)
+        config.kills->settle(pending.settle.scope, pending.settle.id, pending.settle.state);
     }
   } else {
     // Nothing of the batch is stored, and the in-memory state ran ahead of the journal: answer

@@ -194,6 +194,9 @@ struct kill_user_request {
   std::optional<std::string> session;
   bool active = true;
   net::responder reply;
+  /// The register change's version (`kill_switch::change_scoped`), settled once the user's
+  /// stream shows it; 0: none.
+  std::uint64_t version = 0;
 };
 
 /// `POST /v1/users/{id}/terms/{provider}`: the human accepted the provider's terms.
@@ -435,7 +438,7 @@ struct user_config {
   /// Where durable aliases are copied (optional; must outlive the actor).
   alias_index* aliases = nullptr;
   /// The global and provider kill switches, read when a charge is decided (optional).
-  const kill_switch* kills = nullptr;
+  kill_switch* kills = nullptr;
   /// Told when a batch with webhook outbox entries is durable (optional; thread-safe).
   std::function<void()> outbox_ready;
   /// Providers to buy from; without it a purchase that passed every check answers 503.
@@ -443,6 +446,13 @@ struct user_config {
 };
 
 /// What a durable append answers: one command's reply and the record it completes.
+/// A user or session kill the user's stream shows (`kill_switch::settle`).
+struct kill_settlement {
+  std::string_view scope;
+  std::string id;
+  kill_switch::scoped_state state;
+};
+
 struct pending_reply {
   net::responder reply;
   net::http_response response;
@@ -453,6 +463,8 @@ struct pending_reply {
   bool outbox = false; ///< the batch queued webhooks: tell `user_config::outbox_ready` when durable
   /// The purchase (`user_state::purchases`) that continues once the batch is durable; 0: none.
   std::uint64_t purchase = 0;
+  /// The kill register change the batch journals, settled once it is durable; version 0: none.
+  kill_settlement settle;
 };
 
 /// What one batch carries besides its events (see `user_state::append`).
@@ -466,6 +478,7 @@ struct batch_extras {
   /// shows credentials once is stored without them).
   std::optional<std::string> stored_body;
   std::uint64_t purchase = 0; ///< continues this purchase when durable
+  kill_settlement settle;     ///< settled when durable (version 0: none)
 };
 
 /// A purchase between its last check and its answer (docs/provisioning.md, "The purchase"). The
@@ -579,9 +592,10 @@ struct user_state {
   bool session_stopped(const std::string& session) const;
   /// Journals a user's (no `session`) or session's kill or lift, with its webhook; `reply` gets the
   /// kill once durable, if it is valid. Without a reply (the register has it already) a change that
-  /// the ledger shows already is not journaled again.
+  /// the ledger shows already is not journaled again. A register change's `version` (0: none) is
+  /// settled once the stream durably shows it (`kill_switch::settle`).
   void journal_kill(user_actor self, const std::optional<std::string>& session, bool active,
-                    const net::responder& reply);
+                    const net::responder& reply, std::uint64_t version = 0);
   /// At activation: journals every user or session kill the register holds that the ledger does
   /// not show (a crash between the register's commit and the journal's).
   void reconcile_kills(user_actor self);

@@ -161,7 +161,7 @@ void user_state::answer_waiters(const std::string& id, const std::string& body) 
       ++waiter;
       continue;
     }
-    batch.push_back(pending_reply{waiter->second.reply, ok(body), {}, {}, false});
+    batch.push_back(pending_reply{waiter->second.reply, ok(body), {}, {}, false, 0, {}});
     waiter = waiters.erase(waiter);
   }
 }

@@ -5,6 +5,7 @@
 #include "core/limits.hpp"
 #include "core/thread_identity.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -60,6 +61,7 @@ std::string describe(sqlite3* db, const std::filesystem::path& path, std::string
 struct queued_write {
   kill_record record;
   std::function<void(bool)> done;
+  bool erase = false; ///< remove the row (if its state is `record.active`) rather than store it
 };
 
 } // namespace
@@ -116,6 +118,10 @@ public:
       error = describe(raw, path_, "cannot prepare the kill register");
       return false;
     }
+    if (erase_.prepare(raw, "DELETE FROM kills WHERE scope = ?1 AND id = ?2 AND active = ?3") != SQLITE_OK) {
+      error = describe(raw, path_, "cannot prepare the kill register");
+      return false;
+    }
     statement select;
     if (select.prepare(raw, "SELECT scope, id, active, at FROM kills ORDER BY scope, id") != SQLITE_OK) {
       error = describe(raw, path_, "cannot read the kill register");
@@ -142,11 +148,11 @@ public:
 
   const std::vector<kill_record>& loaded() const noexcept { return loaded_; }
 
-  void write(kill_record record, std::function<void(bool)> done) {
+  void write(kill_record record, std::function<void(bool)> done, bool erase = false) {
     {
       std::lock_guard lock(mutex_);
       if (!stopping_ && queue_.size() < core::limits::kill_register_queue_max) {
-        queue_.push_back({std::move(record), std::move(done)});
+        queue_.push_back({std::move(record), std::move(done), erase});
         wake_.notify_one();
         return;
       }
@@ -188,15 +194,33 @@ private:
 
   bool commit(const std::deque<queued_write>& group) {
     auto* db = db_.get();
-    if (exec(db, "BEGIN IMMEDIATE") != SQLITE_OK)
+    // Removals alone need no fsync (see `erase`), so they never hold a kill behind a flush; the
+    // next change's fsync makes them durable with it.
+    const bool only_erases =
+      std::all_of(group.begin(), group.end(), [](const queued_write& entry) { return entry.erase; });
+    if (only_erases && exec(db, "PRAGMA synchronous=OFF") != SQLITE_OK)
+      return false;
+    const bool committed = commit_group(db, group);
+    if (only_erases && exec(db, "PRAGMA synchronous=FULL") != SQLITE_OK) {
+      // A register that could not go back to fsyncing must not acknowledge another kill.
+      broken_ = true;
+      return false;
+    }
+    return committed;
+  }
+
+  bool commit_group(sqlite3* db, const std::deque<queued_write>& group) {
+    if (broken_ || exec(db, "BEGIN IMMEDIATE") != SQLITE_OK)
       return false;
     for (const auto& entry : group) {
-      reset_guard reset(upsert_);
-      upsert_.bind(1, entry.record.scope);
-      upsert_.bind(2, entry.record.id);
-      upsert_.bind(3, std::int64_t{entry.record.active ? 1 : 0});
-      upsert_.bind(4, entry.record.at);
-      if (upsert_.step() != SQLITE_DONE) {
+      auto& step = entry.erase ? erase_ : upsert_;
+      reset_guard reset(step);
+      step.bind(1, entry.record.scope);
+      step.bind(2, entry.record.id);
+      step.bind(3, std::int64_t{entry.record.active ? 1 : 0});
+      if (!entry.erase)
+        step.bind(4, entry.record.at);
+      if (step.step() != SQLITE_DONE) {
         exec(db, "ROLLBACK");
         return false;
       }
@@ -212,6 +236,8 @@ private:
   std::filesystem::path path_;
   db_ptr db_;
   statement upsert_;
+  statement erase_;
+  bool broken_ = false; ///< writer thread only
   std::vector<kill_record> loaded_;
 
   std::mutex mutex_;
@@ -233,6 +259,10 @@ std::unique_ptr<kill_register> kill_register::open(const std::filesystem::path& 
 }
 
 const std::vector<kill_record>& kill_register::loaded() const noexcept { return impl_->loaded(); }
+
+void kill_register::erase(kill_record record, std::function<void(bool done)> done) {
+  impl_->write(std::move(record), std::move(done), true);
+}
 
 void kill_register::write(kill_record record, std::function<void(bool durable)> done) {
   impl_->write(std::move(record), std::move(done));

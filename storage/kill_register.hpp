@@ -55,6 +55,11 @@ public:
   /// when `done` runs.
   void write(kill_record record, std::function<void(bool durable)> done);
 
+  /// Queues the removal of `record`'s row (by scope and id), done only while the row's state is
+  /// still `record.active`; in the queue's order, like `write`. For a row the user's own stream
+  /// has caught up with (`kill_switch::settle`). Not fsynced when nothing else is in the same
+  /// transaction: a removal lost in a crash leaves a row that still agrees with the journal.
+  void erase(kill_record record, std::function<void(bool done)> done);
   /// Refuses new writes, commits what is queued, answers every callback and joins the writer.
   void stop();
 

@@ -38,6 +38,13 @@ protected:
     return answered.get_future().get();
   }
 
+  /// Erases and waits for the answer.
+  static bool erase(kill_register& kills, kill_record record) {
+    std::promise<bool> answered;
+    kills.erase(std::move(record), [&](bool done) { answered.set_value(done); });
+    return answered.get_future().get();
+  }
+
   fs::path dir_;
 };
 
@@ -71,6 +78,35 @@ TEST_F(KillRegister, UserAndSessionKillsAreStoredBesideTheOthers) {
   ASSERT_TRUE(kills);
   const std::vector<kill_record> expected{{"session", "ses_b", false, 102},
                                           {"user", "usr_a", true, 100}};
+  EXPECT_EQ(kills->loaded(), expected);
+}
+
+TEST_F(KillRegister, AnEraseRemovesARowOnlyInTheStateItNames) {
+  {
+    auto kills = open();
+    ASSERT_TRUE(kills);
+    EXPECT_TRUE(write(*kills, {"user", "usr_a", false, 100}));
+    EXPECT_TRUE(write(*kills, {"user", "usr_b", true, 101}));
+    EXPECT_TRUE(write(*kills, {"session", "ses_c", true, 102}));
+    auto const commits = kills->commits();
+    EXPECT_TRUE(erase(*kills, {"user", "usr_a", false, 0}));
+    EXPECT_TRUE(erase(*kills, {"user", "usr_b", false, 0})) << "answered, but usr_b is killed: kept";
+    EXPECT_TRUE(erase(*kills, {"user", "usr_none", true, 0})) << "no row: nothing to do";
+    EXPECT_EQ(kills->commits(), commits + 3);
+    // In the queue's order: a removal queued before a change does not remove that change.
+    std::promise<bool> erased;
+    std::promise<bool> written;
+    kills->erase({"session", "ses_c", true, 0}, [&](bool done) { erased.set_value(done); });
+    kills->write({"session", "ses_c", true, 103}, [&](bool durable) { written.set_value(durable); });
+    EXPECT_TRUE(erased.get_future().get());
+    EXPECT_TRUE(written.get_future().get());
+    // And a change after a removal-only commit is durable again (the removal is fsynced with it).
+    EXPECT_TRUE(write(*kills, {"user", "usr_d", true, 104}));
+  }
+  auto kills = open();
+  ASSERT_TRUE(kills);
+  const std::vector<kill_record> expected{
+    {"session", "ses_c", true, 103}, {"user", "usr_b", true, 101}, {"user", "usr_d", true, 104}};
   EXPECT_EQ(kills->loaded(), expected);
 }
 

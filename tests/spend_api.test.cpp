@@ -705,6 +705,75 @@ TEST_F(spend_api, user_and_session_kills_are_registered_then_journaled_in_the_us
   EXPECT_EQ(provider_spent(user), 50);
 }
 
+/// The kill register's rows for `id` (a user or session id), read beside the running stewardd.
+int register_rows(const std::filesystem::path& kills_db, const std::string& id) {
+  sqlite3* db = nullptr;
+  int rows = -1;
+  if (sqlite3_open_v2(kills_db.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* count = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM kills WHERE id = ?1", -1, &count, nullptr) == SQLITE_OK) {
+      sqlite3_bind_text(count, 1, id.c_str(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
+      if (sqlite3_step(count) == SQLITE_ROW)
+        rows = sqlite3_column_int(count, 0);
+    }
+    sqlite3_finalize(count);
+  }
+  sqlite3_close(db);
+  return rows;
+}
+
+/// Polls `register_rows` for up to 5 s until it is `expected`.
+bool register_rows_become(const std::filesystem::path& kills_db, const std::string& id, int expected) {
+  for (int i = 0; i < 100; ++i) {
+    if (register_rows(kills_db, id) == expected)
+      return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+TEST_F(spend_api, a_user_or_session_kill_leaves_the_register_once_the_users_stream_shows_it) {
+  ASSERT_TRUE(start());
+  auto user = create_user("settled");
+  auto token = mint_token(user, 1'000'000);
+  auto c = client();
+  auto const kills_db = server_->run_dir() / "data" / "kills.db";
+  const std::string kill_user = R"({"scope":"user","id":")" + user + R"("})";
+
+  // The kill: registered, journaled by the user actor, then its row removed; the ledger holds it.
+  ASSERT_EQ(platform("POST", "/v1/kill", kill_user)->status, 200);
+  EXPECT_TRUE(register_rows_become(kills_db, user, 0)) << register_rows(kills_db, user);
+  EXPECT_EQ(charge(c, token, 10, "s1")->status, 403) << "still killed, by the ledger";
+  // The lift takes the same way.
+  ASSERT_EQ(platform("DELETE", "/v1/kill", kill_user)->status, 200);
+  EXPECT_TRUE(register_rows_become(kills_db, user, 0)) << register_rows(kills_db, user);
+  EXPECT_EQ(charge(c, token, 10, "s2")->status, 201);
+
+  // A session's kill too; then a crash: the ledger alone keeps it in force.
+  auto session = platform("POST", "/v1/users/" + user + "/sessions",
+                          R"({"run_budget":{"amount":100000,"currency":"usd"}})");
+  ASSERT_TRUE(session);
+  ASSERT_EQ(session->status, 201) << session->body;
+  const std::string session_id = json_string(session->body, "id");
+  auto session_token = mint_token(user, 5000, "acme", false, session_id);
+  ASSERT_EQ(platform("POST", "/v1/kill", R"({"scope":"session","id":")" + session_id + R"("})")->status, 200);
+  EXPECT_TRUE(register_rows_become(kills_db, session_id, 0)) << register_rows(kills_db, session_id);
+  ASSERT_EQ(platform("POST", "/v1/kill", kill_user)->status, 200);
+  EXPECT_TRUE(register_rows_become(kills_db, user, 0));
+
+  auto run_dir = server_->run_dir();
+  ASSERT_TRUE(server_->process().signal(SIGKILL));
+  server_->process().wait_exit(deadline_in(5s));
+  ASSERT_TRUE(start(run_dir));
+  auto c2 = client();
+  EXPECT_EQ(charge(c2, token, 10, "s3")->status, 403) << "the user's kill survived without its row";
+  ASSERT_EQ(platform("DELETE", "/v1/kill", kill_user)->status, 200);
+  EXPECT_EQ(charge(c2, token, 10, "s4")->status, 201);
+  EXPECT_EQ(charge(c2, session_token, 10, "s5")->status, 403) << "and the session's";
+  EXPECT_TRUE(register_rows_become(kills_db, user, 0));
+  EXPECT_EQ(provider_spent(user), 20);
+}
+
 TEST_F(spend_api, the_operator_kills_on_the_admin_listener_with_the_admin_token) {
   ASSERT_TRUE(start());
   const auto admin_token = read_secret(server_->run_dir() / "data" / "admin.token");
