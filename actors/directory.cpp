@@ -2,6 +2,7 @@
 
 #include "net/problem_response.hpp"
 
+#include "core/assert.hpp"
 #include "core/problem.hpp"
 
 #include <caf/actor_cast.hpp>
@@ -132,39 +133,75 @@ void directory_shard_state::on_hibernate(const std::string& user, const user_act
   auto found = retiring.find(user);
   if (found == retiring.end() || found->second.actor != actor.address() || hibernated_bound == 0)
     return;
-  if (auto stale = hibernated.find(user); stale != hibernated.end()) {
-    // Cannot happen (an image is taken out when its actor is spawned); the newer one wins.
-    count_image(config.counters, stale->second, -1);
-    hibernated.erase(stale);
-  }
-  auto kept = hibernated.emplace(user, std::move(image)).first;
-  count_image(config.counters, kept->second, 1);
-  if (hibernated.size() <= hibernated_bound)
-    return;
-  // Over the bound: drop another image (any will do; its user reloads from the journal).
-  auto victim = hibernated.begin();
-  if (victim == kept)
-    ++victim;
-  count_image(config.counters, victim->second, -1);
-  hibernated.erase(victim);
-  if (config.counters != nullptr)
-    config.counters->images_dropped.fetch_add(1, std::memory_order_relaxed);
+  // A stale image of the user cannot be kept (it is taken out when its actor is spawned); were
+  // one there, the newer replaces it.
+  if (const auto* stale = hibernated.find(user))
+    count_image(config.counters, *stale, -1);
+  count_image(config.counters, image, 1);
+  // Over the bound the image kept longest goes; its user reloads from the journal.
+  hibernated.put(user, std::move(image), hibernated_bound, [this](const user_image& dropped) {
+    count_image(config.counters, dropped, -1);
+    if (config.counters != nullptr)
+      config.counters->images_dropped.fetch_add(1, std::memory_order_relaxed);
+  });
 }
 
 std::optional<user_image> directory_shard_state::take_image(const std::string& user) {
-  auto kept = hibernated.find(user);
-  if (kept == hibernated.end())
-    return std::nullopt;
-  std::optional<user_image> out = std::move(kept->second);
-  count_image(config.counters, *out, -1);
-  hibernated.erase(kept);
+  auto out = hibernated.take(user);
+  if (out)
+    count_image(config.counters, *out, -1);
   return out;
 }
 
 void directory_shard_state::drop_images() {
-  for (const auto& [user, image] : hibernated)
-    count_image(config.counters, image, -1);
-  hibernated.clear();
+  hibernated.clear([this](const user_image& image) { count_image(config.counters, image, -1); });
+}
+
+void hibernated_images::put(const std::string& user, user_image image, std::size_t bound,
+                            const std::function<void(const user_image&)>& dropped) {
+  if (auto found = index_.find(user); found != index_.end()) {
+    auto node = found->second;
+    index_.erase(found);
+    order_.erase(node);
+  }
+  order_.emplace_back(user, std::move(image));
+  auto newest = std::prev(order_.end());
+  index_.emplace(std::string_view(newest->first), newest);
+  while (index_.size() > bound && order_.begin() != newest) {
+    auto oldest = order_.begin();
+    index_.erase(std::string_view(oldest->first));
+    dropped(oldest->second);
+    order_.erase(oldest);
+  }
+}
+
+std::optional<user_image> hibernated_images::take(const std::string& user) {
+  auto found = index_.find(user);
+  if (found == index_.end())
+    return std::nullopt;
+  auto node = found->second;
+  index_.erase(found);
+  std::optional<user_image> out = std::move(node->second);
+  order_.erase(node);
+  return out;
+}
+
+const user_image* hibernated_images::find(const std::string& user) const {
+  auto found = index_.find(user);
+  return found == index_.end() ? nullptr : &found->second->second;
+}
+
+const user_image& hibernated_images::at(const std::string& user) const {
+  const auto* image = find(user);
+  STEWARD_ASSERT(image != nullptr);
+  return *image;
+}
+
+void hibernated_images::clear(const std::function<void(const user_image&)>& dropped) {
+  for (const auto& [user, image] : order_)
+    dropped(image);
+  index_.clear();
+  order_.clear();
 }
 
 void directory_shard_state::on_down(directory_shard::pointer self, const caf::actor_addr& source) {

@@ -27,8 +27,10 @@
 // only this node's actor of the user writes the stream, and while it lived the shard held no image
 // of it (an image is taken out of `hibernated` when its actor is spawned). Were it ever stale, the
 // `(stream, seq)` fence would refuse the resumed actor's first append and it would reload. At most
-// `hibernated_max` images are kept (split among the shards); past it the shard drops an arbitrary
-// one, and that user reloads from the journal like before hibernation existed.
+// `hibernated_max` images are kept (split among the shards); past it the shard drops the one kept
+// longest, and that user reloads from the journal like before hibernation existed. An image leaves
+// the store when its user activates and comes back at the next passivation, so the one kept
+// longest is the least recently used.
 
 #include "actors/loader_pool.hpp"
 #include "actors/user.hpp"
@@ -40,7 +42,9 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -77,6 +81,30 @@ struct directory_config {
   const purchase_services* purchases = nullptr;
 };
 
+/// The images a shard keeps (see "Hibernation" above), oldest first: `put` past the bound drops
+/// the image kept longest. Not thread-safe; the shard's own.
+class hibernated_images {
+public:
+  /// Keeps `image` for `user` (replacing one kept for it), then drops the oldest images while
+  /// more than `bound` are kept; calls `dropped` with each one dropped (not with a replaced one).
+  void put(const std::string& user, user_image image, std::size_t bound,
+           const std::function<void(const user_image&)>& dropped);
+  /// Takes `user`'s image out, if one is kept.
+  std::optional<user_image> take(const std::string& user);
+  const user_image* find(const std::string& user) const;
+  const user_image& at(const std::string& user) const;
+  std::size_t size() const noexcept { return index_.size(); }
+  bool empty() const noexcept { return index_.empty(); }
+  /// Drops every image, calling `dropped` with each.
+  void clear(const std::function<void(const user_image&)>& dropped);
+
+private:
+  using entry = std::pair<std::string, user_image>;
+  std::list<entry> order_; ///< oldest first
+  /// Keys view the user ids held in `order_`'s nodes, which never move.
+  std::unordered_map<std::string_view, std::list<entry>::iterator> index_;
+};
+
 /// A passivated user actor that is not down yet, and the commands for its user that arrived since.
 struct retiring_user {
   caf::actor_addr actor;
@@ -92,7 +120,7 @@ struct directory_shard_state {
   /// Users whose passivated actor is still draining, by user id.
   std::unordered_map<std::string, retiring_user> retiring;
   /// Passivated users kept as their image, by user id; none of them has an actor.
-  std::unordered_map<std::string, user_image> hibernated;
+  hibernated_images hibernated;
   /// This shard's share of `directory_config::hibernated_max`.
   std::size_t hibernated_bound = 0;
 

@@ -63,6 +63,34 @@ struct DirectoryTest : ::testing::Test {
   }
 };
 
+TEST(HibernatedImages, PastTheBoundTheImageKeptLongestGoes) {
+  hibernated_images images;
+  std::vector<std::uint64_t> dropped;
+  auto const drop = [&dropped](const user_image& image) { dropped.push_back(image.seq); };
+  auto const image = [](std::uint64_t seq) { return user_image{"ledger", seq, core::chain_genesis, 0}; };
+  images.put("usr_a", image(1), 2, drop);
+  images.put("usr_b", image(2), 2, drop);
+  // usr_a activates (its image is taken) and passivates again: now the most recently used.
+  ASSERT_EQ(images.take("usr_a")->seq, 1u);
+  EXPECT_EQ(images.size(), 1u);
+  images.put("usr_a", image(3), 2, drop);
+  images.put("usr_c", image(4), 2, drop);
+  EXPECT_EQ(dropped, std::vector<std::uint64_t>{2}) << "usr_b was kept longest";
+  EXPECT_EQ(images.find("usr_b"), nullptr);
+  EXPECT_EQ(images.at("usr_a").seq, 3u);
+  EXPECT_EQ(images.at("usr_c").seq, 4u);
+  // A newer image of a kept user replaces it without dropping another.
+  images.put("usr_a", image(5), 2, drop);
+  EXPECT_EQ(dropped.size(), 1u);
+  EXPECT_EQ(images.at("usr_a").seq, 5u);
+  images.put("usr_d", image(6), 2, drop);
+  EXPECT_EQ(dropped, (std::vector<std::uint64_t>{2, 4})) << "usr_c was older than usr_a's newer image";
+  EXPECT_FALSE(images.take("usr_c"));
+  images.clear(drop);
+  EXPECT_TRUE(images.empty());
+  EXPECT_EQ(dropped, (std::vector<std::uint64_t>{2, 4, 5, 6}));
+}
+
 TEST_F(DirectoryTest, ConcurrentFirstMessagesActivateTheUserOnce) {
   for (int round = 0; round < 20; ++round) {
     const std::string user = test_id(core::id_kind::user, 1000 + round);
@@ -494,7 +522,7 @@ TEST_F(DirectoryPassivationTest, AnIdleUserIsKeptAsItsImageAndResumedWithoutAJou
   passivate_idle();
   EXPECT_FALSE(mapped());
   EXPECT_TRUE(shard().retiring.empty());
-  ASSERT_EQ(shard().hibernated.count(user), 1u);
+  ASSERT_NE(shard().hibernated.find(user), nullptr);
   EXPECT_EQ(counters.hibernated.load(), 1);
   const user_image& kept = shard().hibernated.at(user);
   EXPECT_EQ(kept.seq, 2u) << "the stream's head: the token and the charge";
