@@ -103,6 +103,9 @@ public:
   /// Batches refused with `conflict` (a taken seq, idempotency key, outbox id or vault ref, or an
   /// alias key naming another stream).
   std::uint64_t conflicts() const noexcept;
+  /// Groups stored a second time, a savepoint per batch, because a batch failed in the first
+  /// pass (see `write_group` in sqlite_journal.cpp).
+  std::uint64_t redone_groups() const noexcept;
   /// Appends refused with `overloaded`.
   std::uint64_t overloads() const noexcept;
   /// Batches failed with `io_error`.

@@ -371,6 +371,7 @@ TEST_F(SqliteJournal, AWriterThatNeverIdlesStillHasItsWalRestarted) {
   // 4 x 768 batches: about 48 MiB of payload.
   auto const high_water = storm(*j, options_.path, 4, 768);
   EXPECT_GE(j->wal_restarts(), 1u) << "the writer restarted the WAL while batches kept coming";
+  EXPECT_EQ(j->redone_groups(), 0u) << "no batch failed, so no group was stored twice";
   // 70 MiB of frames went through the WAL when nothing restarted it (measured); it never held
   // more than the bound plus what the writer commits during a checkpoint pass and its fsync
   // (about 12 MiB, measured).
@@ -488,6 +489,7 @@ TEST_F(SqliteJournal, ConflictFailsOnlyThatBatchAndItsIdempotencyRecord) {
   // The three later batches shared one transaction (the sentinel may have had its own).
   EXPECT_LE(j->commits() - commits_before, 2u);
   EXPECT_EQ(j->conflicts(), 1u);
+  EXPECT_EQ(j->redone_groups(), 1u) << "stored again, a savepoint per batch, once the conflict showed";
 
   EXPECT_FALSE(j->find_idempotency("key_duplicate").value().has_value());
   auto stored = j->find_idempotency("key_fresh");

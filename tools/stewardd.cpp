@@ -354,6 +354,9 @@ int main(int argc, char** argv) {
   metrics.add_callback_counter("steward_journal_wal_restarts_total",
                                "WAL restarts the journal writer made to bound the WAL under steady load.", {},
                                [&journal] { return journal->wal_restarts(); });
+  metrics.add_callback_counter("steward_journal_redone_groups_total",
+                               "Journal groups stored again, a savepoint per batch, after a batch failed.", {},
+                               [&journal] { return journal->redone_groups(); });
   metrics.add_callback_counter("steward_journal_overloads_total",
                                "Appends refused because the journal queue was full.", {},
                                [&journal] { return journal->overloads(); });
