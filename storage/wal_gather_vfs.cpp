@@ -98,7 +98,24 @@ int forward_unlock(sqlite3_file* file, int level) {
 int forward_check_reserved_lock(sqlite3_file* file, int* out) {
   return real_methods(cast(file)).xCheckReservedLock(cast(file)->real, out);
 }
+/// Whether a `PRAGMA synchronous` value keeps the sync at every commit that gathering needs.
+bool syncs_every_commit(const char* value) {
+  for (const char* accepted : {"2", "3", "full", "extra"})
+    if (sqlite3_stricmp(value, accepted) == 0)
+      return true;
+  return false;
+}
+
 int forward_file_control(sqlite3_file* file, int op, void* arg) {
+  if (op == SQLITE_FCNTL_PRAGMA) {
+    // SQLite offers every PRAGMA to the database file first: one that would stop the sync at
+    // each commit is refused, since frames could then stay gathered after their commit.
+    auto** words = static_cast<char**>(arg); // [0] the error out, [1] the name, [2] the value
+    if (sqlite3_stricmp(words[1], "synchronous") == 0 && words[2] != nullptr && !syncs_every_commit(words[2])) {
+      words[0] = sqlite3_mprintf("a connection that gathers its WAL writes must keep synchronous=FULL");
+      return SQLITE_ERROR;
+    }
+  }
   return real_methods(cast(file)).xFileControl(cast(file)->real, op, arg);
 }
 int forward_sector_size(sqlite3_file* file) { return real_methods(cast(file)).xSectorSize(cast(file)->real); }

@@ -14,8 +14,9 @@
 // Only for a connection that runs with `synchronous=FULL` (or EXTRA): other connections read a
 // frame once the wal-index says it is committed, which SQLite writes after the commit's sync, so
 // every frame they can see has left the buffer. At `synchronous=NORMAL` SQLite does not sync at a
-// commit, and others could read frames still in the buffer. `sqlite_journal` opens its writer
-// connection through it; readers and the checkpointer open theirs through the default VFS.
+// commit, and others could read frames still in the buffer; so a connection through this VFS
+// refuses a `PRAGMA synchronous` below FULL. `sqlite_journal` opens its writer connection through
+// it; readers and the checkpointer open theirs through the default VFS.
 
 #include <cstddef>
 

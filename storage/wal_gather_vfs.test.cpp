@@ -50,6 +50,8 @@ public:
     return value;
   }
 
+  sqlite3* handle() const { return db_; }
+
 private:
   sqlite3* db_ = nullptr;
 };
@@ -159,6 +161,23 @@ TEST_F(WalGatherVfs, ATransactionLargerThanTheCacheReadsBackWhatItSpilled) {
   w->exec("ROLLBACK");
   EXPECT_EQ(reader.scalar("SELECT count(*) FROM t"), 300);
   EXPECT_EQ(w->scalar("SELECT count(*) FROM t"), 300);
+}
+
+TEST_F(WalGatherVfs, ASynchronousSettingThatSkipsCommitSyncsIsRefused) {
+  auto w = writer();
+  for (const char* refused : {"NORMAL", "1", "off", "0"}) {
+    char* message = nullptr;
+    EXPECT_EQ(sqlite3_exec(w->handle(), (std::string("PRAGMA synchronous=") + refused).c_str(), nullptr,
+                           nullptr, &message),
+              SQLITE_ERROR)
+      << refused;
+    EXPECT_STREQ(message, "a connection that gathers its WAL writes must keep synchronous=FULL");
+    sqlite3_free(message);
+  }
+  EXPECT_EQ(w->scalar("PRAGMA synchronous"), 2) << "still FULL";
+  w->exec("PRAGMA synchronous=EXTRA");
+  w->exec("PRAGMA synchronous=full");
+  EXPECT_EQ(w->scalar("PRAGMA synchronous"), 2);
 }
 
 TEST_F(WalGatherVfs, ClosingWritesEverythingAndTheFileReopens) {
