@@ -360,6 +360,13 @@ std::uintmax_t storm(sqlite_journal& j, const fs::path& db_path, int threads, st
   return wal_high_water.load();
 }
 
+/// The journal's WAL restarts once there is at least one, or after 5 s.
+std::uint64_t wal_restarts_within_5s(sqlite_journal& j) {
+  for (int i = 0; i < 500 && j.wal_restarts() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return j.wal_restarts();
+}
+
 TEST_F(SqliteJournal, AWriterThatNeverIdlesStillHasItsWalRestarted) {
   // The checkpointer alone only resets the WAL when the writer finds it fully copied before a
   // commit, which a writer with batches always waiting never does. A small bound makes the
@@ -398,9 +405,7 @@ TEST_F(SqliteJournal, AReaderInTheWalDefersItsRestartWithoutStoppingTheWriter) {
   // Once it left, the WAL is restarted within an interval or two, whether or not batches keep
   // coming: an idle writer wakes for it.
   storm(*j, options_.path, 2, 64, "usr_after");
-  for (int i = 0; i < 500 && j->wal_restarts() == 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  EXPECT_GE(j->wal_restarts(), 1u);
+  EXPECT_GE(wal_restarts_within_5s(*j), 1u);
 }
 
 TEST_F(SqliteJournal, AnIdleWriterStillRestartsALongWal) {
@@ -411,9 +416,7 @@ TEST_F(SqliteJournal, AnIdleWriterStillRestartsALongWal) {
   stream_head head{"usr_once"};
   // One batch of 512 events of about 1 KiB: a WAL twice the bound and more, then no more batches.
   ASSERT_TRUE(append_and_wait(*j, padded_batch(head, 512)).durable());
-  for (int i = 0; i < 500 && j->wal_restarts() == 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  EXPECT_EQ(j->wal_restarts(), 1u) << "the writer restarted the WAL without waiting for a batch";
+  EXPECT_EQ(wal_restarts_within_5s(*j), 1u) << "the writer restarted the WAL without waiting for a batch";
 }
 
 TEST_F(SqliteJournal, AWalRestartBoundBelowTheFloorIsRefused) {

@@ -630,16 +630,24 @@ TEST_F(spend_api, kills_at_every_scope_stop_charges_and_lift) {
   EXPECT_EQ(provider_spent(user), 40);
 }
 
-/// Whether `user`'s audit log holds `needle`, polled for up to 5 s (the user actor journals a
-/// registered kill after its ack).
-bool audit_shows(const std::function<std::optional<http_response>()>& audit, std::string_view needle) {
+/// Whether `done` holds within 5 s, asked every 50 ms: for what the user actor does after a
+/// kill's ack.
+bool within_5s(const std::function<bool()>& done) {
   for (int i = 0; i < 100; ++i) {
-    auto r = audit();
-    if (r && r->status == 200 && r->body.find(needle) != std::string::npos)
+    if (done())
       return true;
     std::this_thread::sleep_for(50ms);
   }
   return false;
+}
+
+/// Whether `user`'s audit log holds `needle` within 5 s (the user actor journals a registered kill
+/// after its ack).
+bool audit_shows(const std::function<std::optional<http_response>()>& audit, std::string_view needle) {
+  return within_5s([&] {
+    auto r = audit();
+    return r && r->status == 200 && r->body.find(needle) != std::string::npos;
+  });
 }
 
 TEST_F(spend_api, user_and_session_kills_are_registered_then_journaled_in_the_users_stream) {
@@ -722,14 +730,9 @@ int register_rows(const std::filesystem::path& kills_db, const std::string& id) 
   return rows;
 }
 
-/// Polls `register_rows` for up to 5 s until it is `expected`.
+/// Whether `register_rows` becomes `expected` within 5 s.
 bool register_rows_become(const std::filesystem::path& kills_db, const std::string& id, int expected) {
-  for (int i = 0; i < 100; ++i) {
-    if (register_rows(kills_db, id) == expected)
-      return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return false;
+  return within_5s([&] { return register_rows(kills_db, id) == expected; });
 }
 
 TEST_F(spend_api, a_user_or_session_kill_leaves_the_register_once_the_users_stream_shows_it) {
