@@ -971,12 +971,11 @@ private:
     checkpoint_wake_.notify_one();
   }
 
-  /// Stores the whole group in one transaction and sets every request's outcome.
-  /// Stores the group in one transaction. First without a savepoint per batch: a savepoint makes
-  /// SQLite copy every page a batch changes into a statement journal first (about 4 MB a commit
-  /// under `bench/charges`), and batches almost never fail. When one does (a conflict, a CHECK),
-  /// the whole transaction is rolled back and the group stored again with a savepoint per batch,
-  /// so that only that batch fails.
+  /// Stores the group in one transaction and sets every request's outcome. First without a
+  /// savepoint per batch: a savepoint makes SQLite copy every page a batch changes into a
+  /// statement journal first (docs/journal.md, "Group commit"), and batches almost never fail.
+  /// When one does (a conflict, a CHECK), the whole transaction is rolled back and the group
+  /// stored again with a savepoint per batch, so that only that batch fails.
   void write_group(bool purge) {
     if (write_group_pass(purge, false) == pass_result::redo)
       write_group_pass(purge, true);
