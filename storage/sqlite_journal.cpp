@@ -992,6 +992,7 @@ private:
             io_errors_.fetch_add(1, std::memory_order_relaxed);
         }
     };
+    auto const began = std::chrono::steady_clock::now();
     if (run(begin_) != SQLITE_OK) {
       fail_all(journal_error::io_error);
       return pass_result::done;
@@ -1067,10 +1068,15 @@ private:
       fail_all(journal_error::io_error);
       return pass_result::done;
     }
+
     // A group of only refused batches and an empty purge changed nothing, so SQLite wrote and
     // fsynced nothing: it is not counted as a commit.
-    if (batches > 0 || purged > 0 || expired > 0 || completed > 0)
+    if (batches > 0 || purged > 0 || expired > 0 || completed > 0) {
       commits_.fetch_add(1, std::memory_order_relaxed);
+      if (options_.commit_durations != nullptr)
+        options_.commit_durations->observe_ns(static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - began).count()));
+    }
     batches_durable_.fetch_add(batches, std::memory_order_relaxed);
     events_durable_.fetch_add(events, std::memory_order_relaxed);
     idempotency_purged_.fetch_add(purged, std::memory_order_relaxed);

@@ -15,6 +15,7 @@
 // docs/journal.md.
 
 #include "core/limits.hpp"
+#include "core/metrics.hpp"
 #include "storage/journal.hpp"
 
 #include <cstddef>
@@ -57,6 +58,9 @@ struct sqlite_journal_options {
   /// (which may take tens of seconds on a large journal, in one transaction) and once it is done.
   /// Not called for a new file. Called on the opening thread; may be empty.
   std::function<void(const std::string&)> notice;
+  /// Observes the duration of each commit `commits()` counts, from its BEGIN to its COMMIT's
+  /// return (the WAL's fsync included); may be null. Must outlive the journal.
+  core::metrics::histogram* commit_durations = nullptr;
 };
 
 /// The SQLite journal. Thread-safe: `append`, the reads and the counters may be called from any

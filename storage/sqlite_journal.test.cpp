@@ -428,6 +428,9 @@ TEST_F(SqliteJournal, AWalRestartBoundBelowTheFloorIsRefused) {
 
 TEST_F(SqliteJournal, GroupCommitPutsManyBatchesInOneTransaction) {
   options_.queue_batches = 2048;
+  constexpr double bounds[] = {0.001, 0.01, 0.1, 1};
+  core::metrics::histogram commit_durations(bounds);
+  options_.commit_durations = &commit_durations;
   auto j = open();
   ASSERT_TRUE(j);
   constexpr std::size_t threads = 8;
@@ -452,6 +455,9 @@ TEST_F(SqliteJournal, GroupCommitPutsManyBatchesInOneTransaction) {
   EXPECT_EQ(j->batches_durable(), total);
   // One fsync per batch would be 1000 commits; grouping must do far better than that.
   EXPECT_LT(j->commits(), total / 4) << "commits: " << j->commits();
+  auto const durations = commit_durations.snapshot();
+  EXPECT_EQ(durations.count, j->commits()) << "each commit observed";
+  EXPECT_GT(durations.sum_seconds, 0.0);
   std::cout << "[          ] " << total << " batches in " << j->commits() << " commits\n";
 }
 

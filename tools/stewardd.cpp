@@ -284,6 +284,11 @@ int main(int argc, char** argv) {
   journal_options.path = std::filesystem::path(opts.data_dir) / "journal.db";
   journal_options.thread_nice = static_cast<int>(opts.bulk_nice);
   journal_options.notice = [](const std::string& line) { std::cerr << "stewardd: " << line << std::endl; };
+  static constexpr double commit_bounds[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
+                                             0.1,    0.2,   0.5,   1,     2,    5};
+  journal_options.commit_durations = &metrics.add_histogram(
+    "steward_journal_commit_duration_seconds",
+    "Journal transactions, from BEGIN to the COMMIT's return (the WAL's fsync included).", commit_bounds);
   std::string journal_error;
   auto journal = storage::sqlite_journal::open(journal_options, journal_error);
   if (!journal) {
