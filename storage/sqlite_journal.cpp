@@ -959,7 +959,11 @@ private:
   /// again, so that such a reader costs the writer 20 ms per interval at most.
   void restart_wal() {
     sqlite3_busy_timeout(writer_db_.get(), wal_restart_busy_ms);
+    auto const started = std::chrono::steady_clock::now();
     auto const rc = sqlite3_wal_checkpoint_v2(writer_db_.get(), nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
+    if (options_.wal_restart_durations != nullptr)
+      options_.wal_restart_durations->observe_ns(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count()));
     sqlite3_busy_timeout(writer_db_.get(), static_cast<int>(limits::journal_busy_timeout_ms));
     if (rc == SQLITE_OK) {
       wal_restarts_.fetch_add(1, std::memory_order_relaxed);

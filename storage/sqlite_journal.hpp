@@ -61,6 +61,9 @@ struct sqlite_journal_options {
   /// Observes the duration of each commit `commits()` counts, from its BEGIN to its COMMIT's
   /// return (the WAL's fsync included); may be null. Must outlive the journal.
   core::metrics::histogram* commit_durations = nullptr;
+  /// Observes each WAL restart the writer runs between two commits (`wal_restarts`), which no
+  /// commit overlaps; may be null. Must outlive the journal.
+  core::metrics::histogram* wal_restart_durations = nullptr;
 };
 
 /// The SQLite journal. Thread-safe: `append`, the reads and the counters may be called from any

@@ -373,11 +373,15 @@ TEST_F(SqliteJournal, AWriterThatNeverIdlesStillHasItsWalRestarted) {
   // restart happen many times within the storm.
   options_.wal_restart_frames = 64;
   options_.queue_batches = 4096;
+  constexpr double bounds[] = {0.001, 0.01, 0.1, 1};
+  core::metrics::histogram restart_durations(bounds);
+  options_.wal_restart_durations = &restart_durations;
   auto j = open();
   ASSERT_TRUE(j);
   // 4 x 768 batches: about 48 MiB of payload.
   auto const high_water = storm(*j, options_.path, 4, 768);
   EXPECT_GE(j->wal_restarts(), 1u) << "the writer restarted the WAL while batches kept coming";
+  EXPECT_GE(restart_durations.snapshot().count, j->wal_restarts()) << "each restart observed, and any that gave up";
   EXPECT_EQ(j->redone_groups(), 0u) << "no batch failed, so no group was stored twice";
   // 70 MiB of frames went through the WAL when nothing restarted it (measured); it never held
   // more than the bound plus what the writer commits during a checkpoint pass and its fsync

@@ -289,6 +289,9 @@ int main(int argc, char** argv) {
   journal_options.commit_durations = &metrics.add_histogram(
     "steward_journal_commit_duration_seconds",
     "Journal transactions, from BEGIN to the COMMIT's return (the WAL's fsync included).", commit_bounds);
+  journal_options.wal_restart_durations = &metrics.add_histogram(
+    "steward_journal_wal_restart_duration_seconds",
+    "WAL restarts the journal writer ran between two commits; no commit overlaps one.", commit_bounds);
   std::string journal_error;
   auto journal = storage::sqlite_journal::open(journal_options, journal_error);
   if (!journal) {
