@@ -71,6 +71,15 @@ protected:
     return r ? json_string(r->body, "id") : "";
   }
 
+  /// A session of `user` with a run budget of `run_budget` minor units (USD); its id, empty when
+  /// it was not created.
+  std::string open_session(const std::string& user, std::int64_t run_budget) {
+    auto r = platform("POST", "/v1/users/" + user + "/sessions",
+                      R"({"run_budget":{"amount":)" + std::to_string(run_budget) + R"(,"currency":"usd"}})");
+    EXPECT_TRUE(r && r->status == 201) << (r ? r->body : "no response");
+    return r && r->status == 201 ? json_string(r->body, "id") : "";
+  }
+
   /// A payment token of `user` for `provider`; with `session`, scoped to that agent session.
   std::string mint_token(const std::string& user, std::int64_t max_amount,
                          const std::string& provider = "acme", bool single_use = false,
@@ -289,11 +298,9 @@ TEST_F(spend_api, session_run_budget_declines_with_scope_session) {
 TEST_F(spend_api, a_session_past_its_charges_per_minute_is_rate_limited_and_nothing_is_stored) {
   ASSERT_TRUE(start({}, {"--session-charges-per-minute=2"}));
   auto user = create_user("hasty");
-  auto session = platform("POST", "/v1/users/" + user + "/sessions",
-                          R"({"run_budget":{"amount":100000,"currency":"usd"}})");
-  ASSERT_TRUE(session);
-  ASSERT_EQ(session->status, 201) << session->body;
-  auto token = mint_token(user, 5000, "acme", false, json_string(session->body, "id"));
+  const std::string session_id = open_session(user, 100000);
+  ASSERT_FALSE(session_id.empty());
+  auto token = mint_token(user, 5000, "acme", false, session_id);
   auto c = client();
   ASSERT_EQ(charge(c, token, 100, "v1")->status, 201);
   ASSERT_EQ(charge(c, token, 100, "v2")->status, 201);
@@ -696,11 +703,8 @@ TEST_F(spend_api, user_and_session_kills_are_registered_then_journaled_in_the_us
   EXPECT_EQ(charge(c2, token, 10, "r5")->status, 201);
 
   // A session's kill takes the same path, and stops only that session's tokens.
-  auto session = platform("POST", "/v1/users/" + user + "/sessions",
-                          R"({"run_budget":{"amount":100000,"currency":"usd"}})");
-  ASSERT_TRUE(session);
-  ASSERT_EQ(session->status, 201) << session->body;
-  const std::string session_id = json_string(session->body, "id");
+  const std::string session_id = open_session(user, 100000);
+  ASSERT_FALSE(session_id.empty());
   auto session_token = mint_token(user, 5000, "acme", false, session_id);
   const std::string kill_session = R"({"scope":"session","id":")" + session_id + R"("})";
   ASSERT_EQ(platform("POST", "/v1/kill", kill_session)->status, 200);
@@ -753,11 +757,8 @@ TEST_F(spend_api, a_user_or_session_kill_leaves_the_register_once_the_users_stre
   EXPECT_EQ(charge(c, token, 10, "s2")->status, 201);
 
   // A session's kill too; then a crash: the ledger alone keeps it in force.
-  auto session = platform("POST", "/v1/users/" + user + "/sessions",
-                          R"({"run_budget":{"amount":100000,"currency":"usd"}})");
-  ASSERT_TRUE(session);
-  ASSERT_EQ(session->status, 201) << session->body;
-  const std::string session_id = json_string(session->body, "id");
+  const std::string session_id = open_session(user, 100000);
+  ASSERT_FALSE(session_id.empty());
   auto session_token = mint_token(user, 5000, "acme", false, session_id);
   ASSERT_EQ(platform("POST", "/v1/kill", R"({"scope":"session","id":")" + session_id + R"("})")->status, 200);
   EXPECT_TRUE(register_rows_become(kills_db, session_id, 0)) << register_rows(kills_db, session_id);
