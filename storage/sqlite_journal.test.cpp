@@ -284,6 +284,9 @@ TEST_F(SqliteJournal, CheckpointerCopiesTheWalIntoTheDatabaseFile) {
   EXPECT_EQ(raw.scalar("PRAGMA wal_checkpoint(PASSIVE)"), 0) << "nothing left busy";
 }
 
+/// Bucket bounds (seconds) of the histograms the tests hand the journal.
+constexpr double duration_bounds[] = {0.001, 0.01, 0.1, 1};
+
 /// next_batch(...) with payloads of about 1 KiB each.
 append_batch padded_batch(stream_head& head, std::size_t count) {
   std::string const padding(1024, 'p');
@@ -373,8 +376,7 @@ TEST_F(SqliteJournal, AWriterThatNeverIdlesStillHasItsWalRestarted) {
   // restart happen many times within the storm.
   options_.wal_restart_frames = 64;
   options_.queue_batches = 4096;
-  constexpr double bounds[] = {0.001, 0.01, 0.1, 1};
-  core::metrics::histogram restart_durations(bounds);
+  core::metrics::histogram restart_durations(duration_bounds);
   options_.wal_restart_durations = &restart_durations;
   auto j = open();
   ASSERT_TRUE(j);
@@ -432,8 +434,7 @@ TEST_F(SqliteJournal, AWalRestartBoundBelowTheFloorIsRefused) {
 
 TEST_F(SqliteJournal, GroupCommitPutsManyBatchesInOneTransaction) {
   options_.queue_batches = 2048;
-  constexpr double bounds[] = {0.001, 0.01, 0.1, 1};
-  core::metrics::histogram commit_durations(bounds);
+  core::metrics::histogram commit_durations(duration_bounds);
   options_.commit_durations = &commit_durations;
   auto j = open();
   ASSERT_TRUE(j);

@@ -18,7 +18,6 @@ constexpr const char* vfs_name = "steward-wal-gather";
 struct gather_file {
   sqlite3_file base; ///< its `pMethods` are one of the two tables below
   sqlite3_file* real;
-  bool wal;
   std::vector<unsigned char>* buffer; ///< WAL files only: what is gathered, not written yet
   sqlite3_int64 buffer_at;            ///< the file offset of the buffer's first byte
 };
@@ -195,7 +194,6 @@ int gather_open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flag
   auto* under = static_cast<sqlite3_vfs*>(vfs->pAppData);
   auto* f = cast(file);
   f->real = reinterpret_cast<sqlite3_file*>(f + 1);
-  f->wal = (flags & SQLITE_OPEN_WAL) != 0;
   f->buffer = nullptr;
   f->buffer_at = 0;
   auto const rc = under->xOpen(under, name, f->real, flags, out_flags);
@@ -210,7 +208,8 @@ int gather_open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flag
     f->base.pMethods = nullptr;
     return SQLITE_CANTOPEN;
   }
-  if (f->wal) {
+  const bool wal = (flags & SQLITE_OPEN_WAL) != 0;
+  if (wal) {
     f->buffer = new (std::nothrow) std::vector<unsigned char>();
     if (f->buffer == nullptr) {
       real_methods(f).xClose(f->real);
@@ -218,7 +217,7 @@ int gather_open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flag
       return SQLITE_NOMEM;
     }
   }
-  f->base.pMethods = f->wal ? &wal_methods : &plain_methods;
+  f->base.pMethods = wal ? &wal_methods : &plain_methods;
   return SQLITE_OK;
 }
 
