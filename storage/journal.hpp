@@ -309,6 +309,12 @@ public:
   /// The idempotency record of `scope_key`, if stored and not yet purged.
   virtual journal_result<std::optional<idempotency_record>> find_idempotency(std::string_view scope_key) = 0;
 
+  /// False only when the journal certainly holds no record of `scope_key`: `find_idempotency`
+  /// would answer none, and the caller may skip it. Every key whose append was answered durable
+  /// before the call is answered true; one whose append is still queued may be answered false
+  /// (its appender holds it meanwhile). The default says "maybe" always.
+  virtual bool may_hold_idempotency(std::string_view /*scope_key*/) const noexcept { return true; }
+
   /// The stream that alias `key` names, if stored. A key outside 1..`alias_key_bytes_max` bytes
   /// cannot be stored and is answered "none" without a lookup, so a key built from client input
   /// needs no checking first.

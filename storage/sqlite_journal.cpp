@@ -1,5 +1,6 @@
 #include "storage/sqlite_journal.hpp"
 
+#include "storage/idempotency_filter.hpp"
 #include "storage/sqlite_statement.hpp"
 #include "storage/wal_gather_vfs.hpp"
 
@@ -145,6 +146,9 @@ constexpr std::chrono::milliseconds checkpoint_interval{250};
 constexpr std::chrono::milliseconds long_wal_pass_pause{1};
 /// How long a WAL restart waits for readers to leave the WAL before it gives up until next time.
 constexpr int wal_restart_busy_ms = 20;
+/// The pause before the next purge when one hit its row limit: at most 10 000 expired records a
+/// second, each purge its own bounded piece of a commit.
+constexpr std::chrono::seconds purge_backlog_interval{1};
 
 std::int64_t system_clock_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -412,6 +416,15 @@ public:
       return false;
     }
 
+    if (options_.idempotency_filter_bytes > 0) {
+      try {
+        filter_ = std::make_unique<idempotency_filter>(options_.idempotency_filter_bytes);
+      } catch (const std::bad_alloc&) {
+        error = options_.path.string() + ": cannot allocate the idempotency filter (" +
+                std::to_string(options_.idempotency_filter_bytes >> 20) + " MiB)";
+        return false;
+      }
+    }
     next_purge_ = std::chrono::steady_clock::now();
     writer_ = std::thread([this] {
       core::name_this_thread("journal-writer");
@@ -423,7 +436,43 @@ public:
       core::nice_this_thread(options_.thread_nice);
       run_checkpointer();
     });
+    if (filter_ != nullptr) {
+      scanner_ = std::thread([this] {
+        core::name_this_thread("journal-scan");
+        core::nice_this_thread(options_.thread_nice);
+        scan_idempotency_keys();
+      });
+    }
     return true;
+  }
+
+  /// Adds the key of every idempotency record the file held at open to the filter, then marks it
+  /// complete; until then it answers "maybe" to every key. Records committed since open are added
+  /// by the writer itself. A failure leaves the filter incomplete, which costs reads, not answers.
+  void scan_idempotency_keys() {
+    std::string error;
+    auto db = open_connection(options_.path, error);
+    if (!db || exec(db.get(), "PRAGMA query_only=1") != SQLITE_OK)
+      return;
+    // Every record the file held at open was created no later than the newest one now (a purge
+    // only deletes): the scanned keys are added as that old, which is what retiring them needs.
+    std::int64_t newest = 0;
+    {
+      statement latest;
+      if (latest.prepare(db.get(), "SELECT coalesce(max(created_at), 0) FROM idempotency") != SQLITE_OK ||
+          latest.step() != SQLITE_ROW)
+        return;
+      newest = latest.column_int(0);
+    }
+    // The unique index holds every key and is far narrower than the table (no response bodies).
+    statement keys;
+    if (keys.prepare(db.get(), "SELECT scope_key FROM idempotency INDEXED BY idempotency_by_key") != SQLITE_OK)
+      return;
+    int rc = SQLITE_ROW;
+    while (!scan_stopping_.load(std::memory_order_relaxed) && (rc = keys.step()) == SQLITE_ROW)
+      filter_->add(keys.column_bytes(0), newest);
+    if (rc == SQLITE_DONE)
+      filter_->mark_complete();
   }
 
   /// Every `checkpoint_interval`, a PASSIVE checkpoint: it copies what it can without waiting for
@@ -546,7 +595,16 @@ public:
     checkpoint_wake_.notify_one();
     if (checkpointer_.joinable())
       checkpointer_.join();
+    scan_stopping_.store(true, std::memory_order_relaxed);
+    if (scanner_.joinable())
+      scanner_.join();
   }
+
+  bool may_hold_idempotency(std::string_view scope_key) const noexcept {
+    return filter_ == nullptr || filter_->may_contain(scope_key);
+  }
+
+  const idempotency_filter* filter() const noexcept { return filter_.get(); }
 
   // --- Reading (any thread, serialised on the reader connection) --------------------------------
 
@@ -931,6 +989,10 @@ private:
         purge_due = purge_due || request.kind == request_kind::purge;
       if (!group_.empty() || purge_due)
         write_group(purge_due);
+      // A purge that hit its row limit left expired records behind: the next one comes soon,
+      // so that the purge keeps up with a steady load rather than 10 000 rows a minute.
+      if (purge_due && purge_backlog_)
+        next_purge_ = std::min(next_purge_, std::chrono::steady_clock::now() + purge_backlog_interval);
       // Callbacks run after the commit (durable means fsynced) and outside every lock.
       for (auto& request : group_)
         request.callback(append_outcome{request.outcome});
@@ -1044,10 +1106,10 @@ private:
       if (written == batch_written::conflict)
         conflicts_.fetch_add(1, std::memory_order_relaxed);
     }
+    std::int64_t const now = purge ? options_.clock() : 0;
     if (purge) {
       // Rows older than their retention, at most `idempotency_purge_rows_max` a statement; the
       // rows deleted, or nullopt when the statement failed.
-      auto const now = options_.clock();
       auto const delete_older = [&](statement& older, std::int64_t retention_s)
         -> std::optional<std::uint64_t> {
         older.bind(1, now - retention_s);
@@ -1066,11 +1128,24 @@ private:
       }
       purged = *records;
       expired = *webhooks;
+      purge_backlog_ = purged >= limits::idempotency_purge_rows_max ||
+                       expired >= limits::idempotency_purge_rows_max;
     }
     if (run(commit_) != SQLITE_OK) {
       run(rollback_);
       fail_all(journal_error::io_error);
       return pass_result::done;
+    }
+    if (filter_ != nullptr) {
+      // Before any callback: an actor forgets a key it answered once its append is durable, and
+      // from then on the filter must say "maybe" for it.
+      for (auto const& request : group_)
+        if (request.kind == request_kind::append && !request.outcome)
+          for (auto const& record : request.batch.idempotency)
+            filter_->add(record.scope_key, record.created_at);
+      // A purge that deleted fewer rows than its limit left no record older than its cutoff.
+      if (purge && purged < limits::idempotency_purge_rows_max)
+        filter_->retire_older_than(now - options_.idempotency_retention_s);
     }
 
     // A group of only refused batches and an empty purge changed nothing, so SQLite wrote and
@@ -1258,6 +1333,8 @@ private:
   // Writer thread only.
   std::vector<pending> group_;
   std::chrono::steady_clock::time_point next_purge_{};
+  /// Whether the last purge deleted as many rows as it may (writer thread only).
+  bool purge_backlog_ = false;
 
   std::mutex stop_mutex_;
   std::thread writer_;
@@ -1270,6 +1347,11 @@ private:
   std::condition_variable checkpoint_wake_;
   bool checkpoint_stopping_ = false;
   std::thread checkpointer_;
+  /// Which idempotency keys the file certainly does not hold; null when disabled. Filled by
+  /// `scanner_` at start and by the writer after each commit.
+  std::unique_ptr<idempotency_filter> filter_;
+  std::thread scanner_;
+  std::atomic<bool> scan_stopping_{false};
 };
 
 std::unique_ptr<sqlite_journal> sqlite_journal::open(const sqlite_journal_options& options, std::string& error) {
@@ -1349,6 +1431,22 @@ void sqlite_journal::complete_outbox(std::vector<std::string> ids, append_callba
 
 journal_result<stream_verification> sqlite_journal::verify_stream(std::string_view stream) {
   return impl_->verify_stream(stream);
+}
+
+bool sqlite_journal::may_hold_idempotency(std::string_view scope_key) const noexcept {
+  return impl_->may_hold_idempotency(scope_key);
+}
+
+std::uint64_t sqlite_journal::idempotency_reads_saved() const noexcept {
+  return impl_->filter() ? impl_->filter()->answered_no() : 0;
+}
+
+std::uint64_t sqlite_journal::idempotency_filter_retired() const noexcept {
+  return impl_->filter() ? impl_->filter()->retired() : 0;
+}
+
+bool sqlite_journal::idempotency_filter_complete() const noexcept {
+  return impl_->filter() && impl_->filter()->complete();
 }
 
 void sqlite_journal::purge_idempotency(append_callback on_purged) {

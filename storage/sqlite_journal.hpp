@@ -50,6 +50,10 @@ struct sqlite_journal_options {
   /// checkpointer has copied it all (about 256 MiB; at least
   /// `wal_restart_frames_min`; docs/journal.md).
   std::uint32_t wal_restart_frames = 65536;
+  /// Bytes of the filter that answers which idempotency keys the file certainly does not hold
+  /// (`storage/idempotency_filter.hpp`), so that a fresh key needs no read; 0: none, every key
+  /// is looked up.
+  std::size_t idempotency_filter_bytes = std::size_t{16} << 20;
   /// Nice value of the writer and checkpointer threads (0..19; `--bulk-nice`).
   int thread_nice = 0;
   /// Time source for purging; the system clock when empty. Tests inject one to age records.
@@ -95,6 +99,7 @@ public:
   journal_result<stream_verification> verify_stream(std::string_view stream) override;
   void purge_idempotency(append_callback on_purged) override;
   void stop() override;
+  bool may_hold_idempotency(std::string_view scope_key) const noexcept override;
 
   // Counters since open, for metrics and tests (relaxed reads: exact once the journal is idle).
   /// Batches made durable.
@@ -123,6 +128,13 @@ public:
   std::uint64_t outbox_completed() const noexcept;
   /// Outbox entries deleted undelivered by purges (older than `outbox_retention_s`).
   std::uint64_t outbox_expired() const noexcept;
+  /// Lookups the idempotency filter answered "not held" (journal reads saved).
+  std::uint64_t idempotency_reads_saved() const noexcept;
+  /// Generations of the idempotency filter emptied after a purge.
+  std::uint64_t idempotency_filter_retired() const noexcept;
+  /// Whether the filter holds every key the file held at open (its start-up scan is done); false
+  /// without a filter.
+  bool idempotency_filter_complete() const noexcept;
   /// Batches waiting for the writer now.
   std::uint64_t queue_depth() const noexcept;
 

@@ -839,6 +839,136 @@ TEST_F(SqliteJournal, ExpiredIdempotencyRecordsArePurged) {
   EXPECT_EQ(j->idempotency_purged(), 1u);
 }
 
+/// Stores records `prefix`0 .. `prefix`(count - 1), created at `created_at`, in batches of 50
+/// (`journal_batch_idempotency_max` is 64); false when one is not durable.
+bool store_records(journal& j, const std::string& prefix, int count, std::int64_t created_at = test_time) {
+  for (int first = 0; first < count; first += 50) {
+    append_batch batch;
+    batch.stream = "usr_a";
+    for (int i = first; i < std::min(count, first + 50); ++i)
+      batch.idempotency.push_back(make_record(prefix + std::to_string(i), created_at));
+    if (!append_and_wait(j, std::move(batch)).durable())
+      return false;
+  }
+  return true;
+}
+
+TEST_F(SqliteJournal, APurgeThatHitsItsRowLimitIsFollowedWithinSeconds) {
+  auto j = open();
+  ASSERT_TRUE(j);
+  auto const expired = static_cast<int>(core::limits::idempotency_purge_rows_max) + 50;
+  ASSERT_TRUE(store_records(*j, "old-", expired, test_time));
+  now_ = test_time + options_.idempotency_retention_s + 1;
+  std::promise<append_outcome> first;
+  j->purge_idempotency([&first](append_outcome outcome) { first.set_value(outcome); });
+  EXPECT_TRUE(first.get_future().get().durable());
+  EXPECT_EQ(j->idempotency_purged(), core::limits::idempotency_purge_rows_max);
+  // Nobody asks again, and the journal is idle: the writer purges the rest by itself, long before
+  // the regular interval (a minute).
+  auto const deadline = std::chrono::steady_clock::now() + 5s;
+  while (j->idempotency_purged() < static_cast<std::uint64_t>(expired) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(j->idempotency_purged(), static_cast<std::uint64_t>(expired));
+  EXPECT_FALSE(j->find_idempotency("old-" + std::to_string(expired - 1)).value().has_value());
+}
+
+// --- Idempotency filter ---------------------------------------------------------------------------
+
+/// Waits (at most 5 s) until the filter's start-up scan is done.
+bool filter_complete_within_5s(const sqlite_journal& j) {
+  auto const deadline = std::chrono::steady_clock::now() + 5s;
+  while (!j.idempotency_filter_complete() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  return j.idempotency_filter_complete();
+}
+
+/// Keys "fresh-0".. never stored that `j` still answers "maybe" for, out of `count`.
+int fresh_keys_maybe(const journal& j, int count) {
+  int maybe = 0;
+  for (int i = 0; i < count; ++i)
+    maybe += j.may_hold_idempotency("fresh-" + std::to_string(i)) ? 1 : 0;
+  return maybe;
+}
+
+TEST_F(SqliteJournal, AfterReopenTheFilterKnowsEveryStoredKeyOnceItsScanIsDone) {
+  {
+    auto j = open();
+    ASSERT_TRUE(j);
+    ASSERT_TRUE(store_records(*j, "stored-", 300));
+  }
+  auto j = open();
+  ASSERT_TRUE(j);
+  ASSERT_TRUE(filter_complete_within_5s(*j));
+  for (int i = 0; i < 300; ++i)
+    EXPECT_TRUE(j->may_hold_idempotency("stored-" + std::to_string(i))) << i;
+  EXPECT_LT(fresh_keys_maybe(*j, 1000), 20) << "a fresh key needs no read";
+  EXPECT_GE(j->idempotency_reads_saved(), 980u);
+}
+
+TEST_F(SqliteJournal, WithoutAFilterEveryKeyMayBeHeld) {
+  options_.idempotency_filter_bytes = 0;
+  auto j = open();
+  ASSERT_TRUE(j);
+  EXPECT_FALSE(j->idempotency_filter_complete());
+  EXPECT_EQ(fresh_keys_maybe(*j, 100), 100);
+  EXPECT_EQ(j->idempotency_reads_saved(), 0u);
+}
+
+TEST_F(SqliteJournal, AKeyIsHeldBeforeItsAppendIsAnsweredDurableAndAFailedOneIsNot) {
+  auto j = open();
+  ASSERT_TRUE(j);
+  ASSERT_TRUE(filter_complete_within_5s(*j));
+  stream_head head{"usr_a"};
+  auto batch = next_batch(head);
+  batch.idempotency.push_back(make_record("key-1"));
+  std::promise<bool> held_at_callback;
+  j->append(std::move(batch), [&](append_outcome outcome) {
+    EXPECT_TRUE(outcome.durable());
+    held_at_callback.set_value(j->may_hold_idempotency("key-1"));
+  });
+  EXPECT_TRUE(held_at_callback.get_future().get());
+
+  // A batch that fails (its seq is taken) stores no record, and its key stays unknown.
+  stream_head stale{"usr_a"};
+  auto clash = next_batch(stale);
+  clash.idempotency.push_back(make_record("key-2"));
+  EXPECT_EQ(append_and_wait(*j, std::move(clash)).error, journal_error::conflict);
+  EXPECT_FALSE(j->find_idempotency("key-2").value().has_value());
+  EXPECT_FALSE(j->may_hold_idempotency("key-2"));
+}
+
+TEST_F(SqliteJournal, APurgeEmptiesOnlyFilterGenerationsWhoseRecordsItDeleted) {
+  // 4 KiB: four generations of 128 words, 512 keys each.
+  options_.idempotency_filter_bytes = 4096;
+  auto j = open();
+  ASSERT_TRUE(j);
+  ASSERT_TRUE(filter_complete_within_5s(*j));
+  auto const purge = [&] {
+    std::promise<append_outcome> done;
+    j->purge_idempotency([&done](append_outcome outcome) { done.set_value(outcome); });
+    return done.get_future().get().durable();
+  };
+  ASSERT_TRUE(store_records(*j, "old-", 600, test_time)); // the first generation, some of the next
+  ASSERT_TRUE(store_records(*j, "new-", 600, test_time + 100));
+  ASSERT_TRUE(store_records(*j, "newest-", 10, test_time + 200));
+
+  // The old records are not expired yet: nothing is emptied.
+  now_ = test_time + options_.idempotency_retention_s;
+  ASSERT_TRUE(purge());
+  EXPECT_EQ(j->idempotency_filter_retired(), 0u);
+
+  // They are now, and deleted; the generations that held only them are emptied, and every
+  // record still stored is still "maybe".
+  now_ = test_time + options_.idempotency_retention_s + 1;
+  ASSERT_TRUE(purge());
+  EXPECT_EQ(j->idempotency_purged(), 600u);
+  EXPECT_GE(j->idempotency_filter_retired(), 1u);
+  for (int i = 0; i < 600; ++i)
+    ASSERT_TRUE(j->may_hold_idempotency("new-" + std::to_string(i))) << i;
+  for (int i = 0; i < 10; ++i)
+    ASSERT_TRUE(j->may_hold_idempotency("newest-" + std::to_string(i))) << i;
+}
+
 // --- Alias index -----------------------------------------------------------------------------------
 
 /// An alias-only batch written by `stream`'s actor.
