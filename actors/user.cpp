@@ -256,11 +256,16 @@ void user_state::begin_idempotent(user_actor self, user_command command,
     }
   }
   // Not running: the journal holds every answered record. Hold the scope in flight (a concurrent
-  // retry gets 409) and ask the journal on the loader pool.
+  // retry gets 409) and ask the journal on the loader pool, unless its filter already knows the
+  // key was never answered (a fresh key, nearly always).
   core::idempotency_record held;
   held.fingerprint = key.fingerprint;
   held.state = core::idempotency_state::in_flight;
   remember(key.scope_key, std::move(held));
+  if (!config.journal->may_hold_idempotency(key.scope_key)) {
+    execute(self, std::move(command));
+    return;
+  }
   auto id = next_lookup++;
   auto job = [journal = config.journal, scope = key.scope_key, deliver = config.deliver, self, id] {
     lookup_result result;

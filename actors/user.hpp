@@ -10,7 +10,8 @@
 //      conflict). Otherwise the journal is asked (on the loader pool, never on a CAF worker) while
 //      the scope is held in flight: it has every answered record (replay / 422). Answered records
 //      are not kept in memory: with their response bodies they were most of an idle user's
-//      memory, and a replay is rare enough to pay one read.
+//      memory, and a replay is rare enough to pay one read. A fresh key skips the read when the
+//      journal's filter says it holds no record of it (`journal::may_hold_idempotency`).
 //   2. user and session kill flags, velocity (charges), `core::decide_*`.
 //   3. accepted: the event is applied to the in-memory ledger at once (the next command sees the
 //      money as spent), chained after the in-memory head and appended to the journal with the

@@ -221,6 +221,12 @@ inline constexpr std::uint32_t user_idle_timeout_ms_max = 86'400'000;
 /// 0: passivated users are not kept at all.
 inline constexpr std::uint32_t user_hibernated_max_default = 1'000'000;
 inline constexpr std::uint32_t user_hibernated_max_max = 100'000'000;
+/// MiB of the journal's idempotency filter (storage/idempotency_filter.hpp): it answers which
+/// keys the journal certainly does not hold, so that a fresh key needs no read. 16 MiB hold about
+/// 8 million keys with one false "maybe" in 200; more keys only make it answer "maybe" more
+/// often. 0 disables it.
+inline constexpr std::uint32_t idempotency_filter_mib_default = 16;
+inline constexpr std::uint32_t idempotency_filter_mib_max = 4096;
 /// Events appended between two snapshots of a user's ledger, by default.
 inline constexpr std::uint64_t user_snapshot_every_events_default = 1000;
 /// Blocking journal reads (activations, idempotency look-ups) waiting for the loader pool; past it

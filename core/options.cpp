@@ -635,11 +635,19 @@ constexpr std::array option_specs{
   option_spec{.name = "user-hibernated-max",
               .metavar = "N",
               .help = "Passivated users kept in memory as their compact image (a few hundred "
-                      "bytes each), so that their next request needs no journal read; past it an "
-                      "arbitrary one is dropped. 0: none kept. Range: 0..100000000.",
+                      "bytes each), so that their next request needs no journal read; past it the "
+                      "least recently used one is dropped. 0: none kept. Range: 0..100000000.",
               .apply = apply_limit_or_off<&options::user_hibernated_max,
                                           limits::user_hibernated_max_max>,
               .render = render_number<&options::user_hibernated_max>},
+  option_spec{.name = "idempotency-filter-mib",
+              .metavar = "N",
+              .help = "MiB of the filter that tells which idempotency keys the journal certainly "
+                      "does not hold, so that a request with a fresh key needs no journal read "
+                      "(16 MiB: about 8 million keys). 0: none. Range: 0..4096.",
+              .apply = apply_limit_or_off<&options::idempotency_filter_mib,
+                                          limits::idempotency_filter_mib_max>,
+              .render = render_number<&options::idempotency_filter_mib>},
   option_spec{.name = "session-charges-per-minute",
               .metavar = "N",
               .help = "Charges one agent session may have approved in any 60 seconds; the next "

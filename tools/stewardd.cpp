@@ -283,6 +283,7 @@ int main(int argc, char** argv) {
   storage::sqlite_journal_options journal_options;
   journal_options.path = std::filesystem::path(opts.data_dir) / "journal.db";
   journal_options.thread_nice = static_cast<int>(opts.bulk_nice);
+  journal_options.idempotency_filter_bytes = std::size_t{opts.idempotency_filter_mib} << 20;
   journal_options.notice = [](const std::string& line) { std::cerr << "stewardd: " << line << std::endl; };
   static constexpr double commit_bounds[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
                                              0.1,    0.2,   0.5,   1,     2,    5};
@@ -365,6 +366,10 @@ int main(int argc, char** argv) {
   metrics.add_callback_counter("steward_journal_redone_groups_total",
                                "Journal groups stored again, a savepoint per batch, after a batch failed.", {},
                                [&journal] { return journal->redone_groups(); });
+  metrics.add_callback_counter("steward_journal_idempotency_reads_saved_total",
+                               "Requests with a fresh idempotency key that the journal's filter "
+                               "let skip the journal read.", {},
+                               [&journal] { return journal->idempotency_reads_saved(); });
   metrics.add_callback_counter("steward_journal_overloads_total",
                                "Appends refused because the journal queue was full.", {},
                                [&journal] { return journal->overloads(); });
