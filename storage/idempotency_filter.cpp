@@ -1,9 +1,10 @@
 #include "storage/idempotency_filter.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 #include <functional>
 #include <new>
+
+#include <sys/mman.h>
 
 namespace steward::storage {
 
@@ -38,18 +39,22 @@ probe probe_of(std::string_view key, std::size_t words) noexcept {
 
 using word_ref = std::atomic_ref<std::uint64_t>;
 
-void idempotency_filter::free_words::operator()(std::uint64_t* words) const noexcept {
-  std::free(words);
+void filter_words_unmap::operator()(std::uint64_t* words) const noexcept {
+  ::munmap(words, bytes);
 }
 
 idempotency_filter::idempotency_filter(std::size_t bytes)
     : words_(std::max<std::size_t>(1, bytes / sizeof(std::uint64_t) / generations)) {
-  // calloc rather than a value-initialised array: fresh pages from the system are zero already,
-  // so a generation costs no memory until keys land in it.
+  // Mapped rather than allocated: an allocator may zero what it hands out (calloc did, touching
+  // all four generations at once), while fresh anonymous pages are zero and cost nothing until
+  // written. With 100 000 users that was 16 MiB of RSS against the 4 MiB one generation uses.
+  const std::size_t length = words_ * sizeof(std::uint64_t);
   for (auto& g : generations_) {
-    g.words.reset(static_cast<std::uint64_t*>(std::calloc(words_, sizeof(std::uint64_t))));
-    if (!g.words)
+    void* mapped = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapped == MAP_FAILED)
       throw std::bad_alloc();
+    g.words = std::unique_ptr<std::uint64_t[], filter_words_unmap>(
+      static_cast<std::uint64_t*>(mapped), filter_words_unmap{length});
   }
   generations_[0].live.store(true, std::memory_order_relaxed);
 }
@@ -111,9 +116,12 @@ void idempotency_filter::retire_older_than(std::int64_t cutoff) noexcept {
         g.newest.load(std::memory_order_relaxed) >= cutoff)
       continue;
     // Not live first: a lookup meanwhile skips it, and every key it held has no record left.
+    // Then its pages go back to the system; they read as zero from here on. (Should the advice
+    // fail, the words are cleared one by one.)
     g.live.store(false, std::memory_order_release);
-    for (std::size_t w = 0; w < words_; ++w)
-      word_ref(g.words[w]).store(0, std::memory_order_relaxed);
+    if (::madvise(g.words.get(), g.words.get_deleter().bytes, MADV_DONTNEED) != 0)
+      for (std::size_t w = 0; w < words_; ++w)
+        word_ref(g.words[w]).store(0, std::memory_order_relaxed);
     g.keys.store(0, std::memory_order_relaxed);
     g.newest.store(INT64_MIN, std::memory_order_relaxed);
     retired_.fetch_add(1, std::memory_order_relaxed);

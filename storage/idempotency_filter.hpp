@@ -31,6 +31,12 @@
 
 namespace steward::storage {
 
+/// Unmaps a generation's words (`idempotency_filter`, below).
+struct filter_words_unmap {
+  std::size_t bytes = 0;
+  void operator()(std::uint64_t* words) const noexcept;
+};
+
 class idempotency_filter {
 public:
   static constexpr std::size_t generations = 4;
@@ -64,13 +70,10 @@ public:
   std::uint64_t retired() const noexcept { return retired_.load(std::memory_order_relaxed); }
 
 private:
-  struct free_words {
-    void operator()(std::uint64_t* words) const noexcept;
-  };
   struct generation {
-    /// Zeroed by the allocator (pages untouched until a key lands in them), read and written
-    /// through `std::atomic_ref`.
-    std::unique_ptr<std::uint64_t[], free_words> words;
+    /// Anonymous pages of their own: zero, and no memory, until a key lands in them; given back
+    /// to the system when the generation is retired. Read and written through `std::atomic_ref`.
+    std::unique_ptr<std::uint64_t[], filter_words_unmap> words;
     std::atomic<std::uint64_t> keys{0};
     /// The newest `created_at` added; INT64_MIN while empty.
     std::atomic<std::int64_t> newest{INT64_MIN};

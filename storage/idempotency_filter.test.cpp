@@ -2,9 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -12,7 +15,7 @@
 namespace steward::storage {
 namespace {
 
-std::string key_of(int i) { return "usr_" + std::to_string(i) + ":ref:key-" + std::to_string(i * 7919); }
+std::string key_of(int i) { return "usr_" + std::to_string(i) + ":ref:key-" + std::to_string(std::int64_t{i} * 7919); }
 
 /// Keys never added that the filter answers "maybe" for, out of `probes`.
 int false_maybes(const idempotency_filter& filter, int first, int probes) {
@@ -96,6 +99,39 @@ TEST(IdempotencyFilter, AScanAddsBeforeItIsCompleteAndNothingRetiresMeanwhile) {
   filter.mark_complete();
   for (int i = 0; i < 3000; ++i)
     ASSERT_TRUE(filter.may_contain(key_of(i)));
+}
+
+/// Resident bytes of this process (/proc/self/statm), 0 when unreadable.
+std::size_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::size_t size = 0;
+  std::size_t resident = 0;
+  statm >> size >> resident;
+  return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+TEST(IdempotencyFilter, CostsMemoryOnlyWhereKeysLandAndGivesARetiredGenerationBack) {
+  constexpr std::size_t mib = std::size_t{1} << 20;
+  const std::size_t before = resident_bytes();
+  ASSERT_GT(before, 0u);
+  idempotency_filter filter(16 * mib); // four generations of 4 MiB, 2 097 152 keys each
+  filter.mark_complete();
+  for (int i = 0; i < 1000; ++i) // at most 1 000 of the first generation's 1 024 pages
+    filter.add(key_of(i), 100);
+  EXPECT_LT(resident_bytes(), before + 8 * mib) << "the three untouched generations cost nothing";
+
+  // Fill the first generation, put one key into the second, and retire the first.
+  const int per_generation = static_cast<int>(16 * mib / 8 / idempotency_filter::generations *
+                                              idempotency_filter::keys_per_word);
+  for (int i = 1000; i < per_generation; ++i)
+    filter.add(key_of(i), 100);
+  filter.add("in-the-second", 200);
+  const std::size_t filled = resident_bytes();
+  filter.retire_older_than(150);
+  EXPECT_EQ(filter.retired(), 1u);
+  EXPECT_LT(resident_bytes(), filled - 3 * mib) << "the retired generation's pages went back";
+  EXPECT_TRUE(filter.may_contain("in-the-second"));
+  EXPECT_FALSE(filter.may_contain(key_of(0)));
 }
 
 // The journal's use: the writer adds a key, then hands it over (here: an atomic counter, in the
