@@ -41,6 +41,22 @@ TEST(HmacSignature, SignMatchesIndependentVectors) {
   EXPECT_EQ(sign(secret, t, post), header(post_mac));
 }
 
+// A thread keeps a keyed context per secret it has used (past 16 it starts over): interleaved
+// secrets, more of them than it keeps, each still gives its own vector, and a key is never
+// carried from one request into the next.
+TEST(HmacSignature, InterleavedSecretsOnOneThreadEachGiveTheirOwnMac) {
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 40; ++i) {
+      const std::string other = "rotated-secret-" + std::to_string(i);
+      EXPECT_NE(signature_hex(other, t, post), post_mac);
+      EXPECT_EQ(signature_hex(secret, t, post), post_mac) << i;
+      EXPECT_EQ(signature_hex(old_secret, t, post), post_mac_old) << i;
+      EXPECT_EQ(signature_hex(secret, t, get), get_mac) << i;
+      EXPECT_EQ(verify(other, header(post_mac), t, post), signature_error::mismatch);
+    }
+  }
+}
+
 TEST(HmacSignature, VerifiesIndependentVectors) {
   EXPECT_EQ(verify(secret, header(post_mac), t, post), signature_error::none);
   EXPECT_EQ(verify(secret, header(get_mac), t, get), signature_error::none);
