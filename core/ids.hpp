@@ -54,6 +54,8 @@ public:
 };
 
 /// Production randomness: OpenSSL's RAND_bytes (a CSPRNG seeded from the kernel). Thread-safe.
+/// Requests of up to 64 bytes are served from a per-thread buffer of its output, drawn 1 KiB at a
+/// time (wiped as handed out, and dropped in a forked child).
 class openssl_random final : public random_source {
 public:
   bool fill(std::span<std::uint8_t> out) noexcept override;

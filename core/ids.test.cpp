@@ -2,10 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdint>
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace steward::core {
 namespace {
@@ -109,6 +114,65 @@ TEST(Ids, OpensslSourceGivesDistinctValidIds) {
     seen.insert(*id);
   }
   EXPECT_EQ(seen.size(), 1000u);
+}
+
+// Small requests come from a per-thread buffer of RAND_bytes output: threads never share bytes,
+// sizes that straddle a refill come out whole, and a request past the buffer's limit goes to
+// RAND_bytes directly.
+TEST(Ids, OpensslSourceBuffersPerThreadWithoutRepeats) {
+  std::vector<std::vector<std::string>> per_thread(4);
+  std::vector<std::thread> threads;
+  for (auto& ids : per_thread)
+    threads.emplace_back([&ids] {
+      openssl_random random;
+      for (int i = 0; i < 5000; ++i)
+        ids.push_back(*make_id(id_kind::charge, random));
+    });
+  for (auto& thread : threads)
+    thread.join();
+  std::set<std::string> seen;
+  for (auto& ids : per_thread)
+    seen.insert(ids.begin(), ids.end());
+  EXPECT_EQ(seen.size(), 20'000u);
+
+  openssl_random random;
+  std::set<std::vector<std::uint8_t>> chunks;
+  for (std::size_t size : {1, 7, 33, 64, 65, 500, 4096, 13, 64, 64}) {
+    std::vector<std::uint8_t> bytes(size, 0);
+    ASSERT_TRUE(random.fill(bytes)) << size;
+    if (size >= 16)
+      EXPECT_NE(bytes, std::vector<std::uint8_t>(size, 0)) << size;
+    chunks.insert(bytes);
+  }
+  EXPECT_EQ(chunks.size(), 10u);
+}
+
+// A forked child must not hand out the bytes its parent still holds: both mint an id right after
+// the fork, and the two differ.
+TEST(Ids, AForkedChildDoesNotRepeatItsParentsBufferedBytes) {
+  openssl_random random;
+  ASSERT_TRUE(make_id(id_kind::charge, random)); // the buffer now holds unused bytes
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto id = make_id(id_kind::charge, random);
+    const std::string text = id ? *id : std::string();
+    const bool written = ::write(pipe_fds[1], text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    ::_exit(written ? 0 : 1);
+  }
+  ::close(pipe_fds[1]);
+  auto parent_id = make_id(id_kind::charge, random);
+  char buffer[64] = {};
+  const ssize_t got = ::read(pipe_fds[0], buffer, sizeof buffer);
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_EQ(got, static_cast<ssize_t>(id_bytes));
+  ASSERT_TRUE(parent_id);
+  EXPECT_NE(std::string(buffer, static_cast<std::size_t>(got)), *parent_id);
 }
 
 } // namespace
