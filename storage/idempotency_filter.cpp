@@ -102,6 +102,14 @@ void idempotency_filter::add(std::string_view key, std::int64_t created_at) noex
   }
 }
 
+std::uint64_t idempotency_filter::keys() const noexcept {
+  std::uint64_t total = 0;
+  for (const auto& g : generations_)
+    if (g.live.load(std::memory_order_relaxed))
+      total += g.keys.load(std::memory_order_relaxed);
+  return total;
+}
+
 void idempotency_filter::mark_complete() noexcept {
   complete_.store(true, std::memory_order_release);
 }

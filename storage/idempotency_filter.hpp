@@ -68,6 +68,10 @@ public:
   std::uint64_t answered_maybe() const noexcept { return maybe_.load(std::memory_order_relaxed); }
   /// Generations emptied so far.
   std::uint64_t retired() const noexcept { return retired_.load(std::memory_order_relaxed); }
+  /// Keys added to the generations still live (a key added twice counts twice), against
+  /// `capacity()`: past it, "maybe" grows more frequent. For the operator's metrics.
+  std::uint64_t keys() const noexcept;
+  std::uint64_t capacity() const noexcept { return generations * words_ * keys_per_word; }
 
 private:
   struct generation {

@@ -67,8 +67,11 @@ TEST(IdempotencyFilter, AFullGenerationGivesWayAndAPurgeRetiresOnlyWhatItExpired
     ASSERT_TRUE(filter.may_contain(key_of(i)));
 
   // Up to 150 it has: generation 0 is emptied; the current one never is, however old.
+  EXPECT_EQ(filter.keys(), static_cast<std::uint64_t>(generation_keys + 1000));
+  EXPECT_EQ(filter.capacity(), static_cast<std::uint64_t>(4 * generation_keys));
   filter.retire_older_than(150);
   EXPECT_EQ(filter.retired(), 1u);
+  EXPECT_EQ(filter.keys(), 1000u) << "the retired generation's keys no longer count";
   for (int i = generation_keys; i < generation_keys + 1000; ++i)
     ASSERT_TRUE(filter.may_contain(key_of(i)));
   int still_maybe = 0;

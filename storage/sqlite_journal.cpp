@@ -1445,6 +1445,14 @@ std::uint64_t sqlite_journal::idempotency_filter_retired() const noexcept {
   return impl_->filter() ? impl_->filter()->retired() : 0;
 }
 
+std::uint64_t sqlite_journal::idempotency_filter_keys() const noexcept {
+  return impl_->filter() ? impl_->filter()->keys() : 0;
+}
+
+std::uint64_t sqlite_journal::idempotency_filter_capacity() const noexcept {
+  return impl_->filter() ? impl_->filter()->capacity() : 0;
+}
+
 bool sqlite_journal::idempotency_filter_complete() const noexcept {
   return impl_->filter() && impl_->filter()->complete();
 }

@@ -132,6 +132,9 @@ public:
   std::uint64_t idempotency_reads_saved() const noexcept;
   /// Generations of the idempotency filter emptied after a purge.
   std::uint64_t idempotency_filter_retired() const noexcept;
+  /// Keys in the filter's live generations, and the keys it is sized for; 0 without a filter.
+  std::uint64_t idempotency_filter_keys() const noexcept;
+  std::uint64_t idempotency_filter_capacity() const noexcept;
   /// Whether the filter holds every key the file held at open (its start-up scan is done); false
   /// without a filter.
   bool idempotency_filter_complete() const noexcept;

@@ -902,6 +902,8 @@ TEST_F(SqliteJournal, AfterReopenTheFilterKnowsEveryStoredKeyOnceItsScanIsDone) 
   for (int i = 0; i < 300; ++i)
     EXPECT_TRUE(j->may_hold_idempotency("stored-" + std::to_string(i))) << i;
   EXPECT_LT(fresh_keys_maybe(*j, 1000), 20) << "a fresh key needs no read";
+  EXPECT_EQ(j->idempotency_filter_keys(), 300u);
+  EXPECT_EQ(j->idempotency_filter_capacity(), (std::uint64_t{16} << 20) / 8 * 4);
   EXPECT_GE(j->idempotency_reads_saved(), 980u);
 }
 
@@ -912,6 +914,7 @@ TEST_F(SqliteJournal, WithoutAFilterEveryKeyMayBeHeld) {
   EXPECT_FALSE(j->idempotency_filter_complete());
   EXPECT_EQ(fresh_keys_maybe(*j, 100), 100);
   EXPECT_EQ(j->idempotency_reads_saved(), 0u);
+  EXPECT_EQ(j->idempotency_filter_capacity(), 0u);
 }
 
 TEST_F(SqliteJournal, AKeyIsHeldBeforeItsAppendIsAnsweredDurableAndAFailedOneIsNot) {

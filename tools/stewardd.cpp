@@ -370,6 +370,14 @@ int main(int argc, char** argv) {
                                "Requests with a fresh idempotency key that the journal's filter "
                                "let skip the journal read.", {},
                                [&journal] { return journal->idempotency_reads_saved(); });
+  metrics.add_callback_gauge("steward_journal_idempotency_filter_keys",
+                             "Keys in the idempotency filter's live generations; past "
+                             "steward_journal_idempotency_filter_capacity_keys it saves fewer reads "
+                             "(--idempotency-filter-mib).", {},
+                             [&journal] { return static_cast<std::int64_t>(journal->idempotency_filter_keys()); });
+  metrics.add_callback_gauge("steward_journal_idempotency_filter_capacity_keys",
+                             "Keys the idempotency filter is sized for.", {},
+                             [&journal] { return static_cast<std::int64_t>(journal->idempotency_filter_capacity()); });
   metrics.add_callback_counter("steward_journal_overloads_total",
                                "Appends refused because the journal queue was full.", {},
                                [&journal] { return journal->overloads(); });
