@@ -147,8 +147,8 @@ constexpr std::chrono::milliseconds long_wal_pass_pause{1};
 /// How long a WAL restart waits for readers to leave the WAL before it gives up until next time.
 constexpr int wal_restart_busy_ms = 20;
 /// The pause before the next purge when one hit its row limit: at most 10 000 expired records a
-/// second, each purge its own bounded piece of a commit.
-constexpr std::chrono::seconds purge_backlog_interval{1};
+/// second, each purge a bounded piece of a commit.
+constexpr std::chrono::milliseconds purge_backlog_interval{100};
 
 std::int64_t system_clock_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -990,7 +990,7 @@ private:
       if (!group_.empty() || purge_due)
         write_group(purge_due);
       // A purge that hit its row limit left expired records behind: the next one comes soon,
-      // so that the purge keeps up with a steady load rather than 10 000 rows a minute.
+      // so that the purge keeps up with a steady load rather than 1 000 rows a minute.
       if (purge_due && purge_backlog_)
         next_purge_ = std::min(next_purge_, std::chrono::steady_clock::now() + purge_backlog_interval);
       // Callbacks run after the commit (durable means fsynced) and outside every lock.
