@@ -10,8 +10,10 @@
 // Registration mistakes (a bad metric name, the same series twice, one name with two types) are
 // programmer errors and abort with STEWARD_ASSERT; nothing here takes external input.
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -136,6 +138,12 @@ public:
   }
   /// Negative and NaN durations count as 0, absurdly long ones as about 570 years.
   void observe(double seconds) noexcept;
+  /// The time from `started` until now (steady clock).
+  void observe_since(std::chrono::steady_clock::time_point started) noexcept {
+    auto const elapsed = std::chrono::steady_clock::now() - started;
+    observe_ns(static_cast<std::uint64_t>(
+      std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count())));
+  }
 
   histogram_snapshot snapshot() const;
   std::span<const double> bounds_seconds() const noexcept { return bounds_seconds_; }

@@ -89,6 +89,18 @@ TEST(metrics, histogram_buckets_are_cumulative) {
   EXPECT_NE(text.find("latency_seconds_count{route=\"charges\"} 12\n"), std::string::npos);
 }
 
+TEST(metrics, observe_since_counts_the_time_from_a_start_until_now) {
+  std::array<double, 2> const bounds{1.0, 3600.0};
+  histogram waits(bounds);
+  auto const now = std::chrono::steady_clock::now();
+  waits.observe_since(now - std::chrono::seconds(2));  // 2 s ago: the second bucket
+  waits.observe_since(now + std::chrono::seconds(10)); // in the future: counted as 0
+  auto const snapshot = waits.snapshot();
+  EXPECT_EQ(snapshot.cumulative, (std::vector<std::uint64_t>{1, 2, 2}));
+  EXPECT_GE(snapshot.sum_seconds, 2.0);
+  EXPECT_LT(snapshot.sum_seconds, 60.0);
+}
+
 TEST(metrics, label_values_and_help_are_escaped) {
   registry metrics;
   metrics.add_counter("escaped_total", "Help with a \\ backslash,\na newline and \"quotes\".",

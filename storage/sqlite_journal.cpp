@@ -1024,8 +1024,7 @@ private:
     auto const started = std::chrono::steady_clock::now();
     auto const rc = sqlite3_wal_checkpoint_v2(writer_db_.get(), nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
     if (options_.wal_restart_durations != nullptr)
-      options_.wal_restart_durations->observe_ns(static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count()));
+      options_.wal_restart_durations->observe_since(started);
     sqlite3_busy_timeout(writer_db_.get(), static_cast<int>(limits::journal_busy_timeout_ms));
     if (rc == SQLITE_OK) {
       wal_restarts_.fetch_add(1, std::memory_order_relaxed);
@@ -1153,8 +1152,7 @@ private:
     if (batches > 0 || purged > 0 || expired > 0 || completed > 0) {
       commits_.fetch_add(1, std::memory_order_relaxed);
       if (options_.commit_durations != nullptr)
-        options_.commit_durations->observe_ns(static_cast<std::uint64_t>(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - began).count()));
+        options_.commit_durations->observe_since(began);
     }
     batches_durable_.fetch_add(batches, std::memory_order_relaxed);
     events_durable_.fetch_add(events, std::memory_order_relaxed);
