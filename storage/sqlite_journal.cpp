@@ -1,6 +1,5 @@
 #include "storage/sqlite_journal.hpp"
 
-#include "storage/idempotency_filter.hpp"
 #include "storage/sqlite_statement.hpp"
 #include "storage/wal_gather_vfs.hpp"
 
@@ -1435,24 +1434,8 @@ bool sqlite_journal::may_hold_idempotency(std::string_view scope_key) const noex
   return impl_->may_hold_idempotency(scope_key);
 }
 
-std::uint64_t sqlite_journal::idempotency_reads_saved() const noexcept {
-  return impl_->filter() ? impl_->filter()->answered_no() : 0;
-}
-
-std::uint64_t sqlite_journal::idempotency_filter_retired() const noexcept {
-  return impl_->filter() ? impl_->filter()->retired() : 0;
-}
-
-std::uint64_t sqlite_journal::idempotency_filter_keys() const noexcept {
-  return impl_->filter() ? impl_->filter()->keys() : 0;
-}
-
-std::uint64_t sqlite_journal::idempotency_filter_capacity() const noexcept {
-  return impl_->filter() ? impl_->filter()->capacity() : 0;
-}
-
-bool sqlite_journal::idempotency_filter_complete() const noexcept {
-  return impl_->filter() && impl_->filter()->complete();
+const idempotency_filter* sqlite_journal::filter() const noexcept {
+  return impl_->filter();
 }
 
 void sqlite_journal::purge_idempotency(append_callback on_purged) {

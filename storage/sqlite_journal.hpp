@@ -16,6 +16,7 @@
 
 #include "core/limits.hpp"
 #include "core/metrics.hpp"
+#include "storage/idempotency_filter.hpp"
 #include "storage/journal.hpp"
 
 #include <cstddef>
@@ -128,16 +129,9 @@ public:
   std::uint64_t outbox_completed() const noexcept;
   /// Outbox entries deleted undelivered by purges (older than `outbox_retention_s`).
   std::uint64_t outbox_expired() const noexcept;
-  /// Lookups the idempotency filter answered "not held" (journal reads saved).
-  std::uint64_t idempotency_reads_saved() const noexcept;
-  /// Generations of the idempotency filter emptied after a purge.
-  std::uint64_t idempotency_filter_retired() const noexcept;
-  /// Keys in the filter's live generations, and the keys it is sized for; 0 without a filter.
-  std::uint64_t idempotency_filter_keys() const noexcept;
-  std::uint64_t idempotency_filter_capacity() const noexcept;
-  /// Whether the filter holds every key the file held at open (its start-up scan is done); false
-  /// without a filter.
-  bool idempotency_filter_complete() const noexcept;
+  /// The idempotency filter behind `may_hold_idempotency`, for its counters (reads saved, keys,
+  /// capacity, whether the start-up scan is done); null when `idempotency_filter_bytes` is 0.
+  const idempotency_filter* filter() const noexcept;
   /// Batches waiting for the writer now.
   std::uint64_t queue_depth() const noexcept;
 

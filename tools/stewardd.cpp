@@ -366,18 +366,24 @@ int main(int argc, char** argv) {
   metrics.add_callback_counter("steward_journal_redone_groups_total",
                                "Journal groups stored again, a savepoint per batch, after a batch failed.", {},
                                [&journal] { return journal->redone_groups(); });
+  // Null with --idempotency-filter-mib=0; its metrics then read 0.
+  const storage::idempotency_filter* idempotency_filter = journal->filter();
   metrics.add_callback_counter("steward_journal_idempotency_reads_saved_total",
                                "Requests with a fresh idempotency key that the journal's filter "
                                "let skip the journal read.", {},
-                               [&journal] { return journal->idempotency_reads_saved(); });
+                               [idempotency_filter] { return idempotency_filter ? idempotency_filter->answered_no() : 0; });
   metrics.add_callback_gauge("steward_journal_idempotency_filter_keys",
                              "Keys in the idempotency filter's live generations; past "
                              "steward_journal_idempotency_filter_capacity_keys it saves fewer reads "
                              "(--idempotency-filter-mib).", {},
-                             [&journal] { return static_cast<std::int64_t>(journal->idempotency_filter_keys()); });
+                             [idempotency_filter] {
+                               return static_cast<std::int64_t>(idempotency_filter ? idempotency_filter->keys() : 0);
+                             });
   metrics.add_callback_gauge("steward_journal_idempotency_filter_capacity_keys",
                              "Keys the idempotency filter is sized for.", {},
-                             [&journal] { return static_cast<std::int64_t>(journal->idempotency_filter_capacity()); });
+                             [idempotency_filter] {
+                               return static_cast<std::int64_t>(idempotency_filter ? idempotency_filter->capacity() : 0);
+                             });
   metrics.add_callback_counter("steward_journal_overloads_total",
                                "Appends refused because the journal queue was full.", {},
                                [&journal] { return journal->overloads(); });
