@@ -28,6 +28,13 @@ std::int64_t now_of(const api_context& context) {
     .count();
 }
 
+std::int64_t now_rounded_up_of(const api_context& context) {
+  if (context.clock)
+    return context.clock();
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  return std::chrono::ceil<std::chrono::seconds>(now).count();
+}
+
 /// Whether the request carries the platform key; answers 401 when not.
 bool platform_authorized(const api_context& context, const http_request& request,
                          const responder& reply) {

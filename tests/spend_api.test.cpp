@@ -451,12 +451,14 @@ TEST_F(spend_api, an_expired_session_token_opens_nothing) {
   ASSERT_TRUE(start());
   auto user = create_user("brief");
   auto session = platform("POST", "/v1/users/" + user + "/sessions",
-                          R"({"run_budget":{"amount":100,"currency":"usd"},"ttl_seconds":1})");
+                          R"({"run_budget":{"amount":100,"currency":"usd"},"ttl_seconds":2})");
   ASSERT_TRUE(session && session->status == 201);
   const std::string bearer = json_string(session->body, "token");
   auto c = client();
+  // A session lives at least its ttl (the expiry rounds the creation time up to a whole second)
+  // and less than a second longer.
   EXPECT_EQ(c.bearer(bearer, "GET", "/v1/spend")->status, 200);
-  std::this_thread::sleep_for(2100ms);
+  std::this_thread::sleep_for(3100ms);
   EXPECT_EQ(c.bearer(bearer, "GET", "/v1/session")->status, 401);
   EXPECT_EQ(c.bearer(bearer, "GET", "/v1/spend")->status, 401);
 }
