@@ -157,7 +157,15 @@ std::optional<idempotency_key> idempotency_of(std::string_view principal,
 
 std::optional<std::string> new_id(const api_context& context, core::id_kind kind,
                                   const responder& reply) {
-  auto id = core::make_id(kind, *context.random);
+  // A time-ordered kind takes the system clock's millisecond even when the context's clock is a
+  // test's: the time only orders the journal's index entries.
+  auto id = core::is_time_ordered(kind)
+              ? core::make_time_ordered_id(
+                  kind, *context.random,
+                  static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                               std::chrono::system_clock::now().time_since_epoch())
+                                               .count()))
+              : core::make_id(kind, *context.random);
   if (!id)
     refuse(reply, core::api_error::internal, "the random source failed");
   return id;

@@ -133,9 +133,36 @@ std::optional<std::string> make_id(id_kind kind, random_source& random) {
   return format_id(kind, bits);
 }
 
+bool is_time_ordered(id_kind kind) noexcept { return kind == id_kind::charge; }
+
+std::string format_time_ordered_id(id_kind kind, std::uint64_t unix_ms, const id_bits& bits) {
+  std::string id = format_id(kind, bits);
+  std::string time(id_time_chars, '0');
+  for (std::size_t i = id_time_chars; i > 0 && unix_ms != 0; --i) {
+    time[i - 1] = alphabet[static_cast<std::size_t>(unix_ms % 62)];
+    unix_ms /= 62;
+  }
+  // 62^8 ms is past the year 8900; a later clock keeps only the low digits, which stays valid.
+  id.insert(id_prefix_bytes, time);
+  return id;
+}
+
+std::optional<std::string> make_time_ordered_id(id_kind kind, random_source& random,
+                                                std::uint64_t unix_ms) {
+  id_bits bits{};
+  if (!random.fill(bits)) return std::nullopt;
+  return format_time_ordered_id(kind, unix_ms, bits);
+}
+
 bool is_valid(id_kind kind, std::string_view text) noexcept {
-  return text.size() == id_bytes && text.substr(0, id_prefix_bytes) == prefix(kind) &&
-         decode_random_part(text.substr(id_prefix_bytes)).has_value();
+  if (text.size() < id_bytes || text.substr(0, id_prefix_bytes) != prefix(kind)) return false;
+  if (text.size() == time_ordered_id_bytes && is_time_ordered(kind)) {
+    for (char c : text.substr(id_prefix_bytes, id_time_chars))
+      if (digit_value(c) < 0) return false;
+  } else if (text.size() != id_bytes) {
+    return false;
+  }
+  return decode_random_part(text.substr(text.size() - id_random_chars)).has_value();
 }
 
 bool is_valid(std::string_view prefix_text, std::string_view text) noexcept {
@@ -145,18 +172,18 @@ bool is_valid(std::string_view prefix_text, std::string_view text) noexcept {
 }
 
 std::optional<id_kind> parse_id(std::string_view text) noexcept {
-  if (text.size() != id_bytes) return std::nullopt;
   for (std::size_t i = 0; i < id_kind_count; ++i) {
-    if (text.substr(0, id_prefix_bytes) != prefixes[i]) continue;
-    if (!decode_random_part(text.substr(id_prefix_bytes))) return std::nullopt;
-    return static_cast<id_kind>(i);
+    if (!text.starts_with(prefixes[i])) continue;
+    const auto kind = static_cast<id_kind>(i);
+    if (!is_valid(kind, text)) return std::nullopt;
+    return kind;
   }
   return std::nullopt;
 }
 
 std::optional<id_bits> id_value(std::string_view text) noexcept {
   if (!parse_id(text)) return std::nullopt;
-  uint128 value = *decode_random_part(text.substr(id_prefix_bytes));
+  uint128 value = *decode_random_part(text.substr(text.size() - id_random_chars));
   id_bits bits{};
   for (std::size_t i = bits.size(); i > 0; --i) {
     bits[i - 1] = static_cast<std::uint8_t>(value & 0xff);

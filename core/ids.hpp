@@ -39,8 +39,15 @@ inline constexpr std::size_t id_kind_count = static_cast<std::size_t>(id_kind::e
 inline constexpr std::size_t id_prefix_bytes = 4;
 /// Base62 characters that encode the 128 random bits.
 inline constexpr std::size_t id_random_chars = 22;
-/// Bytes of every id.
+/// Bytes of every id that is not time-ordered.
 inline constexpr std::size_t id_bytes = id_prefix_bytes + id_random_chars;
+/// Base62 characters of a time-ordered id's time: milliseconds since the Unix epoch, fixed width
+/// (62^8 ms is about 6 900 years), between the prefix and the random part.
+inline constexpr std::size_t id_time_chars = 8;
+/// Bytes of a time-ordered id, e.g. `chg_` + 8 time characters + 22 random ones.
+inline constexpr std::size_t time_ordered_id_bytes = id_bytes + id_time_chars;
+/// Bytes of the longest id of any kind.
+inline constexpr std::size_t id_bytes_max = time_ordered_id_bytes;
 
 /// The prefix of `kind`, underscore included, e.g. "chg_".
 std::string_view prefix(id_kind kind) noexcept;
@@ -70,8 +77,25 @@ std::string format_id(id_kind kind, const id_bits& bits);
 /// A fresh id of `kind`, or empty when `random` fails.
 std::optional<std::string> make_id(id_kind kind, random_source& random);
 
-/// True when `text` is a well-formed id of `kind`: its prefix, exactly `id_bytes` long, base62
-/// after the prefix, and a value below 2^128 (so each 128-bit value has exactly one spelling).
+/// Whether new ids of `kind` are minted time-ordered: only charges. A charge's id is the key of
+/// the journal's one index entry per charge that nothing else orders (its `chg:` alias, which a
+/// refund reads); with the time in front, each commit appends those entries to the index's last
+/// pages instead of dirtying a random page per charge (docs/ledger.md, "Ids").
+bool is_time_ordered(id_kind kind) noexcept;
+
+/// The time-ordered id of `kind` minted at `unix_ms` whose random part is `bits`: the prefix, the
+/// time in `id_time_chars` base62 characters, then the random part as in `format_id`. Ids minted
+/// in different milliseconds sort by time, bytewise. Pure.
+std::string format_time_ordered_id(id_kind kind, std::uint64_t unix_ms, const id_bits& bits);
+
+/// A fresh time-ordered id of `kind` minted at `unix_ms`, or empty when `random` fails.
+std::optional<std::string> make_time_ordered_id(id_kind kind, random_source& random,
+                                                std::uint64_t unix_ms);
+
+/// True when `text` is a well-formed id of `kind`: its prefix, then either exactly 22 base62
+/// characters whose value is below 2^128 (`id_bytes` long in all), or, for a time-ordered kind,
+/// 8 base62 time characters before those (`time_ordered_id_bytes`). Each value thus has exactly
+/// one spelling. Charges minted before ids were time-ordered keep the short form, still valid.
 bool is_valid(id_kind kind, std::string_view text) noexcept;
 
 /// As above for a prefix given as text ("chg_"); false for a prefix that is not one of ours.
@@ -81,7 +105,8 @@ bool is_valid(std::string_view prefix, std::string_view text) noexcept;
 /// through this or `is_valid` before it is used as a key.
 std::optional<id_kind> parse_id(std::string_view text) noexcept;
 
-/// The random part of a well-formed id of any kind, or empty.
+/// The random part of a well-formed id of any kind (the time of a time-ordered one left out), or
+/// empty.
 std::optional<id_bits> id_value(std::string_view text) noexcept;
 
 /// A provider's slug: `[a-z0-9][a-z0-9-]{0,31}` (`limits::provider_slug_bytes_max` bytes at most).

@@ -99,6 +99,56 @@ TEST(Ids, RejectsWrongPrefixLengthAndAlphabet) {
   EXPECT_FALSE(parse_id("sst_0000000000000000000000"));
 }
 
+TEST(Ids, TimeOrderedIdsCarryTheirMillisecondInFrontOfTheRandomPart) {
+  EXPECT_TRUE(is_time_ordered(id_kind::charge));
+  for (auto kind : {id_kind::user, id_kind::session, id_kind::payment_token, id_kind::hold,
+                    id_kind::refund, id_kind::event})
+    EXPECT_FALSE(is_time_ordered(kind));
+  id_bits one{};
+  one[15] = 1;
+  EXPECT_EQ(format_time_ordered_id(id_kind::charge, 0, one), "chg_000000000000000000000000000001");
+  // 1 764 460 800 000 ms (2025-11-30T00:00:00Z) in base62 is "V3zFhRI".
+  const std::string id = format_time_ordered_id(id_kind::charge, 1'764'460'800'000, one);
+  EXPECT_EQ(id, "chg_0V3zFhRI0000000000000000000001");
+  EXPECT_EQ(id.size(), time_ordered_id_bytes);
+  EXPECT_TRUE(is_valid(id_kind::charge, id));
+  EXPECT_EQ(parse_id(id), id_kind::charge);
+  EXPECT_EQ(id_value(id), one);
+  // Only a time-ordered kind has the long form.
+  EXPECT_FALSE(is_valid(id_kind::hold, "hld_" + id.substr(4)));
+  EXPECT_FALSE(parse_id("hld_" + id.substr(4)));
+  // The time part is base62 too, and the random part still below 2^128.
+  std::string broken = id;
+  broken[6] = '-';
+  EXPECT_FALSE(is_valid(id_kind::charge, broken));
+  EXPECT_FALSE(is_valid(id_kind::charge, "chg_0V3zFhRIzzzzzzzzzzzzzzzzzzzzzz"));
+  EXPECT_FALSE(is_valid(id_kind::charge, id.substr(0, id.size() - 1)));
+  EXPECT_FALSE(is_valid(id_kind::charge, id + "0"));
+  // The short form minted before charges were time-ordered stays valid.
+  EXPECT_TRUE(is_valid(id_kind::charge, format_id(id_kind::charge, one)));
+}
+
+TEST(Ids, TimeOrderedIdsSortByTheirMillisecond) {
+  seeded_random random(11);
+  std::vector<std::string> ids;
+  const std::uint64_t t0 = 1'764'460'800'000;
+  const std::vector<std::uint64_t> times{t0, t0 + 1, t0 + 61, t0 + 62, t0 + 3'600'000,
+                                         t0 + 86'400'000ull * 400};
+  for (const std::uint64_t ms : times)
+    for (int i = 0; i < 50; ++i) {
+      auto id = make_time_ordered_id(id_kind::charge, random, ms);
+      ASSERT_TRUE(id);
+      ASSERT_TRUE(is_valid(id_kind::charge, *id)) << *id;
+      ids.push_back(*id);
+    }
+  // Each millisecond's 50 ids sort before every id of a later millisecond.
+  for (std::size_t i = 0; i + 1 < ids.size(); ++i)
+    for (std::size_t j = (i / 50 + 1) * 50; j < ids.size(); ++j)
+      ASSERT_LT(ids[i], ids[j]) << i << " " << j;
+  failing_random failing;
+  EXPECT_FALSE(make_time_ordered_id(id_kind::charge, failing, t0));
+}
+
 TEST(Ids, FailingSourceGivesNoId) {
   failing_random random;
   EXPECT_FALSE(make_id(id_kind::user, random));
@@ -140,8 +190,9 @@ TEST(Ids, OpensslSourceBuffersPerThreadWithoutRepeats) {
   for (std::size_t size : {1, 7, 33, 64, 65, 500, 4096, 13, 64, 64}) {
     std::vector<std::uint8_t> bytes(size, 0);
     ASSERT_TRUE(random.fill(bytes)) << size;
-    if (size >= 16)
+    if (size >= 16) {
       EXPECT_NE(bytes, std::vector<std::uint8_t>(size, 0)) << size;
+    }
     chunks.insert(bytes);
   }
   EXPECT_EQ(chunks.size(), 10u);

@@ -197,8 +197,7 @@ std::optional<decline> check_token_usable(const token_state& token, std::int64_t
 std::optional<decline> check_new_id(id_kind kind, std::string_view id) {
   if (!is_valid(kind, id))
     return refuse(api_error::invalid_field,
-                  "id must be a " + std::string(prefix(kind)) + " id of " +
-                    std::to_string(id_bytes) + " characters");
+                  "id must be a well-formed " + std::string(prefix(kind)) + " id");
   return std::nullopt;
 }
 

@@ -359,6 +359,39 @@ TEST_F(LedgerTest, RefundsAreBoundedAndGiveBackThisMonthsRoom) {
   expect_replay_and_snapshot_match();
 }
 
+// Charges minted since ids became time-ordered (docs/ledger.md, "Ids") and charges journaled
+// before share a ledger: both forms are accepted, refunded, replayed and kept in a snapshot.
+TEST_F(LedgerTest, TimeOrderedAndShortChargeIdsLiveSideBySide) {
+  std::string t = token("acme", 1'000'000, std::nullopt);
+  id_bits bits{};
+  bits[15] = 9;
+  const std::string long_id = format_time_ordered_id(id_kind::charge, 1'715'342'400'123, bits);
+  ASSERT_EQ(long_id.size(), time_ordered_id_bytes);
+  take(decide_charge(state_, {long_id, t, "acme", usd(500), "new form", {}}, t0));
+  accepted old_form = take(charge(t, "acme", 700));
+  ASSERT_EQ(charge_id(old_form).size(), id_bytes);
+  take(decide_refund(state_, {make_test_id(id_kind::refund, 101), long_id, "acme", usd(200)}, t0));
+  take(decide_refund(state_, {make_test_id(id_kind::refund, 102), charge_id(old_form), "acme",
+                              usd(700)},
+                     t0));
+  EXPECT_EQ(state_.providers.at("acme").spent, 300);
+  // A long id of a kind that is not time-ordered is refused, like any malformed id.
+  EXPECT_EQ(refused(decide_hold(state_, {"hld_" + long_id.substr(4), "acme", std::nullopt, t,
+                                         usd(1), t0 + 60},
+                                t0))
+              .code,
+            api_error::invalid_field);
+  for (const auto& event : journal_) {
+    std::string json;
+    encode_event(event, json);
+    ledger_event decoded;
+    json_error error = decode_event(json, decoded);
+    ASSERT_FALSE(error) << json << " " << error.pointer << " " << error.detail;
+    EXPECT_EQ(decoded, event) << json;
+  }
+  expect_replay_and_snapshot_match();
+}
+
 TEST_F(LedgerTest, RefundOfLastMonthsChargeCreatesNoRoomThisMonth) {
   std::string t = token("acme", 1'000'000, std::nullopt);
   accepted c = take(charge(t, "acme", 10000));

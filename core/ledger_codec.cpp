@@ -517,12 +517,12 @@ json_error decode_event(std::string_view json, ledger_event& out) {
   };
   json_error error = decode(json, [&](object_reader& o) {
     o.required("type", f.type, 32);
-    o.optional("id", f.id, id_bytes);
+    o.optional("id", f.id, id_bytes_max);
     o.optional("provider", f.provider, limits::provider_slug_bytes_max);
     o.optional("session", f.session, id_bytes);
     o.optional("token", f.token, id_bytes);
     o.optional("hold", f.hold, id_bytes);
-    o.optional("charge", f.charge, id_bytes);
+    o.optional("charge", f.charge, id_bytes_max);
     o.optional("description", f.description, limits::charge_description_bytes_max);
     o.optional("currency", f.currency, currency_field_bytes_max);
     o.optional("kind", f.kind, 32);
@@ -1064,7 +1064,7 @@ json_error decode_snapshot(std::string_view json, ledger_state& out) {
     });
     o.required("charges", charges, limits::ledger_charges_retained_max,
                [&](object_reader& r, charge_row& x) {
-                 r.required("id", x.id, id_bytes);
+                 r.required("id", x.id, id_bytes_max);
                  r.required("token", x.token, id_bytes);
                  r.required("provider", x.provider, limits::provider_slug_bytes_max);
                  r.optional("session", x.session, id_bytes);

@@ -3,6 +3,7 @@
 // is also read back from the server, so a wrong cap, a double charge or a lost charge fails here.
 
 #include "core/hmac_signature.hpp"
+#include "core/ids.hpp"
 #include "tests/support/api_client.hpp"
 #include "tests/support/hook_receiver.hpp"
 #include "tests/support/process.hpp"
@@ -11,6 +12,7 @@
 #include <sqlite3.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
@@ -445,6 +447,55 @@ TEST_F(spend_api, refunds_give_back_once_and_only_to_the_charging_provider) {
   ASSERT_TRUE(rest);
   EXPECT_EQ(rest->status, 201) << rest->body;
   EXPECT_EQ(provider_spent(user), 0);
+}
+
+/// The user whose `chg:` alias the journal holds for `charge`, read beside the running stewardd
+/// (empty when it holds none).
+std::string journaled_charge_owner(const std::filesystem::path& journal_db, const std::string& charge) {
+  sqlite3* db = nullptr;
+  std::string owner;
+  if (sqlite3_open_v2(journal_db.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* read = nullptr;
+    const std::string key = "chg:" + charge;
+    if (sqlite3_prepare_v2(db, "SELECT stream FROM aliases WHERE key = ?1", -1, &read, nullptr) == SQLITE_OK) {
+      sqlite3_bind_text(read, 1, key.c_str(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
+      if (sqlite3_step(read) == SQLITE_ROW)
+        owner = reinterpret_cast<const char*>(sqlite3_column_text(read, 0));
+    }
+    sqlite3_finalize(read);
+  }
+  sqlite3_close(db);
+  return owner;
+}
+
+// Charge ids carry their millisecond in front of the random part (docs/ledger.md, "Ids"), so the
+// journal's chg: alias of each charge lands at the end of its index, not on a random page.
+TEST_F(spend_api, charge_ids_sort_in_minting_order_and_each_is_journaled_to_its_user) {
+  ASSERT_TRUE(start());
+  auto user = create_user("ordered");
+  auto token = mint_token(user, 5000);
+  auto c = client();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) {
+    auto charged = charge(c, token, 10, "ord-" + std::to_string(i));
+    ASSERT_TRUE(charged && charged->status == 201);
+    ids.push_back(json_string(charged->body, "id"));
+    EXPECT_EQ(ids.back().size(), core::time_ordered_id_bytes) << ids.back();
+    EXPECT_TRUE(core::is_valid(core::id_kind::charge, ids.back())) << ids.back();
+    std::this_thread::sleep_for(3ms);
+  }
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), ids.size());
+  const auto journal_db = server_->run_dir() / "data" / "journal.db";
+  for (const auto& id : ids)
+    EXPECT_EQ(journaled_charge_owner(journal_db, id), user) << id;
+  // The earliest is refunded through that alias, like any other.
+  auto refund = c.signed_request("acme", acme_secret_, "POST",
+                                 "/v1/provider/charges/" + ids.front() + "/refunds",
+                                 R"({"amount":10})", "ord-r");
+  ASSERT_TRUE(refund);
+  EXPECT_EQ(refund->status, 201) << refund->body;
+  EXPECT_EQ(provider_spent(user), 30);
 }
 
 TEST_F(spend_api, an_expired_session_token_opens_nothing) {
