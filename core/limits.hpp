@@ -174,6 +174,9 @@ inline constexpr std::uint32_t journal_read_aliases_max = 10000;
 /// Outbox entries one `read_outbox` call returns at most, and ids one `complete_outbox` deletes at
 /// most: the webhook dispatcher works page by page.
 inline constexpr std::uint32_t journal_read_outbox_max = 1000;
+/// Streams whose last committed event the journal's writer keeps for its fence checks
+/// (`storage/stream_heads.hpp`): 88 bytes each, 5.5 MiB, touched only as streams are written.
+inline constexpr std::size_t journal_stream_heads_slots_default = 65536;
 /// How long a journal connection waits for a lock held by another process (a backup, the sqlite3
 /// shell) before the operation fails with `io_error`.
 inline constexpr std::uint32_t journal_busy_timeout_ms = 5000;

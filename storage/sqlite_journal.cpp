@@ -1,6 +1,7 @@
 #include "storage/sqlite_journal.hpp"
 
 #include "storage/sqlite_statement.hpp"
+#include "storage/stream_heads.hpp"
 #include "storage/wal_gather_vfs.hpp"
 
 #include "core/assert.hpp"
@@ -415,6 +416,12 @@ public:
       return false;
     }
 
+    try {
+      heads_ = std::make_unique<stream_heads>(options_.stream_heads_slots);
+    } catch (const std::bad_alloc&) {
+      error = options_.path.string() + ": cannot allocate the writer's stream heads";
+      return false;
+    }
     if (options_.idempotency_filter_bytes > 0) {
       try {
         filter_ = std::make_unique<idempotency_filter>(options_.idempotency_filter_bytes);
@@ -773,6 +780,7 @@ public:
   std::atomic<std::uint64_t> outbox_completed_{0};
   std::atomic<std::uint64_t> outbox_expired_{0};
   std::atomic<std::uint64_t> queue_depth_{0};
+  std::atomic<std::uint64_t> fences_from_memory_{0};
 
 private:
   /// The event fields of the current row of `read_events_` (views into SQLite's row buffer, valid
@@ -1134,6 +1142,11 @@ private:
       fail_all(journal_error::io_error);
       return pass_result::done;
     }
+    // Only now, with the group committed, are its streams' new heads true.
+    for (auto const& request : group_)
+      if (request.kind == request_kind::append && !request.outcome && !request.batch.events.empty())
+        heads_->remember(request.batch.stream, request.batch.events.back().seq,
+                         request.batch.events.back().hash);
     if (filter_ != nullptr) {
       // Before any callback: an actor forgets a key it answered once its append is durable, and
       // from then on the filter must say "maybe" for it.
@@ -1205,11 +1218,19 @@ private:
       // continues the genesis (check_batch made sure prev_hash says so).
       auto const first = batch.events.front().seq;
       if (first > 1) {
-        auto stored = stored_hash(write_head_, batch.stream, first - 1);
-        if (!stored)
-          return stored.error() == journal_error::corrupt ? batch_written::conflict : batch_written::failed_transaction;
-        if (!stored.value() || *stored.value() != batch.prev_hash)
-          return batch_written::conflict;
+        // A committed event never changes, so a head this writer committed answers without a
+        // read (docs/journal.md, "The fence without a read").
+        if (auto const head = heads_->known(batch.stream, first - 1)) {
+          fences_from_memory_.fetch_add(1, std::memory_order_relaxed);
+          if (*head != batch.prev_hash)
+            return batch_written::conflict;
+        } else {
+          auto stored = stored_hash(write_head_, batch.stream, first - 1);
+          if (!stored)
+            return stored.error() == journal_error::corrupt ? batch_written::conflict : batch_written::failed_transaction;
+          if (!stored.value() || *stored.value() != batch.prev_hash)
+            return batch_written::conflict;
+        }
       }
       for (auto const& e : batch.events) {
         auto& s = insert_event_;
@@ -1347,6 +1368,7 @@ private:
   /// Which idempotency keys the file certainly does not hold; null when disabled. Filled by
   /// `scanner_` at start and by the writer after each commit.
   std::unique_ptr<idempotency_filter> filter_;
+  std::unique_ptr<stream_heads> heads_; ///< the writer's (`write_batch_rows`, `write_group_pass`)
   std::thread scanner_;
   std::atomic<bool> scan_stopping_{false};
 };
@@ -1467,6 +1489,9 @@ std::uint64_t sqlite_journal::outbox_completed() const noexcept {
 }
 std::uint64_t sqlite_journal::outbox_expired() const noexcept {
   return impl_->outbox_expired_.load(std::memory_order_relaxed);
+}
+std::uint64_t sqlite_journal::fences_from_memory() const noexcept {
+  return impl_->fences_from_memory_.load(std::memory_order_relaxed);
 }
 std::uint64_t sqlite_journal::queue_depth() const noexcept {
   return impl_->queue_depth_.load(std::memory_order_relaxed);

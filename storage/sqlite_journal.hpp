@@ -55,6 +55,9 @@ struct sqlite_journal_options {
   /// (`storage/idempotency_filter.hpp`), so that a fresh key needs no read; 0: none, every key
   /// is looked up.
   std::size_t idempotency_filter_bytes = std::size_t{16} << 20;
+  /// Streams whose last committed event the writer holds, so that an append continuing one needs
+  /// no read for its fence (`storage/stream_heads.hpp`); 88 bytes each; 0: every fence reads.
+  std::size_t stream_heads_slots = core::limits::journal_stream_heads_slots_default;
   /// Nice value of the writer and checkpointer threads (0..19; `--bulk-nice`).
   int thread_nice = 0;
   /// Time source for purging; the system clock when empty. Tests inject one to age records.
@@ -132,6 +135,9 @@ public:
   /// The idempotency filter behind `may_hold_idempotency`, for its counters (reads saved, keys,
   /// capacity, whether the start-up scan is done); null when `idempotency_filter_bytes` is 0.
   const idempotency_filter* filter() const noexcept;
+  /// Fences answered from the stream heads the writer holds, without a read (a group stored again
+  /// after a batch failed checks its fences again).
+  std::uint64_t fences_from_memory() const noexcept;
   /// Batches waiting for the writer now.
   std::uint64_t queue_depth() const noexcept;
 

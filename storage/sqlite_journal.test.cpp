@@ -564,6 +564,71 @@ TEST_F(SqliteJournal, BatchThatDoesNotContinueTheStoredHeadIsAConflict) {
   EXPECT_EQ(j->conflicts(), 4u);
 }
 
+// The writer keeps the head it committed for each stream (docs/journal.md, "The fence without a
+// read"): a batch continuing it is fenced in memory, with the same answers as a read.
+TEST_F(SqliteJournal, AFenceOnAHeadTheWriterCommittedIsAnsweredWithoutARead) {
+  auto j = open();
+  ASSERT_TRUE(j);
+  stream_head a{"usr_a"};
+  ASSERT_TRUE(append_and_wait(*j, next_batch(a)).durable()); // seq 1: no fence
+  EXPECT_EQ(j->fences_from_memory(), 0u);
+  ASSERT_TRUE(append_and_wait(*j, next_batch(a, 3)).durable());
+  EXPECT_EQ(j->fences_from_memory(), 1u);
+
+  core::chain_hash wrong_prev = a.prev;
+  wrong_prev[5] ^= 1;
+  stream_head forked{"usr_a", a.next_seq, wrong_prev};
+  EXPECT_EQ(append_and_wait(*j, next_batch(forked)).error, journal_error::conflict);
+  // Checked twice: the group is stored again, a savepoint per batch, once a batch failed.
+  EXPECT_EQ(j->fences_from_memory(), 3u);
+  ASSERT_TRUE(append_and_wait(*j, next_batch(a)).durable());
+  EXPECT_EQ(j->fences_from_memory(), 4u);
+  EXPECT_EQ(j->verify_stream("usr_a").value().events, 5u);
+
+  // After a reopen nothing is held: the fence reads, and answers alike.
+  j.reset();
+  j = open();
+  ASSERT_TRUE(j);
+  stream_head reforked{"usr_a", a.next_seq, wrong_prev};
+  EXPECT_EQ(append_and_wait(*j, next_batch(reforked)).error, journal_error::conflict);
+  ASSERT_TRUE(append_and_wait(*j, next_batch(a)).durable());
+  EXPECT_EQ(j->fences_from_memory(), 0u);
+  ASSERT_TRUE(append_and_wait(*j, next_batch(a)).durable()); // continues the head just stored
+  EXPECT_EQ(j->fences_from_memory(), 1u);
+  EXPECT_EQ(j->verify_stream("usr_a").value().events, 7u);
+}
+
+TEST_F(SqliteJournal, WithoutStreamHeadsEveryFenceReads) {
+  options_.stream_heads_slots = 0;
+  auto j = open();
+  ASSERT_TRUE(j);
+  stream_head a{"usr_a"};
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(append_and_wait(*j, next_batch(a)).durable());
+  stream_head gap{"usr_a", a.next_seq + 1, a.prev};
+  EXPECT_EQ(append_and_wait(*j, next_batch(gap)).error, journal_error::conflict);
+  EXPECT_EQ(j->fences_from_memory(), 0u);
+  EXPECT_EQ(j->verify_stream("usr_a").value().events, 3u);
+}
+
+// A batch that failed must not leave its events as the stream's head: a batch chained on them
+// would pass the fence with no predecessor stored.
+TEST_F(SqliteJournal, OnlyStoredBatchesLeaveAHeadForTheFence) {
+  auto j = open();
+  ASSERT_TRUE(j);
+  stream_head a{"usr_a"}, b{"usr_b"};
+  ASSERT_TRUE(append_and_wait(*j, next_batch(a)).durable());
+  auto taken = next_batch(b);
+  taken.aliases.push_back(alias{"ptk:shared", "usr_b"});
+  ASSERT_TRUE(append_and_wait(*j, std::move(taken)).durable());
+  auto refused = next_batch(a); // a's seq 2, with an alias key usr_b holds
+  refused.aliases.push_back(alias{"ptk:shared", "usr_a"});
+  EXPECT_EQ(append_and_wait(*j, std::move(refused)).error, journal_error::conflict);
+  // Seq 3, chained on the refused seq 2.
+  EXPECT_EQ(append_and_wait(*j, next_batch(a)).error, journal_error::conflict);
+  EXPECT_EQ(j->verify_stream("usr_a").value().events, 1u);
+}
+
 TEST_F(SqliteJournal, MalformedBatchesAreRefusedBeforeQueueing) {
   auto j = open();
   ASSERT_TRUE(j);

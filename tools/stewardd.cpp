@@ -366,6 +366,10 @@ int main(int argc, char** argv) {
   metrics.add_callback_counter("steward_journal_redone_groups_total",
                                "Journal groups stored again, a savepoint per batch, after a batch failed.", {},
                                [&journal] { return journal->redone_groups(); });
+  metrics.add_callback_counter("steward_journal_fences_from_memory_total",
+                               "Appends whose fence the journal's writer checked against a stream "
+                               "head it holds, without reading the journal.", {},
+                               [&journal] { return journal->fences_from_memory(); });
   // Null with --idempotency-filter-mib=0; its metrics then read 0.
   const storage::idempotency_filter* idempotency_filter = journal->filter();
   metrics.add_callback_counter("steward_journal_idempotency_reads_saved_total",
