@@ -38,13 +38,17 @@ constexpr int digit_value(char c) noexcept {
 /// does not fit in 128 bits.
 std::optional<uint128> decode_random_part(std::string_view digits) noexcept {
   if (digits.size() != id_random_chars) return std::nullopt;
+  // value * 62 + d must not wrap: 62^22 exceeds 2^128, so the top of the range is reachable.
+  // Compared with constants: a 128-bit division per character was most of checking an id.
   constexpr uint128 max = ~uint128{0};
+  constexpr uint128 max_before_digit = max / 62;
+  constexpr auto max_last_digit = static_cast<int>(max % 62);
   uint128 value = 0;
   for (char c : digits) {
     int d = digit_value(c);
     if (d < 0) return std::nullopt;
-    // value * 62 + d must not wrap: 62^22 exceeds 2^128, so the top of the range is reachable.
-    if (value > (max - static_cast<uint128>(d)) / 62) return std::nullopt;
+    if (value > max_before_digit || (value == max_before_digit && d > max_last_digit))
+      return std::nullopt;
     value = value * 62 + static_cast<uint128>(d);
   }
   return value;
