@@ -648,6 +648,14 @@ constexpr std::array option_specs{
               .apply = apply_limit_or_off<&options::idempotency_filter_mib,
                                           limits::idempotency_filter_mib_max>,
               .render = render_number<&options::idempotency_filter_mib>},
+  option_spec{.name = "wal-restart-mib",
+              .metavar = "N",
+              .help = "MiB of write-ahead log after which the journal starts it over between two "
+                      "commits. Each restart holds the commits for tens of milliseconds: a larger "
+                      "bound means fewer such stalls (a lower 99th percentile), each longer, and "
+                      "more disk. Range: 1..16384.",
+              .apply = apply_limit<&options::wal_restart_mib, limits::wal_restart_mib_max>,
+              .render = render_number<&options::wal_restart_mib>},
   option_spec{.name = "session-charges-per-minute",
               .metavar = "N",
               .help = "Charges one agent session may have approved in any 60 seconds; the next "

@@ -96,6 +96,7 @@ struct options {
   std::uint32_t user_hibernated_max = limits::user_hibernated_max_default;
   /// MiB of the journal's idempotency filter; 0: none, every fresh key is looked up.
   std::uint32_t idempotency_filter_mib = limits::idempotency_filter_mib_default;
+  std::uint32_t wal_restart_mib = limits::wal_restart_mib_default;
   std::uint32_t provider_purchases_max = limits::provider_purchases_in_flight_default;
   std::uint32_t session_charges_per_minute = limits::charges_per_minute_default;
   /// Nice value of the threads that carry the charges (the public listener's io threads, the

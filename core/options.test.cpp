@@ -81,6 +81,7 @@ TEST(options, every_flag_is_parsed) {
     "--user-idle-timeout-ms=0",
     "--user-hibernated-max=5",
     "--idempotency-filter-mib=0",
+    "--wal-restart-mib=64",
     "--provider-purchases-max=2",
     "--session-charges-per-minute=7",
     "--bulk-nice=0",
@@ -111,6 +112,7 @@ TEST(options, every_flag_is_parsed) {
   EXPECT_EQ(opts.provider_purchases_max, 2u);
   EXPECT_EQ(opts.user_hibernated_max, 5u);
   EXPECT_EQ(opts.idempotency_filter_mib, 0u) << "0 switches the filter off";
+  EXPECT_EQ(opts.wal_restart_mib, 64u);
   EXPECT_EQ(opts.session_charges_per_minute, 7u);
   EXPECT_EQ(opts.bulk_nice, 0u) << "0 keeps every thread at the process's nice value";
   EXPECT_FALSE(validate(opts));
@@ -169,6 +171,10 @@ TEST(options, numbers_are_decimal_digits_within_range) {
             "--user-hibernated-max: must be between 0 and 100000000, got 100000001");
   EXPECT_EQ(flag_error({"--idempotency-filter-mib=4097"}),
             "--idempotency-filter-mib: must be between 0 and 4096, got 4097");
+  EXPECT_EQ(flag_error({"--wal-restart-mib=0"}),
+            "--wal-restart-mib: must be between 1 and 16384, got 0");
+  EXPECT_EQ(flag_error({"--wal-restart-mib=16385"}),
+            "--wal-restart-mib: must be between 1 and 16384, got 16385");
   EXPECT_EQ(flag_error({"--header-bytes-max=32769"}),
             "--header-bytes-max: must be between 1 and 32768, got 32769");
   EXPECT_EQ(flag_error({"--bulk-nice=20"}), "--bulk-nice: must be between 0 and 19, got 20");

@@ -50,7 +50,7 @@ struct sqlite_journal_options {
   /// WAL frames (4 KiB pages) past which a writer that never idles has the WAL restarted once the
   /// checkpointer has copied it all (about 256 MiB; at least
   /// `wal_restart_frames_min`; docs/journal.md).
-  std::uint32_t wal_restart_frames = 65536;
+  std::uint32_t wal_restart_frames = core::limits::wal_restart_mib_default * 256u;
   /// Bytes of the filter that answers which idempotency keys the file certainly does not hold
   /// (`storage/idempotency_filter.hpp`), so that a fresh key needs no read; 0: none, every key
   /// is looked up.
