@@ -27,6 +27,19 @@ std::string make_test_id(id_kind kind, std::uint64_t n) {
   return format_id(kind, bits);
 }
 
+/// `event` encodes to JSON that decodes to it again and re-encodes to the same bytes.
+void expect_json_round_trip(const ledger_event& event) {
+  std::string json;
+  encode_event(event, json);
+  ledger_event decoded;
+  json_error error = decode_event(json, decoded);
+  ASSERT_FALSE(error) << json << " " << error.pointer << " " << error.detail;
+  EXPECT_EQ(decoded, event) << json;
+  std::string again;
+  encode_event(decoded, again);
+  EXPECT_EQ(again, json);
+}
+
 // --- Calendar ------------------------------------------------------------------------------------
 
 TEST(Ledger, CivilDatesAroundLeapDaysAndYearEnds) {
@@ -381,14 +394,8 @@ TEST_F(LedgerTest, TimeOrderedAndShortChargeIdsLiveSideBySide) {
                                 t0))
               .code,
             api_error::invalid_field);
-  for (const auto& event : journal_) {
-    std::string json;
-    encode_event(event, json);
-    ledger_event decoded;
-    json_error error = decode_event(json, decoded);
-    ASSERT_FALSE(error) << json << " " << error.pointer << " " << error.detail;
-    EXPECT_EQ(decoded, event) << json;
-  }
+  for (const auto& event : journal_)
+    expect_json_round_trip(event);
   expect_replay_and_snapshot_match();
 }
 
@@ -960,17 +967,8 @@ std::vector<ledger_event> one_of_each() {
 }
 
 TEST(Ledger, EveryEventRoundTripsThroughJson) {
-  for (const auto& event : one_of_each()) {
-    std::string json;
-    encode_event(event, json);
-    ledger_event decoded;
-    json_error error = decode_event(json, decoded);
-    ASSERT_FALSE(error) << json << " " << error.pointer << " " << error.detail;
-    EXPECT_EQ(decoded, event) << json;
-    std::string again;
-    encode_event(decoded, again);
-    EXPECT_EQ(again, json);
-  }
+  for (const auto& event : one_of_each())
+    expect_json_round_trip(event);
 }
 
 TEST(Ledger, EventJsonIsCanonical) {

@@ -6,11 +6,12 @@
 #include <cstring>
 #include <functional>
 #include <new>
+#include <type_traits>
 
 namespace steward::storage {
 
-static_assert(std::is_trivially_copyable_v<core::chain_hash>);
-
+// Slots live in zeroed anonymous pages and are written field by field: no constructors.
+static_assert(std::is_trivially_copyable_v<stream_head_slot>);
 static_assert(sizeof(stream_head_slot) == 88);
 
 void stream_head_slots_unmap::operator()(stream_head_slot* slots) const noexcept {
