@@ -1,10 +1,14 @@
 #pragma once
 
-// Object ids (DESIGN 3): a type prefix and 128 random bits, e.g. `chg_3xK9...`. The random part is
+// Object ids (DESIGN 3): a type prefix and 128 random bits, e.g. `usr_3xK9...`. The random part is
 // 22 base62 characters (62^22 > 2^128), left-padded with '0', so every id of a kind has the same
 // length, sorts nowhere in particular, and is URL-safe without escaping. 128 bits make collisions
 // and guessing both hopeless, which matters because an id of another user's object must reveal
 // nothing (DESIGN 4.5: 404 either way).
+//
+// Charges are the exception in length and order: a new charge id carries its minting millisecond
+// in 8 base62 characters between the prefix and the same random part, so charge ids sort by time
+// (`make_time_ordered_id`; docs/ledger.md, "Ids"). Charge ids of the older, short form stay valid.
 //
 // Randomness is injected: tests pass a seeded source so runs replay; production passes
 // `openssl_random`, which reads the kernel CSPRNG through OpenSSL's RAND_bytes.
