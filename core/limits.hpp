@@ -238,6 +238,9 @@ inline constexpr std::uint32_t idempotency_filter_mib_max = 4096;
 /// much WAL to scan at the next start (0.83 s for 1.09 GB measured).
 inline constexpr std::uint32_t wal_restart_mib_default = 1024;
 inline constexpr std::uint32_t wal_restart_mib_max = 16384;
+/// WAL frames per MiB of WAL: a frame holds one page of the journal, SQLite's default 4 KiB (its
+/// 24-byte header aside), so the MiB of `--wal-restart-mib` become the journal's frame bound.
+inline constexpr std::uint32_t wal_frames_per_mib = 256;
 /// Events appended between two snapshots of a user's ledger, by default.
 inline constexpr std::uint64_t user_snapshot_every_events_default = 1000;
 /// Blocking journal reads (activations, idempotency look-ups) waiting for the loader pool; past it

@@ -48,9 +48,10 @@ struct sqlite_journal_options {
   /// Outbox entries older than this are deleted undelivered (`limits::outbox_retention_s_*`).
   std::int64_t outbox_retention_s = core::limits::outbox_retention_s_default;
   /// WAL frames (4 KiB pages) past which a writer that never idles has the WAL restarted once the
-  /// checkpointer has copied it all (about 256 MiB; at least
-  /// `wal_restart_frames_min`; docs/journal.md).
-  std::uint32_t wal_restart_frames = core::limits::wal_restart_mib_default * 256u;
+  /// checkpointer has copied it all (about 1 GiB by default; at least `wal_restart_frames_min`;
+  /// docs/journal.md).
+  std::uint32_t wal_restart_frames =
+      core::limits::wal_restart_mib_default * core::limits::wal_frames_per_mib;
   /// Bytes of the filter that answers which idempotency keys the file certainly does not hold
   /// (`storage/idempotency_filter.hpp`), so that a fresh key needs no read; 0: none, every key
   /// is looked up.

@@ -300,7 +300,7 @@ int main(int argc, char** argv) {
   journal_options.thread_nice = static_cast<int>(opts.bulk_nice);
   journal_options.idempotency_filter_bytes = std::size_t{opts.idempotency_filter_mib} << 20;
   // Frames of 4 KiB pages (the journal's page size), 256 to the MiB.
-  journal_options.wal_restart_frames = opts.wal_restart_mib * 256u;
+  journal_options.wal_restart_frames = opts.wal_restart_mib * core::limits::wal_frames_per_mib;
   journal_options.notice = [](const std::string& line) { std::cerr << "stewardd: " << line << std::endl; };
   static constexpr double commit_bounds[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
                                              0.1,    0.2,   0.5,   1,     2,    5};
