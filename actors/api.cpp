@@ -28,11 +28,16 @@ std::int64_t now_of(const api_context& context) {
     .count();
 }
 
-std::int64_t now_rounded_up_of(const api_context& context) {
+std::int64_t now_ms_of(const api_context& context) {
   if (context.clock)
-    return context.clock();
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  return std::chrono::ceil<std::chrono::seconds>(now).count();
+    return context.clock() * 1000;
+  return system_now_ms();
+}
+
+std::int64_t system_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
 }
 
 /// Whether the request carries the platform key; answers 401 when not.
@@ -157,15 +162,9 @@ std::optional<idempotency_key> idempotency_of(std::string_view principal,
 
 std::optional<std::string> new_id(const api_context& context, core::id_kind kind,
                                   const responder& reply) {
-  // A time-ordered kind takes the system clock's millisecond even when the context's clock is a
-  // test's: the time only orders the journal's index entries.
-  auto id = core::is_time_ordered(kind)
-              ? core::make_time_ordered_id(
-                  kind, *context.random,
-                  static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                               std::chrono::system_clock::now().time_since_epoch())
-                                               .count()))
-              : core::make_id(kind, *context.random);
+  // The system clock's millisecond even when the context's clock is a test's: it only orders the
+  // journal's index entries (core::make_id_at).
+  auto id = core::make_id_at(kind, *context.random, static_cast<std::uint64_t>(system_now_ms()));
   if (!id)
     refuse(reply, core::api_error::internal, "the random source failed");
   return id;

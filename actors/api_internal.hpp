@@ -31,9 +31,10 @@ http_response problem_reply(core::problem&& problem);
 void refuse(const responder& reply, core::api_error code, std::string_view detail);
 /// Unix seconds now: the context's clock, else the system clock.
 std::int64_t now_of(const api_context& context);
-/// The current time in whole seconds, rounded up: an expiry counted from it lasts at least its
-/// length, since expiry checks compare against the rounded-down `now_of`.
-std::int64_t now_rounded_up_of(const api_context& context);
+/// Unix milliseconds now: the context's clock (whole seconds), else the system clock.
+std::int64_t now_ms_of(const api_context& context);
+/// Unix milliseconds now, always from the system clock.
+std::int64_t system_now_ms();
 
 /// Whether the request carries the admin token; answers 401 when not.
 bool admin_authorized(const api_context& context, const http_request& request, const responder& reply);

@@ -69,7 +69,7 @@ void open_session(const api_context& context, const http_request& request,
   command.user = std::move(*user);
   command.command.id = std::move(*id);
   command.command.run_budget = body.run_budget;
-  command.command.expires_at = now_rounded_up_of(context) + body.ttl_seconds;
+  command.command.expires_at = core::session_expires_at(now_ms_of(context), body.ttl_seconds);
   command.command.label = std::move(body.label);
   command.command.intent_domains = std::move(body.intent_domains);
   command.token = std::move(minted->token);

@@ -151,11 +151,10 @@ std::string format_time_ordered_id(id_kind kind, std::uint64_t unix_ms, const id
   return id;
 }
 
-std::optional<std::string> make_time_ordered_id(id_kind kind, random_source& random,
-                                                std::uint64_t unix_ms) {
+std::optional<std::string> make_id_at(id_kind kind, random_source& random, std::uint64_t unix_ms) {
   id_bits bits{};
   if (!random.fill(bits)) return std::nullopt;
-  return format_time_ordered_id(kind, unix_ms, bits);
+  return is_time_ordered(kind) ? format_time_ordered_id(kind, unix_ms, bits) : format_id(kind, bits);
 }
 
 bool is_valid(id_kind kind, std::string_view text) noexcept {

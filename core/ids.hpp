@@ -8,7 +8,7 @@
 //
 // Charges are the exception in length and order: a new charge id carries its minting millisecond
 // in 8 base62 characters between the prefix and the same random part, so charge ids sort by time
-// (`make_time_ordered_id`; docs/ledger.md, "Ids"). Charge ids of the older, short form stay valid.
+// (`make_id_at`; docs/ledger.md, "Ids"). Charge ids of the older, short form stay valid.
 //
 // Randomness is injected: tests pass a seeded source so runs replay; production passes
 // `openssl_random`, which reads the kernel CSPRNG through OpenSSL's RAND_bytes.
@@ -92,9 +92,11 @@ bool is_time_ordered(id_kind kind) noexcept;
 /// in different milliseconds sort by time, bytewise. Pure.
 std::string format_time_ordered_id(id_kind kind, std::uint64_t unix_ms, const id_bits& bits);
 
-/// A fresh time-ordered id of `kind` minted at `unix_ms`, or empty when `random` fails.
-std::optional<std::string> make_time_ordered_id(id_kind kind, random_source& random,
-                                                std::uint64_t unix_ms);
+/// A fresh id of `kind` minted at `unix_ms` (Unix milliseconds), or empty when `random` fails:
+/// time-ordered (`format_time_ordered_id`) when `kind` is, else as `make_id`, the time unused.
+/// The time only orders the journal's index entries, so callers pass the system clock's even
+/// where a test clock decides expiries.
+std::optional<std::string> make_id_at(id_kind kind, random_source& random, std::uint64_t unix_ms);
 
 /// True when `text` is a well-formed id of `kind`: its prefix, then either exactly 22 base62
 /// characters whose value is below 2^128 (`id_bytes` long in all), or, for a time-ordered kind,

@@ -136,7 +136,7 @@ TEST(Ids, TimeOrderedIdsSortByTheirMillisecond) {
                                          t0 + 86'400'000ull * 400};
   for (const std::uint64_t ms : times)
     for (int i = 0; i < 50; ++i) {
-      auto id = make_time_ordered_id(id_kind::charge, random, ms);
+      auto id = make_id_at(id_kind::charge, random, ms);
       ASSERT_TRUE(id);
       ASSERT_TRUE(is_valid(id_kind::charge, *id)) << *id;
       ids.push_back(*id);
@@ -146,7 +146,29 @@ TEST(Ids, TimeOrderedIdsSortByTheirMillisecond) {
     for (std::size_t j = (i / 50 + 1) * 50; j < ids.size(); ++j)
       ASSERT_LT(ids[i], ids[j]) << i << " " << j;
   failing_random failing;
-  EXPECT_FALSE(make_time_ordered_id(id_kind::charge, failing, t0));
+  EXPECT_FALSE(make_id_at(id_kind::charge, failing, t0));
+}
+
+TEST(Ids, OnlyATimeOrderedKindIsMintedWithItsMillisecond) {
+  const std::uint64_t t0 = 1'764'460'800'000;
+  seeded_random random(5);
+  seeded_random same(5);
+  // The same random part: a charge's id leads with the time, a hold's does not.
+  auto charge = make_id_at(id_kind::charge, random, t0);
+  auto hold = make_id_at(id_kind::hold, same, t0);
+  ASSERT_TRUE(charge && hold);
+  EXPECT_EQ(charge->size(), time_ordered_id_bytes);
+  EXPECT_EQ(charge->substr(id_prefix_bytes, id_time_chars), "0V3zFhRI");
+  EXPECT_EQ(*hold, "hld_" + charge->substr(id_prefix_bytes + id_time_chars));
+  EXPECT_TRUE(is_valid(id_kind::hold, *hold));
+  for (auto kind : {id_kind::user, id_kind::session, id_kind::payment_token, id_kind::refund}) {
+    auto id = make_id_at(kind, random, t0);
+    ASSERT_TRUE(id);
+    EXPECT_EQ(id->size(), id_bytes);
+    EXPECT_EQ(parse_id(*id), kind);
+  }
+  failing_random failing;
+  EXPECT_FALSE(make_id_at(id_kind::user, failing, t0));
 }
 
 TEST(Ids, FailingSourceGivesNoId) {

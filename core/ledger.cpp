@@ -302,6 +302,13 @@ std::int64_t month_index(std::int64_t unix_s) noexcept {
   return (date.year - 1970) * 12 + (static_cast<std::int64_t>(date.month) - 1);
 }
 
+std::int64_t session_expires_at(std::int64_t unix_ms, std::int64_t ttl_seconds) noexcept {
+  std::int64_t seconds = unix_ms / 1000;
+  if (unix_ms % 1000 > 0)
+    ++seconds;
+  return seconds + ttl_seconds;
+}
+
 // --- State ---------------------------------------------------------------------------------------
 
 std::string_view to_string(budget_scope scope) noexcept {

@@ -62,6 +62,12 @@ std::int64_t days_from_civil(civil_date date) noexcept;
 /// the "month" of every monthly cap.
 std::int64_t month_index(std::int64_t unix_s) noexcept;
 
+/// The `expires_at` (Unix seconds) of a session opened at `unix_ms` (Unix milliseconds) for
+/// `ttl_seconds`: the opening time rounded up to a whole second, plus the ttl. Expiry compares
+/// whole seconds rounded down, so the session lives at least `ttl_seconds` and less than one
+/// second longer (rounded down, a session opened at x.99 s for 1 s would be over 10 ms later).
+std::int64_t session_expires_at(std::int64_t unix_ms, std::int64_t ttl_seconds) noexcept;
+
 // --- State ---------------------------------------------------------------------------------------
 
 /// The scope a budget decline or a threshold crossing is about (DESIGN 4.5 `scope`).

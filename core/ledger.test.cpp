@@ -69,6 +69,22 @@ TEST(Ledger, MonthIndexTurnsExactlyAtMidnightUtc) {
   EXPECT_EQ(month_index(1709251200), (2024 - 1970) * 12 + 2);
 }
 
+TEST(Ledger, ASessionLivesAtLeastItsTtlAndLessThanASecondMore) {
+  EXPECT_EQ(session_expires_at(1'764'460'800'000, 60), 1'764'460'860);
+  EXPECT_EQ(session_expires_at(1'764'460'800'001, 60), 1'764'460'861);
+  EXPECT_EQ(session_expires_at(1'764'460'800'999, 1), 1'764'460'802);
+  EXPECT_EQ(session_expires_at(0, 1), 1);
+  EXPECT_EQ(session_expires_at(-1, 1), 1);
+  EXPECT_EQ(session_expires_at(-1000, 1), 0);
+  // Whatever the millisecond it opens in, it is not yet over at the last second of its ttl,
+  // since expiry compares `now` in whole seconds rounded down (`now >= expires_at`).
+  for (std::int64_t ms = 1'764'460'800'000; ms < 1'764'460'802'000; ms += 7) {
+    const std::int64_t expires = session_expires_at(ms, 2);
+    EXPECT_LT((ms + 2'000 - 1) / 1000, expires) << ms;
+    EXPECT_LE(expires * 1000 - ms, 3'000) << ms;
+  }
+}
+
 TEST(Ledger, CalendarIsConsistentDayByDayOverCenturies) {
   // Walks every day from 1890 to 2410 and checks that each date follows the previous one by the
   // Gregorian rules, written here independently of the implementation.
