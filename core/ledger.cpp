@@ -4,30 +4,20 @@
 #include "core/assert.hpp"
 #include "core/card_number.hpp"
 #include "core/ids.hpp"
+#include "core/ledger_checks.hpp"
 
 #include <algorithm>
 #include <type_traits>
 #include <utility>
 
 namespace steward::core {
-namespace {
 
-using int128 = __int128;
+namespace ledger_checks {
 
-template <class... Fs>
-struct overloaded : Fs... {
-  using Fs::operator()...;
-};
-template <class... Fs>
-overloaded(Fs...) -> overloaded<Fs...>;
-
-// --- Small helpers ---------------------------------------------------------------------------------
-
-decline refuse(api_error code, std::string detail, std::optional<budget_scope> scope = {}) {
+decline refuse(api_error code, std::string detail, std::optional<budget_scope> scope) {
   return decline{code, scope, std::move(detail)};
 }
 
-/// Checks an amount of a command against the ledger's currency and the bounds of a field.
 std::optional<decline> check_amount(const ledger_state& state, money amount, std::int64_t min,
                                     std::string_view what) {
   if (amount.code != state.ledger_currency)
@@ -40,6 +30,32 @@ std::optional<decline> check_amount(const ledger_state& state, money amount, std
                                               std::to_string(limits::money_amount_max));
   return std::nullopt;
 }
+
+std::optional<decline> check_new_id(id_kind kind, std::string_view id) {
+  if (!is_valid(kind, id))
+    return refuse(api_error::invalid_field,
+                  "id must be a well-formed " + std::string(prefix(kind)) + " id");
+  return std::nullopt;
+}
+
+} // namespace ledger_checks
+
+namespace {
+
+using ledger_checks::check_amount;
+using ledger_checks::check_new_id;
+using ledger_checks::refuse;
+
+using int128 = __int128;
+
+template <class... Fs>
+struct overloaded : Fs... {
+  using Fs::operator()...;
+};
+template <class... Fs>
+overloaded(Fs...) -> overloaded<Fs...>;
+
+// --- Small helpers ---------------------------------------------------------------------------------
 
 /// The month a decision at `now` counts in: months only move forward, so an event stamped in an
 /// earlier month (a clock stepped back) still counts in the ledger's current one.
@@ -191,13 +207,6 @@ std::optional<decline> check_token_usable(const token_state& token, std::int64_t
   if (token.single_use && token.charges > 0)
     return refuse(api_error::budget_exceeded, "the single-use payment token was already used",
                   budget_scope::token);
-  return std::nullopt;
-}
-
-std::optional<decline> check_new_id(id_kind kind, std::string_view id) {
-  if (!is_valid(kind, id))
-    return refuse(api_error::invalid_field,
-                  "id must be a well-formed " + std::string(prefix(kind)) + " id");
   return std::nullopt;
 }
 

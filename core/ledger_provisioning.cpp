@@ -7,6 +7,7 @@
 #include "core/api_messages.hpp"
 #include "core/assert.hpp"
 #include "core/ids.hpp"
+#include "core/ledger_checks.hpp"
 
 #include <algorithm>
 #include <initializer_list>
@@ -14,6 +15,10 @@
 
 namespace steward::core {
 namespace {
+
+using ledger_checks::check_amount;
+using ledger_checks::check_new_id;
+using ledger_checks::refuse;
 
 // --- Member syntax -------------------------------------------------------------------------------
 
@@ -192,10 +197,6 @@ std::size_t reserved_total(const ledger_state& state) {
 
 // --- Decisions -----------------------------------------------------------------------------------
 
-decline refuse(api_error code, std::string detail) {
-  return decline{code, std::nullopt, std::move(detail)};
-}
-
 accepted accept(ledger_event event) { return accepted{std::move(event), {}, 0}; }
 
 /// Declines a new object that would take the text budget past its limit: `freed` is what the
@@ -206,27 +207,6 @@ std::optional<decline> check_text_budget(const ledger_state& state, std::size_t 
     return refuse(api_error::rate_limited,
                   "the approvals, resources, links and terms of this user carry too much text; "
                   "wait until closed ones retire");
-  return std::nullopt;
-}
-
-std::optional<decline> check_money(const ledger_state& state, money amount, std::int64_t min,
-                                   std::string_view what) {
-  if (amount.code != state.ledger_currency)
-    return refuse(api_error::unsupported_currency,
-                  std::string(what) + " must be in " +
-                    std::string(to_string(state.ledger_currency)) +
-                    ", the currency of this user's budgets");
-  if (amount.amount < min || amount.amount > limits::money_amount_max)
-    return refuse(api_error::invalid_field, std::string(what) + " must be from " +
-                                              std::to_string(min) + " to " +
-                                              std::to_string(limits::money_amount_max));
-  return std::nullopt;
-}
-
-std::optional<decline> check_new_id(id_kind kind, std::string_view id) {
-  if (!is_valid(kind, id))
-    return refuse(api_error::invalid_field,
-                  "id must be a well-formed " + std::string(prefix(kind)) + " id");
   return std::nullopt;
 }
 
@@ -415,7 +395,7 @@ decision decide_open_approval(const ledger_state& state, const open_approval_com
         approval_misfit(command.service, command.value, command.message, command.url)))
     return *refused;
   if (command.amount)
-    if (auto refused = check_money(state, *command.amount, 1, "amount")) return *refused;
+    if (auto refused = check_amount(state, *command.amount, 1, "amount")) return *refused;
   if (command.expires_at <= now || command.expires_at - now > limits::approval_ttl_seconds_max)
     return refuse(api_error::invalid_field,
                   "expires_at must be within " + std::to_string(limits::approval_ttl_seconds_max) +
@@ -573,7 +553,7 @@ decision decide_update_resource(const ledger_state& state, const update_resource
         update_misfit(command.provider_id, command.vault_ref, command.failure_code)))
     return *refused;
   if (command.price)
-    if (auto refused = check_money(state, *command.price, 0, "price")) return *refused;
+    if (auto refused = check_amount(state, *command.price, 0, "price")) return *refused;
   // No budget check: a live resource reserved room for these members when it was requested.
   return accept(resource_updated{command.id, command.status, command.provider_id, command.price,
                                  command.vault_ref, command.failure_code, now});
