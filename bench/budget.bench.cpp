@@ -88,6 +88,32 @@ void BM_DecideCharge(benchmark::State& bench) {
 }
 BENCHMARK(BM_DecideCharge);
 
+// A user who keeps `range(0)` charges, as a busy one does (up to
+// `limits::ledger_charges_retained_max`): each new charge's id is checked against the kept ones.
+// Ids are time-ordered, as stewardd mints them, so a new one sorts after every kept one.
+void BM_DecideChargeWithHistory(benchmark::State& bench) {
+  populated_ledger ledger;
+  const std::uint64_t ms0 = static_cast<std::uint64_t>(now) * 1000;
+  const auto kept = static_cast<std::uint64_t>(bench.range(0));
+  for (std::uint64_t i = 0; i < kept; ++i) {
+    charge_command c = make_charge(ledger, i);
+    c.id = format_time_ordered_id(id_kind::charge, ms0 + i, id_bits{});
+    must_apply(ledger.state, decide_charge(ledger.state, c, now));
+  }
+  std::vector<charge_command> commands;
+  for (std::uint64_t i = 0; i < 64; ++i) {
+    commands.push_back(make_charge(ledger, i));
+    commands.back().id = format_time_ordered_id(id_kind::charge, ms0 + kept + i, id_bits{});
+  }
+  std::size_t i = 0;
+  for (auto _ : bench) {
+    decision d = decide_charge(ledger.state, commands[i++ % commands.size()], now);
+    benchmark::DoNotOptimize(d);
+  }
+  bench.SetItemsProcessed(bench.iterations());
+}
+BENCHMARK(BM_DecideChargeWithHistory)->Arg(40)->Arg(1000)->Arg(16000);
+
 void BM_DecideChargeDeclined(benchmark::State& bench) {
   populated_ledger ledger;
   charge_command command = make_charge(ledger, 0);

@@ -415,6 +415,34 @@ TEST_F(LedgerTest, TimeOrderedAndShortChargeIdsLiveSideBySide) {
   expect_replay_and_snapshot_match();
 }
 
+TEST_F(LedgerTest, AKeptChargeIdIsRefusedWhereverItSortsAndNewOnesFitAnywhere) {
+  std::string t = token("acme", 1'000'000, std::nullopt);
+  id_bits bits{};
+  auto at_ms = [&](std::uint64_t ms, std::uint8_t low) {
+    bits[15] = low;
+    return format_time_ordered_id(id_kind::charge, ms, bits);
+  };
+  const std::uint64_t ms0 = 1'715'342'400'000;
+  // Minted in order, then one older short id (which sorts first) and one long id from an earlier
+  // millisecond (which sorts in the middle, not at the end).
+  const std::vector<std::string> kept{at_ms(ms0, 1), at_ms(ms0 + 1, 2), at_ms(ms0 + 2, 3),
+                                      format_id(id_kind::charge, bits), at_ms(ms0 + 1, 1)};
+  for (const auto& id : kept)
+    take(decide_charge(state_, {id, t, "acme", usd(10), "", {}}, t0));
+  ASSERT_EQ(state_.charges.size(), kept.size());
+  EXPECT_EQ(state_.charges.rbegin()->first, kept[2]);
+  for (const auto& id : kept) {
+    decline again = refused(decide_charge(state_, {id, t, "acme", usd(10), "", {}}, t0));
+    EXPECT_EQ(again.code, api_error::invalid_field) << id;
+    EXPECT_EQ(again.detail, "a charge with this id exists") << id;
+  }
+  EXPECT_EQ(state_.providers.at("acme").spent, 50) << "the refused ones changed nothing";
+  take(decide_charge(state_, {at_ms(ms0 + 3, 1), t, "acme", usd(10), "", {}}, t0));
+  take(decide_charge(state_, {at_ms(ms0, 2), t, "acme", usd(10), "", {}}, t0));
+  EXPECT_EQ(state_.charges.size(), kept.size() + 2);
+  expect_replay_and_snapshot_match();
+}
+
 TEST_F(LedgerTest, RefundOfLastMonthsChargeCreatesNoRoomThisMonth) {
   std::string t = token("acme", 1'000'000, std::nullopt);
   accepted c = take(charge(t, "acme", 10000));
