@@ -26,12 +26,13 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <vector>
 
 namespace steward::actors {
 
@@ -66,19 +67,50 @@ public:
   std::optional<storage::journal_failure> load(storage::journal& journal);
 
 private:
-  struct text_hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view text) const noexcept {
-      return std::hash<std::string_view>{}(text);
-    }
+  /// One alias in one allocation: its header, then the key's bytes, then the value's.
+  struct entry {
+    std::uint32_t hash; ///< the high half of the key's hash: its slot, without reading the key
+    std::uint16_t key_bytes;
+    std::uint16_t value_bytes;
+
+    const char* text() const noexcept { return reinterpret_cast<const char*>(this + 1); }
+    char* text() noexcept { return reinterpret_cast<char*>(this + 1); }
+    std::string_view key() const noexcept { return {text(), key_bytes}; }
+    std::string_view value() const noexcept { return {text() + key_bytes, value_bytes}; }
   };
+
+  /// A shard's aliases: an open-addressing table (linear probing) of pointers to entries. About
+  /// 80 bytes an alias, where an unordered_map of two strings took about 155 (docs/benchmarks.md,
+  /// "Memory and restart"); the index holds a few aliases per user.
+  class entry_table {
+  public:
+    entry_table() = default;
+    entry_table(const entry_table&) = delete;
+    entry_table& operator=(const entry_table&) = delete;
+    ~entry_table();
+
+    const entry* find(std::string_view key, std::uint32_t hash) const noexcept;
+    /// Stores `key -> value`; an entry already there keeps its value unless `replace`. Returns
+    /// the entry that holds `key` afterwards.
+    const entry* put(std::string_view key, std::string_view value, std::uint32_t hash, bool replace);
+    std::size_t size() const noexcept { return size_; }
+
+  private:
+    std::size_t slot_of(std::string_view key, std::uint32_t hash) const noexcept;
+    void grow();
+
+    std::vector<entry*> slots_; ///< a power of two long, or empty
+    std::size_t size_ = 0;
+  };
+
   struct shard {
     mutable std::shared_mutex mutex;
-    std::unordered_map<std::string, std::string, text_hash, std::equal_to<>> map;
+    entry_table entries;
   };
   static constexpr std::size_t shard_count = 64;
 
-  shard& shard_of(std::string_view key) const noexcept;
+  /// The shard of `key`, and in `hash` what its table uses.
+  shard& shard_of(std::string_view key, std::uint32_t& hash) const noexcept;
 
   mutable std::array<shard, shard_count> shards_;
 };
