@@ -311,6 +311,10 @@ std::size_t saturating_multiply(std::size_t a, std::size_t b) {
 std::string scan_pattern(std::string_view pattern, std::size_t &weight) {
   std::vector<std::size_t> groups{0}; // weight of each open group; [0] is the whole pattern
   std::size_t last = 0;               // weight of the atom a quantifier would repeat
+  // A count past the weight bound cannot fit whatever it repeats, and whether or not its brace
+  // closes: the pattern is refused as too heavy, so std::regex never parses a count that its own
+  // parser would overflow (a `long`, in libstdc++ 12).
+  bool count_too_large = false;
   auto add_atom = [&](std::size_t atom) {
     groups.back() = saturating_add(groups.back(), atom);
     last = atom;
@@ -363,6 +367,8 @@ std::string scan_pattern(std::string_view pattern, std::size_t &weight) {
                                        weight_cap),
           has_high = true;
       }
+      if (low >= weight_cap || high >= weight_cap)
+        count_too_large = true;
       if (has_low && j < pattern.size() && pattern[j] == '}') {
         std::size_t copies = has_high ? high : (has_comma ? low + 1 : low);
         // The atom is already counted once.
@@ -386,7 +392,7 @@ std::string scan_pattern(std::string_view pattern, std::size_t &weight) {
     }
   }
   if (groups.size() != 1) return "unbalanced parenthesis";
-  weight = groups[0];
+  weight = count_too_large ? weight_cap : groups[0];
   return {};
 }
 

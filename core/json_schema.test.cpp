@@ -285,6 +285,14 @@ TEST(JsonSchema, PatternsThatCannotRunInLinearTimeAreRefused) {
   EXPECT_EQ(compile_error(R"({"pattern": "((a{20}){20}){20}"})"), json_schema_error::too_large);
   EXPECT_EQ(compile_error(R"({"pattern": "a{99999999999999999999}"})"),
             json_schema_error::too_large);
+  // A count past the bound, even one whose brace never closes or that repeats nothing, is refused
+  // before std::regex parses it (found by the fuzzer: libstdc++'s count parser overflowed).
+  EXPECT_EQ(compile_error(R"({"pattern": "^\\d{1111111111111111111100"})"),
+            json_schema_error::too_large);
+  EXPECT_EQ(compile_error(R"({"pattern": "a{257"})"), json_schema_error::too_large);
+  EXPECT_EQ(compile_error(R"({"pattern": "a{1,99999999999999999999"})"),
+            json_schema_error::too_large);
+  EXPECT_EQ(compile_error(R"({"pattern": "a*{300}"})"), json_schema_error::too_large);
   EXPECT_TRUE(compile_json_schema(R"({"pattern": "(a{10}){10}"})"));
   EXPECT_TRUE(compile_json_schema(R"({"pattern": "a{256}"})")); // exactly the weight limit
   EXPECT_EQ(compile_error(R"({"pattern": "a{257}"})"), json_schema_error::too_large);
