@@ -28,16 +28,21 @@ std::int64_t now_of(const api_context& context) {
     .count();
 }
 
-std::int64_t now_ms_of(const api_context& context) {
-  if (context.clock)
-    return context.clock() * 1000;
-  return system_now_ms();
-}
+namespace {
 
+/// Unix milliseconds now, always from the system clock.
 std::int64_t system_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
            std::chrono::system_clock::now().time_since_epoch())
     .count();
+}
+
+} // namespace
+
+std::int64_t now_ms_of(const api_context& context) {
+  if (context.clock)
+    return context.clock() * 1000;
+  return system_now_ms();
 }
 
 /// Whether the request carries the platform key; answers 401 when not.

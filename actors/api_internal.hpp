@@ -33,8 +33,6 @@ void refuse(const responder& reply, core::api_error code, std::string_view detai
 std::int64_t now_of(const api_context& context);
 /// Unix milliseconds now: the context's clock (whole seconds), else the system clock.
 std::int64_t now_ms_of(const api_context& context);
-/// Unix milliseconds now, always from the system clock.
-std::int64_t system_now_ms();
 
 /// Whether the request carries the admin token; answers 401 when not.
 bool admin_authorized(const api_context& context, const http_request& request, const responder& reply);

@@ -14,6 +14,8 @@ namespace steward::core {
 
 namespace ledger_checks {
 
+accepted accept(ledger_event event) { return accepted{std::move(event), {}, 0}; }
+
 decline refuse(api_error code, std::string detail, std::optional<budget_scope> scope) {
   return decline{code, scope, std::move(detail)};
 }
@@ -42,6 +44,7 @@ std::optional<decline> check_new_id(id_kind kind, std::string_view id) {
 
 namespace {
 
+using ledger_checks::accept;
 using ledger_checks::check_amount;
 using ledger_checks::check_new_id;
 using ledger_checks::refuse;
@@ -67,8 +70,6 @@ std::int64_t effective_month(const ledger_state& state, std::int64_t now) noexce
 std::int64_t spent_as_of(const ledger_state& state, std::int64_t spent, std::int64_t now) noexcept {
   return effective_month(state, now) == state.month ? spent : 0;
 }
-
-accepted accept(ledger_event event) { return accepted{std::move(event), {}, 0}; }
 
 /// Moves the ledger into the month of `at` when that is later, which resets month-to-date spend.
 void roll_month(ledger_state& state, std::int64_t at) {

@@ -1,6 +1,6 @@
 #pragma once
 
-// The checks both halves of the ledger's decisions make alike: core/ledger.cpp (spend) and
+// The helpers both halves of the ledger's decisions share: core/ledger.cpp (spend) and
 // core/ledger_provisioning.cpp. Internal to core; not part of the ledger's interface.
 
 #include "core/api_error.hpp"
@@ -14,6 +14,9 @@
 #include <string_view>
 
 namespace steward::core::ledger_checks {
+
+/// An acceptance of `event` that crosses no threshold.
+accepted accept(ledger_event event);
 
 /// A decline with `code` and `detail`, naming `scope` when a budget declined.
 decline refuse(api_error code, std::string detail, std::optional<budget_scope> scope = {});

@@ -16,6 +16,7 @@
 namespace steward::core {
 namespace {
 
+using ledger_checks::accept;
 using ledger_checks::check_amount;
 using ledger_checks::check_new_id;
 using ledger_checks::refuse;
@@ -196,8 +197,6 @@ std::size_t reserved_total(const ledger_state& state) {
 }
 
 // --- Decisions -----------------------------------------------------------------------------------
-
-accepted accept(ledger_event event) { return accepted{std::move(event), {}, 0}; }
 
 /// Declines a new object that would take the text budget past its limit: `freed` is what the
 /// object it replaces reserved, `added` what the new one reserves.

@@ -299,7 +299,6 @@ int main(int argc, char** argv) {
   journal_options.path = std::filesystem::path(opts.data_dir) / "journal.db";
   journal_options.thread_nice = static_cast<int>(opts.bulk_nice);
   journal_options.idempotency_filter_bytes = std::size_t{opts.idempotency_filter_mib} << 20;
-  // Frames of 4 KiB pages (the journal's page size), 256 to the MiB.
   journal_options.wal_restart_frames = opts.wal_restart_mib * core::limits::wal_frames_per_mib;
   journal_options.notice = [](const std::string& line) { std::cerr << "stewardd: " << line << std::endl; };
   static constexpr double commit_bounds[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
