@@ -129,6 +129,17 @@ constexpr migration migrations[] = {
     CREATE UNIQUE INDEX idempotency_by_key ON idempotency (scope_key);
     CREATE INDEX idempotency_by_created_at ON idempotency (created_at);
   )sql"},
+  // Idempotency records in the order they were written are in the order they were created: the
+  // writer never stores a created_at older than the one before (docs/journal.md, "Purging without
+  // an index"). So the purge reads the oldest rows by n, and the index on created_at, one more
+  // insert per keyed request, goes. Records written before this version are brought into that
+  // order here, each to the newest created_at written before it: kept a little longer, never less.
+  {6, R"sql(
+    DROP INDEX idempotency_by_created_at;
+    UPDATE idempotency SET created_at = running.newest
+      FROM (SELECT n, max(created_at) OVER (ORDER BY n) AS newest FROM idempotency) AS running
+      WHERE idempotency.n = running.n AND idempotency.created_at < running.newest;
+  )sql"},
 };
 
 static_assert(std::size(migrations) > 0 &&
@@ -399,6 +410,17 @@ public:
       return false;
     if (!prepare_writer(error))
       return false;
+    {
+      // The newest record is the last one written (`idempotency_newest_`).
+      statement newest;
+      int rc = newest.prepare(db, "SELECT created_at FROM idempotency ORDER BY n DESC LIMIT 1");
+      if (rc == SQLITE_OK && (rc = newest.step()) == SQLITE_ROW)
+        idempotency_newest_ = newest.column_int(0);
+      else if (rc != SQLITE_DONE) {
+        error = describe(db, options_.path, "cannot read the newest idempotency record");
+        return false;
+      }
+    }
 
     reader_db_ = open_connection(options_.path, error);
     if (!reader_db_)
@@ -460,15 +482,19 @@ public:
     auto db = open_connection(options_.path, error);
     if (!db || exec(db.get(), "PRAGMA query_only=1") != SQLITE_OK)
       return;
-    // Every record the file held at open was created no later than the newest one now (a purge
-    // only deletes): the scanned keys are added as that old, which is what retiring them needs.
+    // Every record the file held at open was created no later than the newest one now, the last
+    // one written (a purge only deletes): the scanned keys are added as that old, which is what
+    // retiring them needs.
     std::int64_t newest = 0;
     {
       statement latest;
-      if (latest.prepare(db.get(), "SELECT coalesce(max(created_at), 0) FROM idempotency") != SQLITE_OK ||
-          latest.step() != SQLITE_ROW)
+      if (latest.prepare(db.get(), "SELECT created_at FROM idempotency ORDER BY n DESC LIMIT 1") != SQLITE_OK)
         return;
-      newest = latest.column_int(0);
+      int const rc = latest.step();
+      if (rc == SQLITE_ROW)
+        newest = latest.column_int(0);
+      else if (rc != SQLITE_DONE)
+        return;
     }
     // The unique index holds every key and is far narrower than the table (no response bodies).
     statement keys;
@@ -817,11 +843,13 @@ private:
       {&delete_outbox_, "DELETE FROM outbox WHERE id = ?1"},
       {&insert_sealed_, "INSERT INTO vault (ref, stream, blob) VALUES (?1, ?2, ?3)"},
       {&delete_sealed_, "DELETE FROM vault WHERE ref = ?1"},
+      // Only the ?2 oldest rows by n (the rowid) are looked at: records are appended in the order
+      // of their created_at (`idempotency_newest_`), so the expired ones are at the front, and a
+      // purge that finds nothing to expire reads ?2 rows, not a day of records. One that deletes
+      // fewer than ?2 met a record not expired, so none older remains after it.
       {&purge_, "DELETE FROM idempotency WHERE n IN "
-                "(SELECT n FROM idempotency WHERE created_at < ?1 LIMIT ?2)"},
-      // Only the ?2 oldest entries by n (the rowid) are looked at: entries are appended in time
-      // order, so the expired ones are at the front, and a purge that finds nothing to expire
-      // reads ?2 rows, not a week of webhooks.
+                "(SELECT n FROM idempotency ORDER BY n LIMIT ?2) AND created_at < ?1"},
+      // The same for webhooks, whose entries are appended in time order as well.
       {&expire_outbox_, "DELETE FROM outbox WHERE n IN "
                         "(SELECT n FROM outbox ORDER BY n LIMIT ?2) AND created_at < ?1"},
     };
@@ -1190,7 +1218,7 @@ private:
   enum class batch_written : std::uint8_t { stored, conflict, invalid, failed_transaction };
 
   /// Stores one batch under its own savepoint, so that its failure leaves the rest of the group.
-  batch_written write_batch(const append_batch& batch) {
+  batch_written write_batch(append_batch& batch) {
     if (run(savepoint_) != SQLITE_OK)
       return batch_written::failed_transaction;
     auto const result = write_batch_rows(batch);
@@ -1212,7 +1240,9 @@ private:
     return batch_written::failed_transaction;
   }
 
-  batch_written write_batch_rows(const append_batch& batch) {
+  /// Stores `batch`'s rows. Its idempotency records leave with the created_at they were stored
+  /// with, which the filter is then given.
+  batch_written write_batch_rows(append_batch& batch) {
     if (!batch.events.empty()) {
       // The fence: the batch must continue the stored head, which also rules out gaps. Seq 1
       // continues the genesis (check_batch made sure prev_hash says so).
@@ -1244,7 +1274,11 @@ private:
           return classify(rc);
       }
     }
-    for (auto const& record : batch.idempotency) {
+    for (auto& record : batch.idempotency) {
+      // Never older than the record written before it, whatever the clocks of the actors that
+      // made them did: the purge relies on that order (the `purge_` statement).
+      record.created_at = std::max(record.created_at, idempotency_newest_);
+      idempotency_newest_ = record.created_at;
       auto& s = insert_idempotency_;
       s.bind(1, record.scope_key);
       s.bind_blob(2, record.fingerprint);
@@ -1369,6 +1403,9 @@ private:
   /// `scanner_` at start and by the writer after each commit.
   std::unique_ptr<idempotency_filter> filter_;
   std::unique_ptr<stream_heads> heads_; ///< the writer's (`write_batch_rows`, `write_group_pass`)
+  /// The created_at of the last idempotency record written; a rolled-back one counts too, which
+  /// can only move the next ones' created_at a little later. The writer's.
+  std::int64_t idempotency_newest_ = INT64_MIN;
   std::thread scanner_;
   std::atomic<bool> scan_stopping_{false};
 };

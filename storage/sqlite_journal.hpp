@@ -80,7 +80,7 @@ struct sqlite_journal_options {
 class sqlite_journal final : public journal {
 public:
   /// The schema version this binary writes; a file with a newer one is refused at open.
-  static constexpr int schema_version = 5;
+  static constexpr int schema_version = 6;
 
   /// Opens (creating if missing) and migrates the database, then starts the writer thread. On
   /// failure returns null and sets `error` to a sentence naming the file and the cause, for the

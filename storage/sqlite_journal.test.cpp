@@ -1039,6 +1039,45 @@ TEST_F(SqliteJournal, APurgeEmptiesOnlyFilterGenerationsWhoseRecordsItDeleted) {
     ASSERT_TRUE(j->may_hold_idempotency("newest-" + std::to_string(i))) << i;
 }
 
+TEST_F(SqliteJournal, ARecordCreatedBeforeTheOneWrittenBeforeItIsKeptAsLongAsThatOne) {
+  // 4 KiB of filter: four generations of 512 keys, so that a purge can retire one.
+  options_.idempotency_filter_bytes = 4096;
+  auto j = open();
+  ASSERT_TRUE(j);
+  ASSERT_TRUE(filter_complete_within_5s(*j));
+  // An actor whose clock is a minute behind another's writes after it.
+  append_batch batch;
+  batch.stream = "usr_a";
+  batch.idempotency.push_back(make_record("key_ahead", test_time + 60));
+  batch.idempotency.push_back(make_record("key_behind", test_time));
+  EXPECT_TRUE(append_and_wait(*j, std::move(batch)).durable());
+  append_batch later;
+  later.stream = "usr_b";
+  later.idempotency.push_back(make_record("key_later", test_time + 1));
+  EXPECT_TRUE(append_and_wait(*j, std::move(later)).durable());
+  EXPECT_EQ(j->find_idempotency("key_behind").value()->created_at, test_time + 60);
+  EXPECT_EQ(j->find_idempotency("key_later").value()->created_at, test_time + 60);
+
+  // Past the retention of the time it was made, before that of the record written before it:
+  // the purge deletes nothing, and the filter still says "maybe" for every key.
+  now_ = test_time + options_.idempotency_retention_s + 30;
+  std::promise<append_outcome> first;
+  j->purge_idempotency([&first](append_outcome outcome) { first.set_value(outcome); });
+  EXPECT_TRUE(first.get_future().get().durable());
+  EXPECT_EQ(j->idempotency_purged(), 0u);
+  for (auto const* key : {"key_ahead", "key_behind", "key_later"}) {
+    EXPECT_TRUE(j->find_idempotency(key).value().has_value()) << key;
+    EXPECT_TRUE(j->may_hold_idempotency(key)) << key;
+  }
+
+  now_ = test_time + 60 + options_.idempotency_retention_s + 1;
+  std::promise<append_outcome> second;
+  j->purge_idempotency([&second](append_outcome outcome) { second.set_value(outcome); });
+  EXPECT_TRUE(second.get_future().get().durable());
+  EXPECT_EQ(j->idempotency_purged(), 3u);
+  EXPECT_FALSE(j->find_idempotency("key_behind").value().has_value());
+}
+
 // --- Alias index -----------------------------------------------------------------------------------
 
 /// An alias-only batch written by `stream`'s actor.
@@ -2163,9 +2202,9 @@ TEST_F(SqliteJournal, FileOfSchemaVersion4MovesToTheAppendOnlyLayoutKeepingHisto
     ASSERT_TRUE(j);
     // The operator is told before and after: stewardd is silent meanwhile otherwise.
     ASSERT_EQ(notices.size(), 2u);
-    EXPECT_NE(notices[0].find("migrating the journal from schema version 4 to 5"), std::string::npos) << notices[0];
+    EXPECT_NE(notices[0].find("migrating the journal from schema version 4 to 6"), std::string::npos) << notices[0];
     EXPECT_NE(notices[0].find(options_.path.string()), std::string::npos) << notices[0];
-    EXPECT_NE(notices[1].find("journal migrated to schema version 5 in "), std::string::npos) << notices[1];
+    EXPECT_NE(notices[1].find("journal migrated to schema version 6 in "), std::string::npos) << notices[1];
     auto events = j->read_stream("usr_a", 1, 10);
     ASSERT_TRUE(events);
     ASSERT_EQ(events.value().size(), 6u);
@@ -2201,9 +2240,9 @@ TEST_F(SqliteJournal, FileOfSchemaVersion4MovesToTheAppendOnlyLayoutKeepingHisto
     // The append-only layout: rowid tables, keyed by narrow indexes; the old tables are gone.
     EXPECT_EQ(db.scalar("SELECT count(*) FROM pragma_table_info('events') WHERE name = 'n' AND pk = 1"), 1);
     EXPECT_EQ(db.scalar("SELECT count(*) FROM pragma_table_info('idempotency') WHERE name = 'n' AND pk = 1"), 1);
-    EXPECT_EQ(db.scalar("SELECT count(*) FROM sqlite_master WHERE name IN "
-                        "('events_by_stream', 'idempotency_by_key', 'idempotency_by_created_at')"),
-              3);
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM sqlite_master WHERE name IN ('events_by_stream', 'idempotency_by_key')"),
+              2);
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'idempotency_by_created_at'"), 0);
     EXPECT_EQ(db.scalar("SELECT count(*) FROM sqlite_master WHERE name LIKE '%_v5'"), 0);
     // The newest rows are the last ones: a commit appends.
     EXPECT_EQ(db.scalar("SELECT seq FROM events WHERE stream = 'usr_a' ORDER BY n DESC LIMIT 1"), 7);
@@ -2218,6 +2257,48 @@ TEST_F(SqliteJournal, FileOfSchemaVersion4MovesToTheAppendOnlyLayoutKeepingHisto
   EXPECT_EQ(j->verify_stream("usr_a").value().events, 7u);
   EXPECT_TRUE(j->verify_stream("usr_b").value().valid);
   EXPECT_EQ(j->verify_stream("usr_b").value().events, 4u);
+}
+
+TEST_F(SqliteJournal, FileOfSchemaVersion5IsMigratedWithItsRecordsInTheOrderOfCreation) {
+  {
+    auto j = open();
+    ASSERT_TRUE(j);
+    append_batch batch;
+    batch.stream = "usr_a";
+    batch.idempotency.push_back(make_record("key_a", test_time + 50));
+    batch.idempotency.push_back(make_record("key_b", test_time + 100));
+    ASSERT_TRUE(append_and_wait(*j, std::move(batch)).durable());
+  }
+  {
+    // Version 5 differs from 6 by the index on created_at, and by records in any order: this
+    // one was written after key_b by a writer that stored what it was given.
+    raw_db db(options_.path);
+    db.exec("CREATE INDEX idempotency_by_created_at ON idempotency (created_at)");
+    db.exec("DELETE FROM schema_version WHERE version = 6");
+    db.exec("INSERT INTO idempotency (scope_key, fingerprint, status, response_body, created_at) "
+            "VALUES ('key_c', zeroblob(32), 201, '{}', " + std::to_string(test_time) + ")");
+  }
+  std::vector<std::string> notices;
+  options_.notice = [&notices](const std::string& line) { notices.push_back(line); };
+  {
+    auto j = open();
+    ASSERT_TRUE(j);
+    ASSERT_EQ(notices.size(), 2u);
+    EXPECT_NE(notices[0].find("from schema version 5 to 6"), std::string::npos) << notices[0];
+    EXPECT_EQ(j->find_idempotency("key_a").value()->created_at, test_time + 50);
+    EXPECT_EQ(j->find_idempotency("key_b").value()->created_at, test_time + 100);
+    EXPECT_EQ(j->find_idempotency("key_c").value()->created_at, test_time + 100);
+
+    // And the next record written is no older than the last one.
+    append_batch next;
+    next.stream = "usr_a";
+    next.idempotency.push_back(make_record("key_d", test_time + 10));
+    ASSERT_TRUE(append_and_wait(*j, std::move(next)).durable());
+    EXPECT_EQ(j->find_idempotency("key_d").value()->created_at, test_time + 100);
+  }
+  raw_db db(options_.path);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'idempotency_by_created_at'"), 0);
+  EXPECT_EQ(db.scalar("SELECT max(version) FROM schema_version"), 6);
 }
 
 // --- Crash durability ------------------------------------------------------------------------------
