@@ -22,6 +22,7 @@
 // whose creation never becomes durable is harmless: a retry creates the same id, and a restart
 // forgets it.
 
+#include "core/probe_table.hpp"
 #include "storage/journal.hpp"
 
 #include <array>
@@ -31,7 +32,6 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace steward::actors {
 
@@ -51,6 +51,11 @@ std::string make_alias_key(std::string_view prefix, std::string_view name);
 
 class alias_index {
 public:
+  alias_index() = default;
+  alias_index(const alias_index&) = delete;
+  alias_index& operator=(const alias_index&) = delete;
+  ~alias_index();
+
   /// The value of `key`, if known.
   std::optional<std::string> find(std::string_view key) const;
 
@@ -78,34 +83,21 @@ private:
     std::string_view value() const noexcept { return {text() + key_bytes, value_bytes}; }
   };
 
-  /// A shard's aliases: an open-addressing table (linear probing) of pointers to entries. About
-  /// 80 bytes an alias, where an unordered_map of two strings took about 155 (docs/benchmarks.md,
-  /// "Memory and restart"); the index holds a few aliases per user.
-  class entry_table {
-  public:
-    entry_table() = default;
-    entry_table(const entry_table&) = delete;
-    entry_table& operator=(const entry_table&) = delete;
-    ~entry_table();
-
-    const entry* find(std::string_view key, std::uint32_t hash) const noexcept;
-    /// Stores `key -> value`; an entry already there keeps its value unless `replace`. Returns
-    /// the entry that holds `key` afterwards.
-    const entry* put(std::string_view key, std::string_view value, std::uint32_t hash, bool replace);
-    std::size_t size() const noexcept { return size_; }
-
-  private:
-    std::size_t slot_of(std::string_view key, std::uint32_t hash) const noexcept;
-    void grow();
-
-    std::vector<entry*> slots_; ///< a power of two long, or empty
-    std::size_t size_ = 0;
-  };
+  /// A shard's aliases: an open-addressing table of pointers to entries, each allocated with
+  /// `core::allocate_long_lived`. About 80 bytes an alias, where an unordered_map of two strings
+  /// took about 155 (docs/benchmarks.md, "Memory and restart"); the index holds a few aliases per
+  /// user.
+  using entry_table = core::probe_table<entry>;
 
   struct shard {
     mutable std::shared_mutex mutex;
     entry_table entries;
   };
+
+  /// Stores `key -> value` in `entries`; an entry already there keeps its value unless `replace`.
+  /// Returns the entry that holds `key` afterwards.
+  static const entry* put(entry_table& entries, std::string_view key, std::string_view value, std::uint32_t hash,
+                          bool replace);
   static constexpr std::size_t shard_count = 64;
 
   /// The shard of `key`, and in `hash` what its table uses.

@@ -3,6 +3,7 @@
 #include "net/problem_response.hpp"
 
 #include "core/assert.hpp"
+#include "core/long_lived.hpp"
 #include "core/problem.hpp"
 
 #include <caf/actor_cast.hpp>
@@ -13,6 +14,8 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <cstring>
+#include <functional>
 #include <utility>
 
 namespace steward::actors {
@@ -116,12 +119,11 @@ void directory_shard_state::on_passivate(const std::string& user, const user_act
 namespace {
 
 /// Adds (sign 1) or removes (sign -1) one image from the counters.
-void count_image(user_counters* counters, const user_image& image, std::int64_t sign) {
+void count_image(user_counters* counters, std::size_t ledger_bytes, std::int64_t sign) {
   if (counters == nullptr)
     return;
   counters->hibernated.fetch_add(sign, std::memory_order_relaxed);
-  counters->image_bytes.fetch_add(sign * static_cast<std::int64_t>(image.ledger.size()),
-                                  std::memory_order_relaxed);
+  counters->image_bytes.fetch_add(sign * static_cast<std::int64_t>(ledger_bytes), std::memory_order_relaxed);
 }
 
 } // namespace
@@ -135,12 +137,12 @@ void directory_shard_state::on_hibernate(const std::string& user, const user_act
     return;
   // A stale image of the user cannot be kept (it is taken out when its actor is spawned); were
   // one there, the newer replaces it.
-  if (const auto* stale = hibernated.find(user))
-    count_image(config.counters, *stale, -1);
-  count_image(config.counters, image, 1);
+  if (const auto stale = hibernated.find(user))
+    count_image(config.counters, stale->ledger.size(), -1);
+  count_image(config.counters, image.ledger.size(), 1);
   // Over the bound the image kept longest goes; its user reloads from the journal.
-  hibernated.put(user, std::move(image), hibernated_bound, [this](const user_image& dropped) {
-    count_image(config.counters, dropped, -1);
+  hibernated.put(user, image, hibernated_bound, [this](const hibernated_images::view& dropped) {
+    count_image(config.counters, dropped.ledger.size(), -1);
     if (config.counters != nullptr)
       config.counters->images_dropped.fetch_add(1, std::memory_order_relaxed);
   });
@@ -149,59 +151,126 @@ void directory_shard_state::on_hibernate(const std::string& user, const user_act
 std::optional<user_image> directory_shard_state::take_image(const std::string& user) {
   auto out = hibernated.take(user);
   if (out)
-    count_image(config.counters, *out, -1);
+    count_image(config.counters, out->ledger.size(), -1);
   return out;
 }
 
 void directory_shard_state::drop_images() {
-  hibernated.clear([this](const user_image& image) { count_image(config.counters, image, -1); });
+  hibernated.clear(
+    [this](const hibernated_images::view& image) { count_image(config.counters, image.ledger.size(), -1); });
 }
 
-void hibernated_images::put(const std::string& user, user_image image, std::size_t bound,
-                            const std::function<void(const user_image&)>& dropped) {
-  if (auto found = index_.find(user); found != index_.end()) {
-    auto node = found->second;
-    index_.erase(found);
-    order_.erase(node);
+/// One kept image in one block: this header, the user id's bytes, the ledger's.
+struct hibernated_images::kept {
+  kept* older;
+  kept* newer;
+  core::chain_hash chain;
+  std::uint64_t seq;
+  std::uint64_t snapshot_seq;
+  std::uint32_t ledger_bytes;
+  std::uint32_t hash; ///< of the user id, for the table
+  std::uint16_t user_bytes;
+
+  const char* text() const noexcept { return reinterpret_cast<const char*>(this + 1); }
+  char* text() noexcept { return reinterpret_cast<char*>(this + 1); }
+  std::string_view key() const noexcept { return {text(), user_bytes}; }
+  std::string_view ledger() const noexcept { return {text() + user_bytes, ledger_bytes}; }
+  view as_view() const noexcept { return view{ledger(), seq, chain, snapshot_seq}; }
+};
+
+namespace {
+
+std::uint32_t user_hash(std::string_view user) noexcept {
+  const std::uint64_t full = std::hash<std::string_view>{}(user);
+  return static_cast<std::uint32_t>(full ^ (full >> 32));
+}
+
+} // namespace
+
+hibernated_images::~hibernated_images() {
+  for (kept* image = oldest_; image != nullptr;) {
+    kept* newer = image->newer;
+    core::free_long_lived(image);
+    image = newer;
   }
-  order_.emplace_back(user, std::move(image));
-  auto newest = std::prev(order_.end());
-  index_.emplace(std::string_view(newest->first), newest);
-  while (index_.size() > bound && order_.begin() != newest) {
-    auto oldest = order_.begin();
-    index_.erase(std::string_view(oldest->first));
-    dropped(oldest->second);
-    order_.erase(oldest);
+}
+
+void hibernated_images::unlink(kept* image) noexcept {
+  (image->older != nullptr ? image->older->newer : oldest_) = image->newer;
+  (image->newer != nullptr ? image->newer->older : newest_) = image->older;
+}
+
+void hibernated_images::put(const std::string& user, const user_image& image, std::size_t bound,
+                            const drop_callback& dropped) {
+  STEWARD_ASSERT(user.size() <= UINT16_MAX && image.ledger.size() <= UINT32_MAX);
+  auto* fresh = static_cast<kept*>(core::allocate_long_lived(sizeof(kept) + user.size() + image.ledger.size()));
+  fresh->older = nullptr;
+  fresh->newer = nullptr;
+  fresh->chain = image.hash;
+  fresh->seq = image.seq;
+  fresh->snapshot_seq = image.snapshot_seq;
+  fresh->ledger_bytes = static_cast<std::uint32_t>(image.ledger.size());
+  fresh->hash = user_hash(user);
+  fresh->user_bytes = static_cast<std::uint16_t>(user.size());
+  std::memcpy(fresh->text(), user.data(), user.size());
+  std::memcpy(fresh->text() + user.size(), image.ledger.data(), image.ledger.size());
+  kept* replaced = nullptr;
+  try {
+    replaced = table_.put(fresh);
+  } catch (...) {
+    core::free_long_lived(fresh);
+    throw;
+  }
+  if (replaced != nullptr) {
+    unlink(replaced);
+    core::free_long_lived(replaced);
+  }
+  fresh->older = newest_;
+  (newest_ != nullptr ? newest_->newer : oldest_) = fresh;
+  newest_ = fresh;
+  while (table_.size() > bound && oldest_ != fresh) {
+    kept* gone = oldest_;
+    table_.remove(gone->key(), gone->hash);
+    unlink(gone);
+    dropped(gone->as_view());
+    core::free_long_lived(gone);
   }
 }
 
 std::optional<user_image> hibernated_images::take(const std::string& user) {
-  auto found = index_.find(user);
-  if (found == index_.end())
+  const std::uint32_t hash = user_hash(user);
+  kept* image = table_.find(user, hash);
+  if (image == nullptr)
     return std::nullopt;
-  auto node = found->second;
-  index_.erase(found);
-  std::optional<user_image> out = std::move(node->second);
-  order_.erase(node);
+  std::optional<user_image> out =
+    user_image{std::string(image->ledger()), image->seq, image->chain, image->snapshot_seq};
+  table_.remove(user, hash);
+  unlink(image);
+  core::free_long_lived(image);
   return out;
 }
 
-const user_image* hibernated_images::find(const std::string& user) const {
-  auto found = index_.find(user);
-  return found == index_.end() ? nullptr : &found->second->second;
+std::optional<hibernated_images::view> hibernated_images::find(const std::string& user) const {
+  const kept* image = table_.find(user, user_hash(user));
+  if (image == nullptr)
+    return std::nullopt;
+  return image->as_view();
 }
 
-const user_image& hibernated_images::at(const std::string& user) const {
-  const auto* image = find(user);
-  STEWARD_ASSERT(image != nullptr);
+hibernated_images::view hibernated_images::at(const std::string& user) const {
+  const auto image = find(user);
+  STEWARD_ASSERT(image.has_value());
   return *image;
 }
 
-void hibernated_images::clear(const std::function<void(const user_image&)>& dropped) {
-  for (const auto& [user, image] : order_)
-    dropped(image);
-  index_.clear();
-  order_.clear();
+void hibernated_images::clear(const drop_callback& dropped) {
+  while (oldest_ != nullptr) {
+    kept* gone = oldest_;
+    unlink(gone);
+    dropped(gone->as_view());
+    core::free_long_lived(gone);
+  }
+  table_.clear();
 }
 
 void directory_shard_state::on_down(directory_shard::pointer self, const caf::actor_addr& source) {

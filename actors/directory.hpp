@@ -34,15 +34,16 @@
 
 #include "actors/loader_pool.hpp"
 #include "actors/user.hpp"
+#include "core/probe_table.hpp"
 
 #include <caf/actor_addr.hpp>
 #include <caf/typed_actor.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <cstddef>
 #include <deque>
 #include <functional>
-#include <list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -82,27 +83,44 @@ struct directory_config {
 };
 
 /// The images a shard keeps (see "Hibernation" above), oldest first: `put` past the bound drops
-/// the image kept longest. Not thread-safe; the shard's own.
+/// the image kept longest. Each image is one block of long-lived memory
+/// (`core::allocate_long_lived`): a header with the links of the order, then the user id's bytes,
+/// then the ledger's; a table of pointers finds it by user id. Not thread-safe; the shard's own.
 class hibernated_images {
 public:
+  /// An image as kept, read in place: valid until the images change.
+  struct view {
+    std::string_view ledger;
+    std::uint64_t seq = 0;
+    core::chain_hash hash{};
+    std::uint64_t snapshot_seq = 0;
+  };
+  using drop_callback = std::function<void(const view&)>;
+
+  hibernated_images() = default;
+  hibernated_images(const hibernated_images&) = delete;
+  hibernated_images& operator=(const hibernated_images&) = delete;
+  ~hibernated_images();
+
   /// Keeps `image` for `user` (replacing one kept for it), then drops the oldest images while
   /// more than `bound` are kept; calls `dropped` with each one dropped (not with a replaced one).
-  void put(const std::string& user, user_image image, std::size_t bound,
-           const std::function<void(const user_image&)>& dropped);
+  void put(const std::string& user, const user_image& image, std::size_t bound, const drop_callback& dropped);
   /// Takes `user`'s image out, if one is kept.
   std::optional<user_image> take(const std::string& user);
-  const user_image* find(const std::string& user) const;
-  const user_image& at(const std::string& user) const;
-  std::size_t size() const noexcept { return index_.size(); }
-  bool empty() const noexcept { return index_.empty(); }
-  /// Drops every image, calling `dropped` with each.
-  void clear(const std::function<void(const user_image&)>& dropped);
+  std::optional<view> find(const std::string& user) const;
+  view at(const std::string& user) const;
+  std::size_t size() const noexcept { return table_.size(); }
+  bool empty() const noexcept { return table_.empty(); }
+  /// Drops every image, calling `dropped` with each, oldest first.
+  void clear(const drop_callback& dropped);
 
 private:
-  using entry = std::pair<std::string, user_image>;
-  std::list<entry> order_; ///< oldest first
-  /// Keys view the user ids held in `order_`'s nodes, which never move.
-  std::unordered_map<std::string_view, std::list<entry>::iterator> index_;
+  struct kept;
+  void unlink(kept* image) noexcept;
+
+  kept* oldest_ = nullptr;
+  kept* newest_ = nullptr;
+  core::probe_table<kept> table_;
 };
 
 /// A passivated user actor that is not down yet, and the commands for its user that arrived since.

@@ -66,7 +66,7 @@ struct DirectoryTest : ::testing::Test {
 TEST(HibernatedImages, PastTheBoundTheImageKeptLongestGoes) {
   hibernated_images images;
   std::vector<std::uint64_t> dropped;
-  auto const drop = [&dropped](const user_image& image) { dropped.push_back(image.seq); };
+  auto const drop = [&dropped](const hibernated_images::view& image) { dropped.push_back(image.seq); };
   auto const image = [](std::uint64_t seq) { return user_image{"ledger", seq, core::chain_genesis, 0}; };
   images.put("usr_a", image(1), 2, drop);
   images.put("usr_b", image(2), 2, drop);
@@ -76,7 +76,7 @@ TEST(HibernatedImages, PastTheBoundTheImageKeptLongestGoes) {
   images.put("usr_a", image(3), 2, drop);
   images.put("usr_c", image(4), 2, drop);
   EXPECT_EQ(dropped, std::vector<std::uint64_t>{2}) << "usr_b was kept longest";
-  EXPECT_EQ(images.find("usr_b"), nullptr);
+  EXPECT_FALSE(images.find("usr_b"));
   EXPECT_EQ(images.at("usr_a").seq, 3u);
   EXPECT_EQ(images.at("usr_c").seq, 4u);
   // A newer image of a kept user replaces it without dropping another.
@@ -89,6 +89,52 @@ TEST(HibernatedImages, PastTheBoundTheImageKeptLongestGoes) {
   images.clear(drop);
   EXPECT_TRUE(images.empty());
   EXPECT_EQ(dropped, (std::vector<std::uint64_t>{2, 4, 5, 6}));
+}
+
+TEST(HibernatedImages, EveryFieldComesBackWhateverTheOrderOfTaking) {
+  hibernated_images images;
+  auto const image_of = [](int i) {
+    user_image image;
+    image.ledger = std::string("ledger\0", 7) + std::string(static_cast<std::size_t>(i % 300), 'x') + std::to_string(i);
+    image.seq = static_cast<std::uint64_t>(i) * 3 + 1;
+    image.hash.fill(static_cast<std::uint8_t>(i));
+    image.hash[31] = static_cast<std::uint8_t>(i >> 8);
+    image.snapshot_seq = static_cast<std::uint64_t>(i);
+    return image;
+  };
+  auto const same = [](const user_image& a, const user_image& b) {
+    return a.ledger == b.ledger && a.seq == b.seq && a.hash == b.hash && a.snapshot_seq == b.snapshot_seq;
+  };
+  int dropped = 0;
+  auto const drop = [&dropped](const hibernated_images::view&) { ++dropped; };
+  constexpr int count = 5000;
+  // "usr_1" is a prefix of "usr_10": each must find its own.
+  for (int i = 0; i < count; ++i)
+    images.put("usr_" + std::to_string(i), image_of(i), count, drop);
+  EXPECT_EQ(images.size(), static_cast<std::size_t>(count));
+  for (int i = 0; i < count; i += 3) {
+    auto taken = images.take("usr_" + std::to_string(i));
+    ASSERT_TRUE(taken) << i;
+    EXPECT_TRUE(same(*taken, image_of(i))) << i;
+  }
+  for (int i = count - 1; i >= 0; --i) {
+    const std::string user = "usr_" + std::to_string(i);
+    if (i % 3 == 0) {
+      EXPECT_FALSE(images.find(user)) << i;
+      continue;
+    }
+    const auto kept = images.at(user);
+    EXPECT_EQ(kept.ledger, image_of(i).ledger) << i;
+    EXPECT_EQ(kept.snapshot_seq, static_cast<std::uint64_t>(i));
+    auto taken = images.take(user);
+    ASSERT_TRUE(taken) << i;
+    EXPECT_TRUE(same(*taken, image_of(i))) << i;
+  }
+  EXPECT_TRUE(images.empty());
+  EXPECT_EQ(dropped, 0);
+  // And it fills again after being emptied.
+  images.put("usr_again", image_of(7), 1, drop);
+  EXPECT_TRUE(same(*images.take("usr_again"), image_of(7)));
 }
 
 TEST_F(DirectoryTest, ConcurrentFirstMessagesActivateTheUserOnce) {
@@ -522,9 +568,9 @@ TEST_F(DirectoryPassivationTest, AnIdleUserIsKeptAsItsImageAndResumedWithoutAJou
   passivate_idle();
   EXPECT_FALSE(mapped());
   EXPECT_TRUE(shard().retiring.empty());
-  ASSERT_NE(shard().hibernated.find(user), nullptr);
+  ASSERT_TRUE(shard().hibernated.find(user));
   EXPECT_EQ(counters.hibernated.load(), 1);
-  const user_image& kept = shard().hibernated.at(user);
+  const auto kept = shard().hibernated.at(user);
   EXPECT_EQ(kept.seq, 2u) << "the stream's head: the token and the charge";
   EXPECT_FALSE(kept.ledger.empty());
   EXPECT_LT(kept.ledger.size(), snapshot.size() / 2) << "the image is the snapshot, deflated";
