@@ -75,6 +75,7 @@ user_actor directory_shard_state::user_for(directory_shard::pointer self, const 
   user_cfg.purchases = config.purchases;
   auto actor = spawn_user(self->system(), std::move(user_cfg), take_image(user));
   self->monitor(actor);
+  monitored.emplace(actor.id(), user);
   users.emplace(user, actor);
   return actor;
 }
@@ -274,24 +275,24 @@ void hibernated_images::clear(const drop_callback& dropped) {
 }
 
 void directory_shard_state::on_down(directory_shard::pointer self, const caf::actor_addr& source) {
-  for (auto it = users.begin(); it != users.end(); ++it) {
-    if (it->second.address() == source) {
-      users.erase(it);
-      return;
-    }
-  }
-  for (auto it = retiring.begin(); it != retiring.end(); ++it) {
-    if (it->second.actor != source)
-      continue;
-    const std::string user = it->first;
-    auto waiting = std::move(it->second.waiting);
-    retiring.erase(it);
-    if (!waiting.empty()) {
-      auto actor = user_for(self, user);
-      for (auto& command : waiting)
-        forward(self, actor, std::move(command));
-    }
+  auto watched = monitored.find(source.id());
+  if (watched == monitored.end())
     return;
+  const std::string user = std::move(watched->second);
+  monitored.erase(watched);
+  if (auto mapped = users.find(user); mapped != users.end() && mapped->second.address() == source) {
+    users.erase(mapped);
+    return;
+  }
+  auto old = retiring.find(user);
+  if (old == retiring.end() || old->second.actor != source)
+    return;
+  auto waiting = std::move(old->second.waiting);
+  retiring.erase(old);
+  if (!waiting.empty()) {
+    auto actor = user_for(self, user);
+    for (auto& command : waiting)
+      forward(self, actor, std::move(command));
   }
 }
 

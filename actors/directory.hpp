@@ -137,6 +137,10 @@ struct directory_shard_state {
   std::unordered_map<std::string, user_actor> users;
   /// Users whose passivated actor is still draining, by user id.
   std::unordered_map<std::string, retiring_user> retiring;
+  /// The user of every actor this shard monitors, mapped or retiring, until its down message:
+  /// so a down finds its user at once. (Searching `users` and `retiring` for the address made
+  /// a wave of passivations quadratic: 50 000 users a shard held a worker for minutes.)
+  std::unordered_map<caf::actor_id, std::string> monitored;
   /// Passivated users kept as their image, by user id; none of them has an actor.
   hibernated_images hibernated;
   /// This shard's share of `directory_config::hibernated_max`.

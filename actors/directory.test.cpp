@@ -362,10 +362,14 @@ TEST_F(DirectoryPassivationTest, AnIdleUserIsPassivatedAndReactivatedFromTheJour
   tick(); // quiet once
   EXPECT_EQ(mapped(), first);
   EXPECT_EQ(counters.passivations.load(), 0u);
+  ASSERT_EQ(shard().monitored.size(), 1u);
+  EXPECT_EQ(shard().monitored.begin()->first, first.id());
+  EXPECT_EQ(shard().monitored.begin()->second, user);
   tick(); // quiet twice: a whole idle_timeout without a command
   EXPECT_FALSE(mapped());
   EXPECT_TRUE(shard().users.empty());
   EXPECT_TRUE(shard().retiring.empty()) << "the shard saw the old actor go down";
+  EXPECT_TRUE(shard().monitored.empty());
   EXPECT_EQ(*downs, 1);
   EXPECT_EQ(counters.passivations.load(), 1u);
   EXPECT_EQ(counters.activations.load(), 1u);
