@@ -2,10 +2,10 @@
 
 #include "core/assert.hpp"
 #include "core/limits.hpp"
-#include "core/long_lived.hpp"
 
 #include <cstring>
 #include <mutex>
+#include <new>
 
 namespace steward::actors {
 
@@ -18,7 +18,7 @@ std::string make_alias_key(std::string_view prefix, std::string_view name) {
 
 alias_index::~alias_index() {
   for (auto& part : shards_)
-    part.entries.for_each([](entry* e) { core::free_long_lived(e); });
+    part.entries.for_each([](entry* e) { ::operator delete(e); });
 }
 
 const alias_index::entry* alias_index::put(entry_table& entries, std::string_view key, std::string_view value,
@@ -32,7 +32,7 @@ const alias_index::entry* alias_index::put(entry_table& entries, std::string_vie
       return kept;
     }
   }
-  auto* fresh = static_cast<entry*>(core::allocate_long_lived(sizeof(entry) + key.size() + value.size()));
+  auto* fresh = static_cast<entry*>(::operator new(sizeof(entry) + key.size() + value.size()));
   fresh->hash = hash;
   fresh->key_bytes = static_cast<std::uint16_t>(key.size());
   fresh->value_bytes = static_cast<std::uint16_t>(value.size());
@@ -42,10 +42,10 @@ const alias_index::entry* alias_index::put(entry_table& entries, std::string_vie
   try {
     replaced = entries.put(fresh);
   } catch (...) {
-    core::free_long_lived(fresh);
+    ::operator delete(fresh);
     throw;
   }
-  core::free_long_lived(replaced);
+  ::operator delete(replaced);
   return fresh;
 }
 

@@ -83,10 +83,9 @@ private:
     std::string_view value() const noexcept { return {text() + key_bytes, value_bytes}; }
   };
 
-  /// A shard's aliases: an open-addressing table of pointers to entries, each allocated with
-  /// `core::allocate_long_lived`. About 80 bytes an alias, where an unordered_map of two strings
-  /// took about 155 (docs/benchmarks.md, "Memory and restart"); the index holds a few aliases per
-  /// user.
+  /// A shard's aliases: an open-addressing table of pointers to entries. About 80 bytes an
+  /// alias, where an unordered_map of two strings took about 155 (docs/benchmarks.md, "Memory
+  /// and restart"); the index holds a few aliases per user.
   using entry_table = core::probe_table<entry>;
 
   struct shard {

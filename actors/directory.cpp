@@ -3,7 +3,6 @@
 #include "net/problem_response.hpp"
 
 #include "core/assert.hpp"
-#include "core/long_lived.hpp"
 #include "core/problem.hpp"
 
 #include <caf/actor_cast.hpp>
@@ -16,6 +15,7 @@
 
 #include <cstring>
 #include <functional>
+#include <new>
 #include <utility>
 
 namespace steward::actors {
@@ -191,7 +191,7 @@ std::uint32_t user_hash(std::string_view user) noexcept {
 hibernated_images::~hibernated_images() {
   for (kept* image = oldest_; image != nullptr;) {
     kept* newer = image->newer;
-    core::free_long_lived(image);
+    ::operator delete(image);
     image = newer;
   }
 }
@@ -204,7 +204,7 @@ void hibernated_images::unlink(kept* image) noexcept {
 void hibernated_images::put(const std::string& user, const user_image& image, std::size_t bound,
                             const drop_callback& dropped) {
   STEWARD_ASSERT(user.size() <= UINT16_MAX && image.ledger.size() <= UINT32_MAX);
-  auto* fresh = static_cast<kept*>(core::allocate_long_lived(sizeof(kept) + user.size() + image.ledger.size()));
+  auto* fresh = static_cast<kept*>(::operator new(sizeof(kept) + user.size() + image.ledger.size()));
   fresh->older = nullptr;
   fresh->newer = nullptr;
   fresh->chain = image.hash;
@@ -219,12 +219,12 @@ void hibernated_images::put(const std::string& user, const user_image& image, st
   try {
     replaced = table_.put(fresh);
   } catch (...) {
-    core::free_long_lived(fresh);
+    ::operator delete(fresh);
     throw;
   }
   if (replaced != nullptr) {
     unlink(replaced);
-    core::free_long_lived(replaced);
+    ::operator delete(replaced);
   }
   fresh->older = newest_;
   (newest_ != nullptr ? newest_->newer : oldest_) = fresh;
@@ -234,7 +234,7 @@ void hibernated_images::put(const std::string& user, const user_image& image, st
     table_.remove(gone->key(), gone->hash);
     unlink(gone);
     dropped(gone->as_view());
-    core::free_long_lived(gone);
+    ::operator delete(gone);
   }
 }
 
@@ -247,7 +247,7 @@ std::optional<user_image> hibernated_images::take(const std::string& user) {
     user_image{std::string(image->ledger()), image->seq, image->chain, image->snapshot_seq};
   table_.remove(user, hash);
   unlink(image);
-  core::free_long_lived(image);
+  ::operator delete(image);
   return out;
 }
 
@@ -269,7 +269,7 @@ void hibernated_images::clear(const drop_callback& dropped) {
     kept* gone = oldest_;
     unlink(gone);
     dropped(gone->as_view());
-    core::free_long_lived(gone);
+    ::operator delete(gone);
   }
   table_.clear();
 }

@@ -1,16 +1,12 @@
 #include "core/probe_table.hpp"
 
-#include "core/long_lived.hpp"
-
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <cstring>
 #include <map>
 #include <random>
 #include <string>
 #include <string_view>
-#include <thread>
 
 namespace steward::core {
 namespace {
@@ -104,15 +100,6 @@ TEST(ProbeTable, AgreesWithAMapThroughRandomPutsAndRemovesOfCollidingKeys) {
     }
   }
   table.for_each([](test_entry* e) { delete e; });
-}
-
-TEST(LongLived, BlocksAreUsableAndMayBeFreedByAnotherThread) {
-  void* block = allocate_long_lived(4000);
-  ASSERT_NE(block, nullptr);
-  std::memset(block, 0x5a, 4000);
-  std::thread other([block] { free_long_lived(block); });
-  other.join();
-  free_long_lived(nullptr);
 }
 
 } // namespace
