@@ -32,20 +32,14 @@ const alias_index::entry* alias_index::put(entry_table& entries, std::string_vie
       return kept;
     }
   }
+  entries.reserve_one(); // so that `put` cannot throw once the entry is allocated
   auto* fresh = static_cast<entry*>(::operator new(sizeof(entry) + key.size() + value.size()));
   fresh->hash = hash;
   fresh->key_bytes = static_cast<std::uint16_t>(key.size());
   fresh->value_bytes = static_cast<std::uint16_t>(value.size());
   std::memcpy(fresh->text(), key.data(), key.size());
   std::memcpy(fresh->text() + key.size(), value.data(), value.size());
-  entry* replaced = nullptr;
-  try {
-    replaced = entries.put(fresh);
-  } catch (...) {
-    ::operator delete(fresh);
-    throw;
-  }
-  ::operator delete(replaced);
+  ::operator delete(entries.put(fresh));
   return fresh;
 }
 

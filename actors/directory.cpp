@@ -204,6 +204,7 @@ void hibernated_images::unlink(kept* image) noexcept {
 void hibernated_images::put(const std::string& user, const user_image& image, std::size_t bound,
                             const drop_callback& dropped) {
   STEWARD_ASSERT(user.size() <= UINT16_MAX && image.ledger.size() <= UINT32_MAX);
+  table_.reserve_one(); // so that `put` cannot throw once the image is allocated
   auto* fresh = static_cast<kept*>(::operator new(sizeof(kept) + user.size() + image.ledger.size()));
   fresh->older = nullptr;
   fresh->newer = nullptr;
@@ -215,14 +216,7 @@ void hibernated_images::put(const std::string& user, const user_image& image, st
   fresh->user_bytes = static_cast<std::uint16_t>(user.size());
   std::memcpy(fresh->text(), user.data(), user.size());
   std::memcpy(fresh->text() + user.size(), image.ledger.data(), image.ledger.size());
-  kept* replaced = nullptr;
-  try {
-    replaced = table_.put(fresh);
-  } catch (...) {
-    ::operator delete(fresh);
-    throw;
-  }
-  if (replaced != nullptr) {
+  if (kept* replaced = table_.put(fresh); replaced != nullptr) {
     unlink(replaced);
     ::operator delete(replaced);
   }

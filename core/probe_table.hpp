@@ -30,11 +30,17 @@ public:
     return slots_.empty() ? nullptr : slots_[slot_of(key, hash)];
   }
 
-  /// Stores `fresh` under its key, and returns the entry it replaced (for the caller to free), or
-  /// null. May grow the table, which allocates: a `std::bad_alloc` leaves the table unchanged.
-  Entry* put(Entry* fresh) {
+  /// Makes room for one more entry, so that the next `put` does not allocate. May throw
+  /// `std::bad_alloc`, leaving the table unchanged: call it before allocating the entry.
+  void reserve_one() {
     if ((size_ + 1) * 4 > slots_.size() * 3)
       grow();
+  }
+
+  /// Stores `fresh` under its key, and returns the entry it replaced (for the caller to free), or
+  /// null. Grows the table when `reserve_one` was not called first, which may throw.
+  Entry* put(Entry* fresh) {
+    reserve_one();
     Entry*& slot = slots_[slot_of(fresh->key(), fresh->hash)];
     Entry* old = slot;
     slot = fresh;
