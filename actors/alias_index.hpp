@@ -97,6 +97,7 @@ private:
   /// Returns the entry that holds `key` afterwards.
   static const entry* put(entry_table& entries, std::string_view key, std::string_view value, std::uint32_t hash,
                           bool replace);
+
   static constexpr std::size_t shard_count = 64;
 
   /// The shard of `key`, and in `hash` what its table uses.

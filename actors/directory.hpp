@@ -40,8 +40,8 @@
 #include <caf/typed_actor.hpp>
 
 #include <chrono>
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -84,7 +84,8 @@ struct directory_config {
 
 /// The images a shard keeps (see "Hibernation" above), oldest first: `put` past the bound drops
 /// the image kept longest. Each image is one allocation: a header with the links of the order,
-/// then the user id's bytes, then the ledger's; a table of pointers finds it by user id. Not thread-safe; the shard's own.
+/// then the user id's bytes, then the ledger's; a table of pointers finds it by user id. Not
+/// thread-safe; the shard's own.
 class hibernated_images {
 public:
   /// An image as kept, read in place: valid until the images change.
