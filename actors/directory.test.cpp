@@ -350,6 +350,49 @@ struct DirectoryPassivationTest : ::testing::Test, test_coordinator_fixture<> {
   }
 };
 
+TEST_F(DirectoryPassivationTest, AWaveOfPassivationsLeavesEveryUserAnImageAndNoActorWatched) {
+  start();
+  constexpr int count = 300;
+  std::vector<std::string> ids;
+  for (int n = 0; n < count; ++n) {
+    ids.push_back(test_id(core::id_kind::user, 3000 + n));
+    ASSERT_EQ(ask(token_request(ids.back(), test_id(core::id_kind::payment_token, 3000 + n), 1'000'000, {}))->status,
+              201);
+  }
+  std::set<directory_shard_state*> shards;
+  for (const auto& id : ids)
+    shards.insert(&shard(id));
+  ASSERT_EQ(shards.size(), 2u);
+  std::size_t watched = 0;
+  for (auto* s : shards)
+    watched += s->monitored.size();
+  EXPECT_EQ(watched, static_cast<std::size_t>(count));
+
+  // All of them go idle at once: each down message finds its user, and nothing is left behind.
+  passivate_idle();
+  for (auto* s : shards) {
+    EXPECT_TRUE(s->users.empty());
+    EXPECT_TRUE(s->retiring.empty());
+    EXPECT_TRUE(s->monitored.empty());
+  }
+  EXPECT_EQ(counters.hibernated.load(), count);
+  EXPECT_EQ(counters.passivations.load(), static_cast<std::uint64_t>(count));
+
+  // A third of them come back, each from its image.
+  for (int n = 0; n < count; n += 3)
+    ASSERT_EQ(ask(charge(ids[static_cast<std::size_t>(n)], test_id(core::id_kind::payment_token, 3000 + n),
+                         static_cast<std::uint64_t>(n), 100, "wave-" + std::to_string(n), {}))
+                ->status,
+              201)
+      << n;
+  EXPECT_EQ(counters.resumed.load(), static_cast<std::uint64_t>(count / 3));
+  EXPECT_EQ(counters.hibernated.load(), count - count / 3);
+  watched = 0;
+  for (auto* s : shards)
+    watched += s->monitored.size();
+  EXPECT_EQ(watched, static_cast<std::size_t>(count / 3));
+}
+
 TEST_F(DirectoryPassivationTest, AnIdleUserIsPassivatedAndReactivatedFromTheJournal) {
   start(idle_timeout, /*hibernated_max=*/0);
   ASSERT_EQ(ask(token_request(user, token, 1'000'000, {}))->status, 201);
