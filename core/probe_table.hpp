@@ -33,7 +33,7 @@ public:
   /// Makes room for one more entry, so that the next `put` does not allocate. May throw
   /// `std::bad_alloc`, leaving the table unchanged: call it before allocating the entry.
   void reserve_one() {
-    if ((size_ + 1) * 4 > slots_.size() * 3)
+    if ((size_ + 1) * load_denominator > slots_.size() * load_numerator)
       grow();
   }
 
@@ -94,6 +94,13 @@ public:
   std::size_t capacity() const noexcept { return slots_.size(); }
 
 private:
+  /// At most this full (numerator / denominator), so that a probe stays short and always ends
+  /// at an empty slot.
+  static constexpr std::size_t load_numerator = 3;
+  static constexpr std::size_t load_denominator = 4;
+  /// Slots of the first table; each growth doubles them.
+  static constexpr std::size_t first_slots = 16;
+
   /// The slot holding `key`'s entry, or the empty slot that ends its probe. The table has one.
   std::size_t slot_of(std::string_view key, std::uint32_t hash) const noexcept {
     const std::size_t mask = slots_.size() - 1;
@@ -105,7 +112,7 @@ private:
   }
 
   void grow() {
-    std::vector<Entry*> old(slots_.empty() ? 16 : slots_.size() * 2, nullptr);
+    std::vector<Entry*> old(slots_.empty() ? first_slots : slots_.size() * 2, nullptr);
     old.swap(slots_);
     const std::size_t mask = slots_.size() - 1;
     for (Entry* e : old) {
